@@ -1,0 +1,150 @@
+// Command crawlbench crawls a local testserver site with Trawl and with Colly,
+// one process at a time, and reports throughput, CPU and peak memory side by
+// side.
+//
+// Each run starts a fresh cmd/testserver process, reads its seed URLs, runs
+// one crawler against them with politeness limits off and the same
+// parallelism and page budget for both tools, then stops the server with
+// SIGINT and reads its totals, including how many fetches repeated a URL
+// already fetched. The crawler's wall time, CPU time (user+sys) and peak RSS
+// come from the operating system's accounting of that process alone. The pair
+// of runs is repeated -count times, alternating which tool goes first, and the
+// medians give the Trawl/Colly ratios that the issue's bar is stated in:
+// at least 3× Colly's pages per CPU-second, at most 1/3 of its peak RSS, and
+// zero duplicate fetches.
+//
+// Usage, from the root of the Trawl module:
+//
+//	go run ./bench/crawlbench -build
+//	go run ./bench/crawlbench -testserver BIN -crawler BIN -colly BIN [flags]
+//
+// The program uses the standard library only. Its results go to stdout (a
+// table, or one JSON object per line with -json); progress goes to stderr.
+// Peak RSS is read from wait4's rusage, so figures are exact on Linux.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// errUsage marks a command-line mistake; main exits 2 for it.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "crawlbench:", err)
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case errors.Is(err, context.Canceled):
+		os.Exit(130)
+	default:
+		os.Exit(1)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	Testserver string // path to a cmd/testserver binary; "" means build it (with Build)
+	Crawler    string // path to a cmd/crawler binary; "" means build it (with Build)
+	Colly      string // path to a bench/peers/colly binary; "" means build it (with Build)
+	Build      bool   // build the binaries whose path is empty
+	Src        string // root of the Trawl module for Build; "" means the module around the working directory
+
+	Hosts       int           // hosts on the test site
+	Pages       int           // pages on the test site
+	MaxPages    int           // page budget of each crawl
+	Parallelism int           // concurrent requests of each crawler
+	Count       int           // runs of each tool
+	Timeout     time.Duration // limit for one crawler run
+	JSON        bool          // one JSON object per line instead of a table
+}
+
+// parseFlags parses args into a config.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("crawlbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Testserver, "testserver", "", "path to the cmd/testserver `binary`")
+	fs.StringVar(&cfg.Crawler, "crawler", "", "path to the cmd/crawler `binary`")
+	fs.StringVar(&cfg.Colly, "colly", "", "path to the bench/peers/colly `binary`")
+	fs.BoolVar(&cfg.Build, "build", false, "go build the binaries not given by path into a temporary directory")
+	fs.StringVar(&cfg.Src, "src", "", "root `dir`ectory of the Trawl module for -build (default: the module around the working directory)")
+	fs.IntVar(&cfg.Hosts, "hosts", 8, "hosts on the test site")
+	fs.IntVar(&cfg.Pages, "pages", 120000, "pages on the test site")
+	fs.IntVar(&cfg.MaxPages, "max-pages", 100000, "page budget of each crawl")
+	fs.IntVar(&cfg.Parallelism, "parallelism", 16, "concurrent requests of each crawler")
+	fs.IntVar(&cfg.Count, "count", 3, "runs of each tool, interleaved")
+	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit for one crawler run")
+	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per run and a summary object instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: crawlbench (-build | -testserver BIN -crawler BIN -colly BIN) [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case !cfg.Build && (cfg.Testserver == "" || cfg.Crawler == "" || cfg.Colly == ""):
+		return cfg, fmt.Errorf("%w: give -testserver, -crawler and -colly, or -build", errUsage)
+	case cfg.Hosts < 1, cfg.Pages < 1, cfg.MaxPages < 1, cfg.Parallelism < 1, cfg.Count < 1:
+		return cfg, fmt.Errorf("%w: -hosts, -pages, -max-pages, -parallelism and -count must be at least 1", errUsage)
+	case cfg.Timeout <= 0:
+		return cfg, fmt.Errorf("%w: -timeout must be positive", errUsage)
+	}
+	return cfg, nil
+}
+
+// run is the whole program; main only maps its error to an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "crawlbench-")
+	if err != nil {
+		return fmt.Errorf("make work directory: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	if cfg.Build {
+		if err := build(ctx, &cfg, work, stderr); err != nil {
+			return err
+		}
+	}
+	var emit func(sample) error
+	if cfg.JSON {
+		emit = func(s sample) error { return writeJSONLine(stdout, s.record()) }
+	}
+	samples, err := runAll(ctx, cfg, work, stderr, emit)
+	if len(samples) == 0 {
+		return err
+	}
+	sum := summarize(cfg, samples)
+	var werr error
+	if cfg.JSON {
+		werr = writeJSONLine(stdout, sum)
+	} else {
+		werr = writeTable(stdout, cfg, samples, sum)
+	}
+	return errors.Join(err, werr)
+}

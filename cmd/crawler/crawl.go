@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trawl/trawl/crawl"
+	"github.com/trawl/trawl/dedupe"
+	"github.com/trawl/trawl/extract"
+	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/storage"
+)
+
+// settings are the crawl flags that a resumed crawl keeps unless they are
+// given again. They are stored as JSON in crawls.settings.
+type settings struct {
+	Concurrency  int      `json:"concurrency"`
+	PerHost      int      `json:"per_host"`
+	Rate         float64  `json:"rate"`
+	Depth        int      `json:"depth"`
+	MaxPages     int      `json:"max_pages"`
+	Scope        string   `json:"scope"`
+	Include      []string `json:"include,omitempty"`
+	Exclude      []string `json:"exclude,omitempty"`
+	UserAgent    string   `json:"user_agent,omitempty"`
+	IgnoreRobots bool     `json:"ignore_robots"`
+	Timeout      duration `json:"timeout"`
+	MaxBody      byteSize `json:"max_body"`
+	Retries      int      `json:"retries"`
+}
+
+func defaultSettings() settings {
+	return settings{
+		Concurrency: 16, PerHost: 2, Rate: 2, Depth: -1, Scope: crawl.ScopeHost,
+		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3,
+	}
+}
+
+// register binds the settings' flags to fs.
+func (s *settings) register(fs *flag.FlagSet) {
+	fs.IntVar(&s.Concurrency, "concurrency", s.Concurrency, "concurrent fetches in all")
+	fs.IntVar(&s.PerHost, "per-host", s.PerHost, "concurrent requests per host")
+	fs.Float64Var(&s.Rate, "rate", s.Rate, "requests per second per host (0 = unlimited)")
+	fs.IntVar(&s.Depth, "depth", s.Depth, "deepest link depth to follow, seeds are 0 (-1 = unlimited)")
+	fs.IntVar(&s.MaxPages, "max-pages", s.MaxPages, "stop after fetching this many pages in this run (0 = unlimited)")
+	fs.StringVar(&s.Scope, "scope", s.Scope, "which links to follow: host (the seeds' hosts), domain (their registrable domains) or all")
+	fs.Func("include", "follow only URLs matching this regexp (repeatable)", func(v string) error {
+		s.Include = append(s.Include, v)
+		return nil
+	})
+	fs.Func("exclude", "do not follow URLs matching this regexp (repeatable)", func(v string) error {
+		s.Exclude = append(s.Exclude, v)
+		return nil
+	})
+	fs.StringVar(&s.UserAgent, "user-agent", s.UserAgent, "User-Agent header (default "+strconv.Quote(fetch.DefaultUserAgent)+")")
+	fs.BoolVar(&s.IgnoreRobots, "ignore-robots", s.IgnoreRobots, "do not fetch or obey robots.txt")
+	fs.Var(&s.Timeout, "timeout", "per-request timeout, body included")
+	fs.Var(&s.MaxBody, "max-body", "body bytes kept per page (e.g. 10MiB); longer bodies are truncated and marked")
+	fs.IntVar(&s.Retries, "retries", s.Retries, "retries of a URL after a network error, 5xx, 408 or 429")
+}
+
+// validate rejects impossible settings with a usage error.
+func (s *settings) validate() error {
+	switch {
+	case s.Concurrency < 1:
+		return usagef("--concurrency must be at least 1")
+	case s.PerHost < 1:
+		return usagef("--per-host must be at least 1")
+	case s.Rate < 0:
+		return usagef("--rate must not be negative")
+	case s.MaxPages < 0:
+		return usagef("--max-pages must not be negative")
+	case s.Retries < 0:
+		return usagef("--retries must not be negative")
+	case s.Timeout <= 0:
+		return usagef("--timeout must be positive")
+	case s.MaxBody <= 0:
+		return usagef("--max-body must be positive")
+	}
+	switch s.Scope {
+	case crawl.ScopeHost, crawl.ScopeDomain, crawl.ScopeAll:
+	default:
+		return usagef("--scope %q: want host, domain or all", s.Scope)
+	}
+	if _, err := compileAll(s.Include); err != nil {
+		return usagef("--include: %v", err)
+	}
+	if _, err := compileAll(s.Exclude); err != nil {
+		return usagef("--exclude: %v", err)
+	}
+	return nil
+}
+
+func compileAll(exprs []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(exprs))
+	for _, e := range exprs {
+		re, err := regexp.Compile(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("crawl", stderr, "crawl [flags] URL...")
+	set := defaultSettings()
+	set.register(fs)
+	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state; an existing file is continued")
+	quiet := fs.Bool("quiet", false, "no progress line, summary or info logs (warnings and errors only)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
+	grace := fs.Duration("grace", 10*time.Second, "on Ctrl-C, how long in-flight fetches may finish")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	if *quiet && level < slog.LevelWarn {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	seeds := fs.Args()
+	for _, s := range seeds {
+		if _, err := dedupe.Canonical(s); err != nil {
+			return usagef("seed %q is not an absolute http(s) URL: %v", s, errors.Unwrap(err))
+		}
+	}
+	if err := set.validate(); err != nil { // before touching the file
+		return err
+	}
+
+	db, err := storage.Open(ctx, *dbPath, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	// A crawl already in this file: keep its settings unless given again, and its seeds' scope.
+	prevSettings, prevSeeds, err := db.LastSettings(ctx)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if len(seeds) == 0 {
+			fs.Usage()
+			return usagef("crawl: no seed URLs given and %s holds no crawl to continue", *dbPath)
+		}
+	case err != nil:
+		return err
+	default:
+		given := set
+		set = defaultSettings()
+		if err := json.Unmarshal(prevSettings, &set); err != nil {
+			return fmt.Errorf("read settings of the crawl in %s: %w", *dbPath, err)
+		}
+		fs.Visit(func(f *flag.Flag) { given.copyFlag(f.Name, &set) })
+		if err := set.validate(); err != nil {
+			return err
+		}
+		seeds = union(prevSeeds, seeds)
+		log.Info("continuing crawl", "db", *dbPath, "seeds", len(seeds))
+	}
+
+	crawlID, err := db.BeginCrawl(ctx, seeds, set)
+	if err != nil {
+		return err
+	}
+	include, _ := compileAll(set.Include)
+	exclude, _ := compileAll(set.Exclude)
+	fetcher, err := fetch.New(fetch.Config{
+		UserAgent: set.UserAgent, Concurrency: set.Concurrency, PerHost: set.PerHost, Rate: set.Rate,
+		Timeout: time.Duration(set.Timeout), MaxBody: int64(set.MaxBody), IgnoreRobots: set.IgnoreRobots,
+	}, nil, log)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	engine, err := crawl.New(crawl.Config{
+		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
+		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: *grace, CrawlID: crawlID,
+	}, db, fetcher, extract.New(extract.Config{}), log)
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	stopMetrics, err := serveMetrics(*metricsAddr, engine, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
+	start := time.Now()
+	stopProgress := startProgress(stderr, !*quiet && isTerminal(stderr), engine)
+	runErr := engine.Run(ctx, seeds)
+	stopProgress()
+
+	// Record the end even when interrupted: the file says when this run stopped.
+	if err := db.FinishCrawl(context.WithoutCancel(ctx), crawlID); err != nil && runErr == nil {
+		runErr = err
+	}
+	p := engine.Progress()
+	if !*quiet {
+		fmt.Fprintln(stderr, summary(p, time.Since(start), *dbPath))
+	}
+	if runErr != nil {
+		if errors.Is(runErr, context.Canceled) {
+			return fmt.Errorf("interrupted; %d URLs stay queued in %s, run the same command to continue: %w", p.Frontier.Queued+p.Frontier.InFlight, *dbPath, runErr)
+		}
+		return runErr
+	}
+	if p.Failed > 0 {
+		return fmt.Errorf("%d of %d pages failed (see 'crawler stats --db %s'): %w", p.Failed, p.Fetched, *dbPath, errPartial)
+	}
+	return nil
+}
+
+// copyFlag copies the setting behind flag name from s into dst.
+func (s *settings) copyFlag(name string, dst *settings) {
+	switch name {
+	case "concurrency":
+		dst.Concurrency = s.Concurrency
+	case "per-host":
+		dst.PerHost = s.PerHost
+	case "rate":
+		dst.Rate = s.Rate
+	case "depth":
+		dst.Depth = s.Depth
+	case "max-pages":
+		dst.MaxPages = s.MaxPages
+	case "scope":
+		dst.Scope = s.Scope
+	case "include":
+		dst.Include = s.Include
+	case "exclude":
+		dst.Exclude = s.Exclude
+	case "user-agent":
+		dst.UserAgent = s.UserAgent
+	case "ignore-robots":
+		dst.IgnoreRobots = s.IgnoreRobots
+	case "timeout":
+		dst.Timeout = s.Timeout
+	case "max-body":
+		dst.MaxBody = s.MaxBody
+	case "retries":
+		dst.Retries = s.Retries
+	}
+}
+
+// union returns a followed by the elements of b not in a.
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a))
+	out := append([]string(nil), a...)
+	for _, s := range a {
+		seen[s] = true
+	}
+	for _, s := range b {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func summary(p crawl.Progress, elapsed time.Duration, db string) string {
+	rate := float64(p.Fetched) / max(elapsed.Seconds(), 1e-9)
+	return fmt.Sprintf("crawled %d pages in %s (%.1f pages/s): %d 2xx, %d 3xx, %d 4xx, %d 5xx, %d failed, %d robots-denied, %d retries; %d links, %d new URLs; %d queued; results in %s",
+		p.Fetched, elapsed.Round(time.Millisecond), rate, p.Status[2], p.Status[3], p.Status[4], p.Status[5], p.Failed,
+		p.RobotsDenied, p.Retries, p.Links, p.Discovered, p.Frontier.Queued, db)
+}
+
+// duration is a time.Duration flag that stores as a string in JSON.
+type duration time.Duration
+
+func (d *duration) String() string { return time.Duration(*d).String() }
+func (d *duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = duration(v)
+	return nil
+}
+func (d duration) MarshalText() ([]byte, error)  { return []byte(time.Duration(d).String()), nil }
+func (d *duration) UnmarshalText(b []byte) error { return d.Set(string(b)) }
+
+// byteSize is a byte count flag: a plain number or one with a unit
+// (KB, KiB, MB, MiB, GB, GiB).
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToLower(num), strings.ToLower(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("invalid size %q (want e.g. 1048576, 512KiB or 10MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}

@@ -1,0 +1,128 @@
+// Command crawler runs polite, resumable web crawls into a SQLite file.
+//
+// Usage:
+//
+//	crawler crawl [flags] URL...   crawl (or continue crawling) into --db
+//	crawler stats [flags]          totals, statuses, hosts and errors of a crawl
+//	crawler export [flags]         pages as JSON lines or CSV on stdout
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// errUsage marks a command-line mistake (exit code 2).
+var errUsage = errors.New("usage")
+
+// errPartial marks a crawl that finished but had URLs fail (exit code 3).
+var errPartial = errors.New("some URLs failed")
+
+// usageError is a command-line mistake; it prints as its message alone.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg }
+func (e *usageError) Is(target error) bool { return target == errUsage }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `usage: crawler <command> [flags]
+
+commands:
+  crawl [flags] URL...   crawl from the seed URLs into --db; run it again to continue
+  stats [flags]          totals, statuses, hosts and errors of the crawl in --db
+  export [flags]         pages in --db as JSON lines or CSV on stdout
+
+run 'crawler <command> -h' for the flags of a command
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, restore the default handling: a second Ctrl-C
+	// kills the process at once. SQLite keeps what was committed.
+	context.AfterFunc(ctx, stop)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "crawler:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "crawl":
+		return runCrawl(ctx, args[1:], stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return usagef("unknown command %q", args[0])
+	}
+}
+
+// exitCode maps run's error to the process exit code:
+// 0 ok, 1 failure, 2 usage, 3 finished but some URLs failed, 130 interrupted.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	case errors.Is(err, errPartial):
+		return 3
+	default:
+		return 1
+	}
+}
+
+// newFlagSet returns a FlagSet for a subcommand that reports errors instead of exiting.
+func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: crawler %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning flag mistakes into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+// fileExists returns a clear error when path does not exist.
+func fileExists(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no such crawl file (run 'crawler crawl --db %s URL...' first)", path, path)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/trawl/trawl/storage"
+)
+
+func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("stats", stderr, "stats [flags]")
+	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
+	hosts := fs.Int("hosts", 20, "hosts to list, most pages first (0 = all)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("stats: unexpected arguments %q", fs.Args())
+	}
+	db, err := openExisting(ctx, *dbPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := db.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if *hosts > 0 && len(st.ByHost) > *hosts {
+		st.ByHost = st.ByHost[:*hosts]
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	return printStats(stdout, st)
+}
+
+func printStats(w io.Writer, st *storage.Stats) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "pages\t%d\n", st.Pages)
+	fmt.Fprintf(tw, "  done\t%d\n", st.Done)
+	fmt.Fprintf(tw, "  failed\t%d\n", st.Failed)
+	fmt.Fprintf(tw, "queued\t%d\n", st.Queued)
+	fmt.Fprintf(tw, "urls discovered\t%d\n", st.Discovered)
+	fmt.Fprintf(tw, "links\t%d\n", st.Links)
+	fmt.Fprintf(tw, "body bytes\t%d\n", st.Bytes)
+	fmt.Fprintf(tw, "crawl runs\t%d\n", st.Crawls)
+	if !st.First.IsZero() {
+		fmt.Fprintf(tw, "first started\t%s\n", st.First.Format(time.RFC3339))
+		fmt.Fprintf(tw, "last activity\t%s\n", st.Last.Format(time.RFC3339))
+	}
+	fmt.Fprintln(tw, "\nstatus\tpages")
+	codes := make([]int, 0, len(st.ByStatus))
+	for c := range st.ByStatus {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	for _, c := range codes {
+		label := fmt.Sprint(c)
+		if c == 0 {
+			label = "none"
+		}
+		fmt.Fprintf(tw, "%s\t%d\n", label, st.ByStatus[c])
+	}
+	if len(st.ByHost) > 0 {
+		fmt.Fprintln(tw, "\nhost\tpages\terrors")
+		for _, h := range st.ByHost {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", h.Host, h.Pages, h.Errors)
+		}
+	}
+	if len(st.TopErrors) > 0 {
+		fmt.Fprintln(tw, "\nerrors\tpages")
+		for _, e := range st.TopErrors {
+			fmt.Fprintf(tw, "%s\t%d\n", e.Error, e.Count)
+		}
+	}
+	return tw.Flush()
+}
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", stderr, "export [flags] > FILE")
+	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
+	format := fs.String("format", "jsonl", "jsonl (one JSON object per page) or csv")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != "jsonl" && *format != "csv" {
+		return usagef("export: --format %q: want jsonl or csv", *format)
+	}
+	if fs.NArg() > 0 {
+		return usagef("export: unexpected arguments %q", fs.Args())
+	}
+	db, err := openExisting(ctx, *dbPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.Export(ctx, stdout, *format)
+}
+
+// openExisting opens a crawl file for reading; it does not create one.
+func openExisting(ctx context.Context, path string, stderr io.Writer) (*storage.DB, error) {
+	if err := fileExists(path); err != nil {
+		return nil, err
+	}
+	return storage.Open(ctx, path, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}

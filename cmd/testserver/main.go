@@ -1,0 +1,107 @@
+// Command testserver serves a deterministic synthetic web site on loopback
+// ports, for demos and benchmarks.
+//
+// Usage:
+//
+//	testserver [-hosts N] [-pages N] [-links N] [-size BYTES] [-latency D] [-cross F] [-robots FILE] [-seed N]
+//
+// It prints the seed URL of each host on stdout, one per line, then "ready" on
+// stderr, and serves until SIGINT or SIGTERM. It then stops and prints, as its
+// last line on stderr,
+//
+//	hits=N pages=N duplicates=N
+//
+// which are the total requests received, the distinct pages served with status
+// 200, and the number of paths some host received more than once (robots.txt
+// excepted). Exit status: 0 after a signal, 2 for bad flags, 1 otherwise.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/trawl/trawl/testserver"
+)
+
+// errUsage marks errors in the command line; they exit with status 2.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "testserver:", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode maps run's error to the process exit status.
+func exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// run serves the site described by args until ctx ends. Seed URLs go to
+// stdout; "ready", usage messages and the final totals go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg testserver.SiteConfig
+	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&cfg.Hosts, "hosts", 1, "number of `hosts`, each on its own loopback port")
+	fs.IntVar(&cfg.Pages, "pages", 100, "total number of `pages` over all hosts")
+	fs.IntVar(&cfg.LinksPerPage, "links", 10, "crawlable `links` per page")
+	fs.IntVar(&cfg.PageSize, "size", 4096, "approximate page size in `bytes`")
+	fs.DurationVar(&cfg.Latency, "latency", 0, "`delay` added before each response")
+	fs.Float64Var(&cfg.CrossHost, "cross", 0, "`fraction` of random links that point to another host, in [0, 1]")
+	robots := fs.String("robots", "", "serve the contents of `file` as robots.txt on every host (default: 404)")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "`seed` of the link graph")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *robots != "" {
+		b, err := os.ReadFile(*robots)
+		if err != nil {
+			return fmt.Errorf("read robots file: %w", err)
+		}
+		cfg.Robots = string(b)
+	}
+	cfg.NoLog = true // nothing reads the log, and it would grow with every request
+
+	site, err := testserver.Start(cfg)
+	if errors.Is(err, testserver.ErrInvalidConfig) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	} else if err != nil {
+		return err
+	}
+	for _, seed := range site.Seeds() {
+		if _, err := fmt.Fprintln(stdout, seed); err != nil {
+			site.Close()
+			return fmt.Errorf("write seeds: %w", err)
+		}
+	}
+	fmt.Fprintln(stderr, "ready")
+	<-ctx.Done()
+	site.Close()
+	fmt.Fprintf(stderr, "hits=%d pages=%d duplicates=%d\n",
+		site.TotalHits(), site.PagesServed(), len(site.Duplicates()))
+	return nil
+}

@@ -1,0 +1,402 @@
+// Package crawl is the crawler's engine. It wires the frontier, the fetcher,
+// the extractor and the seen-set together, sends every result to storage's
+// single writer, and owns every goroutine of a crawl.
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/url"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trawl/trawl/dedupe"
+	"github.com/trawl/trawl/extract"
+	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/frontier"
+	"github.com/trawl/trawl/storage"
+)
+
+// Config configures an Engine.
+type Config struct {
+	Workers   int              // concurrent fetches; 0 means 16
+	PerHost   int              // concurrent fetches per host; 0 means 2
+	MaxDepth  int              // deepest link depth followed; 0 means seeds only; negative means unlimited
+	MaxPages  int              // pages fetched in this run; 0 means unlimited
+	Scope     string           // ScopeHost, ScopeDomain or ScopeAll; "" means ScopeHost
+	Include   []*regexp.Regexp // when set, a URL is followed only if one matches its canonical form
+	Exclude   []*regexp.Regexp // a URL matching any is not followed
+	Retries   int              // further attempts after a retryable failure (network, 5xx, 408, 429); 0 means none
+	Grace     time.Duration    // how long in-flight fetches may finish after ctx ends; 0 means 10s
+	SeenCache int              // canonical URLs kept in the seen-set's LRU; 0 means 100_000
+	CrawlID   int64            // crawls.id these rows belong to (storage.DB.BeginCrawl)
+}
+
+// Engine runs one crawl. Create it with New; Run may be called once.
+type Engine struct {
+	cfg     Config
+	db      *storage.DB
+	fetcher *fetch.Client
+	extract *extract.Extractor
+	log     *slog.Logger
+	front   *frontier.Queue
+	seen    *dedupe.Set
+	scope   *scope
+	counts  counters
+}
+
+// counters are the engine's running totals, read by Progress.
+type counters struct {
+	fetched, failed, retries, robotsDenied, bytes, links, discovered atomic.Int64
+	status                                                           [6]atomic.Int64 // by status/100; 0: no response
+}
+
+// Progress is a snapshot of a running crawl.
+type Progress struct {
+	Fetched      int64    // pages recorded (any outcome)
+	Failed       int64    // of Fetched, those with no usable response: network errors, 5xx after retries
+	Retries      int64    // attempts requeued after a retryable failure
+	RobotsDenied int64    // URLs not fetched because robots.txt disallows them
+	Bytes        int64    // body bytes kept
+	Links        int64    // links recorded
+	Discovered   int64    // new URLs queued
+	Status       [6]int64 // pages by status class: [2] is 2xx, [0] no response
+	Frontier     frontier.Stats
+}
+
+// New returns an Engine that crawls with fetcher and extractor into db.
+func New(cfg Config, db *storage.DB, fetcher *fetch.Client, ex *extract.Extractor, log *slog.Logger) (*Engine, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 16
+	}
+	if cfg.PerHost <= 0 {
+		cfg.PerHost = 2
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.MaxPages < 0 || cfg.Retries < 0 {
+		return nil, errors.New("crawl: MaxPages and Retries must not be negative")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sc, err := newScope(cfg.Scope, cfg.Include, cfg.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	seen, err := dedupe.New(dedupe.Config{CacheSize: cfg.SeenCache}, db)
+	if err != nil {
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages}, fetcher)
+	return &Engine{cfg: cfg, db: db, fetcher: fetcher, extract: ex, log: log, front: front, seen: seen, scope: sc}, nil
+}
+
+// Progress returns the crawl's running totals. Safe to call at any time.
+func (e *Engine) Progress() Progress {
+	p := Progress{
+		Fetched: e.counts.fetched.Load(), Failed: e.counts.failed.Load(), Retries: e.counts.retries.Load(),
+		RobotsDenied: e.counts.robotsDenied.Load(), Bytes: e.counts.bytes.Load(), Links: e.counts.links.Load(),
+		Discovered: e.counts.discovered.Load(), Frontier: e.front.Stats(),
+	}
+	for i := range p.Status {
+		p.Status[i] = e.counts.status[i].Load()
+	}
+	return p
+}
+
+// Deepest returns up to n hosts with the most URLs queued in memory.
+func (e *Engine) Deepest(n int) []frontier.HostDepth { return e.front.Deepest(n) }
+
+// Run crawls from seeds, and from whatever an earlier run on the same
+// database left queued; the seeds also define the scope, so a resumed crawl
+// passes its original seeds again (seeds already seen are not refetched), until nothing is queued or in flight, MaxPages is
+// reached, or ctx ends. When ctx ends, no new URL is started; fetches in
+// flight get Grace to finish and are recorded. Run returns after every
+// worker has exited and the writer has committed what it was given. It
+// returns ctx's error when interrupted and a storage error if the writer
+// failed; the URLs not yet fetched stay queued in the database.
+func (e *Engine) Run(ctx context.Context, seeds []string) error {
+	seedURLs := make([]*url.URL, 0, len(seeds))
+	for _, s := range seeds {
+		u, err := canonicalURL(s)
+		if err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+		seedURLs = append(seedURLs, u)
+		e.scope.addSeed(u)
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// In-flight fetches run under fetchCtx: it ends Grace after ctx does, or at
+	// once when the writer fails.
+	fetchCtx, stopFetch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFetch()
+	var graceTimer *time.Timer
+	var graceMu sync.Mutex
+	stopGrace := context.AfterFunc(ctx, func() {
+		graceMu.Lock()
+		graceTimer = time.AfterFunc(e.cfg.Grace, stopFetch)
+		graceMu.Unlock()
+	})
+	defer func() {
+		stopGrace()
+		graceMu.Lock()
+		if graceTimer != nil {
+			graceTimer.Stop()
+		}
+		graceMu.Unlock()
+	}()
+
+	rows := make(chan storage.Visit, 256) // Run owns every sender, so Run closes it
+	flushed := make(chan error, 1)
+	go func() {
+		flushed <- e.db.Write(context.WithoutCancel(ctx), storage.WriterConfig{}, rows, func(batch []storage.Visit, err error) {
+			if err != nil {
+				cancel(err)
+				stopFetch()
+				return
+			}
+			for i := range batch {
+				for _, d := range batch[i].Discovered {
+					e.seen.Committed(d.URL)
+				}
+				for _, d := range batch[i].Aliases {
+					e.seen.Committed(d.URL)
+				}
+			}
+		})
+	}()
+
+	err := e.crawl(ctx, fetchCtx, seedURLs, rows)
+	close(rows)
+	werr := <-flushed
+	if cause := context.Cause(ctx); werr == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
+		werr = cause
+	}
+	if werr != nil {
+		return fmt.Errorf("crawl: store results: %w", werr)
+	}
+	return err
+}
+
+// crawl restores the queue, queues new seeds and runs the workers.
+func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows chan<- storage.Visit) error {
+	restored := 0
+	err := e.db.Queued(ctx, func(u storage.URL) error {
+		restored++
+		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("crawl: restore queue: %w", err)
+	}
+	var fresh []storage.URL
+	for _, u := range seeds {
+		key := u.String()
+		isNew, err := e.seen.Add(ctx, key)
+		if err != nil {
+			return fmt.Errorf("crawl: seed %s: %w", key, err)
+		}
+		if isNew {
+			fresh = append(fresh, storage.URL{URL: key, Host: u.Host, Depth: 0})
+		}
+	}
+	if len(fresh) > 0 {
+		rows <- storage.Visit{Discovered: fresh, CrawlID: e.cfg.CrawlID}
+		for _, u := range fresh {
+			e.front.Push(frontier.Item{URL: u.URL, Host: u.Host})
+		}
+	}
+	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", len(fresh), "resumed", restored, "workers", e.cfg.Workers)
+
+	var wg sync.WaitGroup
+	for range e.cfg.Workers {
+		wg.Go(func() {
+			for {
+				it, err := e.front.Next(ctx)
+				if err != nil { // io.EOF: done; otherwise ctx ended
+					return
+				}
+				e.visit(fetchCtx, it, rows)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// errRedirectSeen stops a redirect to a URL the crawl already knows: that
+// page is (or will be) recorded under its own URL.
+var errRedirectSeen = errors.New("redirect target already seen")
+
+// errRedirectScope stops a redirect that leaves the crawl's scope.
+var errRedirectScope = errors.New("redirect target out of scope")
+
+// visit fetches one URL, records the result and queues what it discovered.
+func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit) {
+	u, err := url.Parse(it.URL)
+	if err != nil { // canonical URLs always parse; a corrupt row is recorded, not fatal
+		e.record(ctx, it, rows, &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}, nil, nil)
+		return
+	}
+	var aliases []storage.URL // redirect targets this fetch absorbed
+	req := fetch.Request{URL: u, Reserved: true, Redirect: func(to *url.URL) error {
+		cu, err := dedupe.CanonicalURL(to)
+		if err != nil {
+			return err
+		}
+		key := cu.String()
+		if !e.scope.allows(cu, key) {
+			return errRedirectScope
+		}
+		isNew, err := e.seen.Add(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !isNew {
+			return errRedirectSeen
+		}
+		aliases = append(aliases, storage.URL{URL: key, Host: cu.Host, Depth: it.Depth})
+		return nil
+	}}
+	start := time.Now()
+	res, err := e.fetcher.Fetch(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the URL stays queued in the database for the next run.
+		e.front.Done(it)
+		return
+	}
+	if berr, ok := errors.AsType[*fetch.BackoffError](err); ok { // nothing was sent
+		e.front.Retry(it, time.Until(berr.Until))
+		return
+	}
+	if err != nil && it.Attempt < e.cfg.Retries {
+		if d, ok := fetch.RetryDelay(err, it.Attempt); ok {
+			e.counts.retries.Add(1)
+			e.log.LogAttrs(ctx, slog.LevelDebug, "retry", slog.String("url", it.URL), slog.Int("attempt", it.Attempt+1), slog.Duration("after", d), slog.Any("err", err))
+			it.Attempt++
+			e.front.Retry(it, d)
+			return
+		}
+	}
+
+	page := &storage.Page{FetchedAt: start.UTC(), Duration: time.Since(start)}
+	if err != nil && !errors.Is(err, errRedirectSeen) {
+		page.Error = err.Error()
+	}
+	if errors.Is(err, fetch.ErrDisallowed) {
+		e.counts.robotsDenied.Add(1)
+	}
+	var links []storage.Link
+	var found []storage.URL
+	if res != nil {
+		page.FinalURL = res.FinalURL.String()
+		page.Status = res.Status
+		page.ContentType = res.ContentType
+		page.Size = res.Size
+		page.Truncated = res.Truncated
+		page.Redirects = res.Redirects
+		page.Duration = res.Duration
+		if len(res.Body) > 0 {
+			page.ContentHash = dedupe.ContentHash(res.Body)
+		}
+		e.counts.bytes.Add(res.Size)
+		if err == nil && res.Status/100 == 2 && isHTML(res.ContentType) {
+			links, found, err = e.links(ctx, it, res, page)
+			if err != nil { // the seen-set's durable lookup failed: stop, losing nothing
+				e.front.Done(it)
+				return
+			}
+		}
+	}
+	e.record(ctx, it, rows, page, links, found, aliases...)
+}
+
+// links extracts res's links, records them, and returns the in-scope ones
+// not seen before.
+func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result, page *storage.Page) ([]storage.Link, []storage.URL, error) {
+	doc, err := e.extract.Extract(res.Body, res.FinalURL)
+	if err != nil {
+		page.Error = err.Error()
+		return nil, nil, nil
+	}
+	page.Title = doc.Title
+	if doc.Canonical != nil {
+		if c, err := dedupe.CanonicalURL(doc.Canonical); err == nil {
+			page.Canonical = c.String()
+		}
+	}
+	links := make([]storage.Link, 0, len(doc.Links))
+	var found []storage.URL
+	follow := e.cfg.MaxDepth < 0 || it.Depth < e.cfg.MaxDepth
+	for _, l := range doc.Links {
+		cu, err := dedupe.CanonicalURL(l.URL)
+		if err != nil {
+			continue
+		}
+		key := cu.String()
+		links = append(links, storage.Link{Src: it.URL, Dst: key, Nofollow: l.Nofollow})
+		if l.Nofollow || !follow || !e.scope.allows(cu, key) {
+			continue
+		}
+		isNew, err := e.seen.Add(ctx, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("seen %s: %w", key, err)
+		}
+		if isNew {
+			found = append(found, storage.URL{URL: key, Host: cu.Host, Depth: it.Depth + 1})
+		}
+	}
+	return links, found, nil
+}
+
+// record sends the visit to the writer, then queues what it found, then
+// marks it done: in that order, so that a child's row always follows its
+// parent's in the writer's stream and the frontier never looks empty while
+// work remains.
+func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, page *storage.Page, links []storage.Link, found []storage.URL, aliases ...storage.URL) {
+	page.URL, page.Host, page.Depth, page.Attempts = it.URL, it.Host, it.Depth, it.Attempt+1
+	failed := page.Status == 0 || page.Status >= 500
+	if failed {
+		e.counts.failed.Add(1)
+	}
+	e.counts.fetched.Add(1)
+	e.counts.status[min(page.Status/100, 5)].Add(1)
+	e.counts.links.Add(int64(len(links)))
+	e.counts.discovered.Add(int64(len(found)))
+	e.log.LogAttrs(ctx, slog.LevelDebug, "fetched", slog.String("url", it.URL), slog.Int("status", page.Status), slog.Duration("elapsed", page.Duration), slog.String("err", page.Error))
+	rows <- storage.Visit{Page: page, Links: links, Discovered: found, Aliases: aliases, CrawlID: e.cfg.CrawlID}
+	for _, u := range found {
+		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
+	}
+	e.front.Done(it)
+}
+
+// canonicalURL parses a seed and returns its canonical form.
+func canonicalURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	return dedupe.CanonicalURL(u)
+}
+
+// isHTML reports whether a media type is one the extractor reads.
+func isHTML(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = contentType
+	}
+	return mt == "text/html" || mt == "application/xhtml+xml"
+}

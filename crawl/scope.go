@@ -1,0 +1,79 @@
+package crawl
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Scope modes for Config.Scope.
+const (
+	ScopeHost   = "host"   // only the seeds' hosts (host and port)
+	ScopeDomain = "domain" // the seeds' registrable domains (public suffix list), any subdomain and port
+	ScopeAll    = "all"    // anything reachable
+)
+
+// scope decides which discovered URLs the crawl follows.
+type scope struct {
+	mode    string
+	hosts   map[string]bool // ScopeHost: url.URL.Host values
+	domains map[string]bool // ScopeDomain: registrable domains
+	include []*regexp.Regexp
+	exclude []*regexp.Regexp
+}
+
+func newScope(mode string, include, exclude []*regexp.Regexp) (*scope, error) {
+	switch mode {
+	case "":
+		mode = ScopeHost
+	case ScopeHost, ScopeDomain, ScopeAll:
+	default:
+		return nil, fmt.Errorf("scope %q: want host, domain or all", mode)
+	}
+	return &scope{mode: mode, hosts: map[string]bool{}, domains: map[string]bool{}, include: include, exclude: exclude}, nil
+}
+
+// addSeed widens the scope to cover seed.
+func (s *scope) addSeed(seed *url.URL) {
+	s.hosts[seed.Host] = true
+	s.domains[registrable(seed.Hostname())] = true
+}
+
+// allows reports whether the crawl follows u, whose canonical form is key.
+func (s *scope) allows(u *url.URL, key string) bool {
+	switch s.mode {
+	case ScopeHost:
+		if !s.hosts[u.Host] {
+			return false
+		}
+	case ScopeDomain:
+		if !s.domains[registrable(u.Hostname())] {
+			return false
+		}
+	}
+	for _, re := range s.exclude {
+		if re.MatchString(key) {
+			return false
+		}
+	}
+	if len(s.include) == 0 {
+		return true
+	}
+	for _, re := range s.include {
+		if re.MatchString(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// registrable returns host's registrable domain ("eTLD+1"), or host itself
+// where there is none (IP literals, "localhost", a bare public suffix).
+func registrable(host string) string {
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}

@@ -1,0 +1,579 @@
+// Package extract reads a fetched HTML document: the links a crawler may
+// follow, the rel="nofollow" and meta robots hints that say whether it should,
+// the <base href> those links resolve against, the canonical link and the
+// title.
+//
+// Every fetched page goes through Extract, so it makes one streaming pass over
+// the bytes with the golang.org/x/net/html Tokenizer (the tokenizer goquery's
+// parser is built on) instead of building a DOM. It looks only at the few tags
+// it needs and skips text except inside <title>. The tests keep a goquery
+// implementation of the same rules as the reference and check that both agree.
+//
+// Because it does not build a tree, Extract sees tags in source order and as
+// written, where a browser's tree construction would sometimes move, clone or
+// drop them: a <frame> outside a <frameset> is still a link, an <a> misnested
+// across a block is reported once (goquery reports each clone), a link inside
+// a <table> keeps its source position, and <svg>/<math> content is read as
+// HTML. Text inside <script>, <style>, <textarea>, <title>, <xmp>, <iframe>,
+// <noembed>, <noframes>, <noscript> and <plaintext>, and inside comments, is
+// never markup, exactly as for a browser with scripting enabled, so links
+// there are not extracted.
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+)
+
+// ErrNotAbsolute is returned by Extract when the page URL is nil or has no
+// scheme, so that relative links could not be resolved.
+var ErrNotAbsolute = errors.New("extract: page URL is not absolute")
+
+const (
+	defaultMaxLinks = 10_000
+	defaultAgent    = "trawl"
+	// MaxTitleBytes is the longest Document.Title, in bytes.
+	MaxTitleBytes = 1024
+)
+
+// Config configures an Extractor. The zero value is ready to use.
+type Config struct {
+	// MaxLinks is how many links are kept per page; 0 means 10_000.
+	// Further links are dropped and Document.LinksCapped is set.
+	// A negative value is a programmer error: New panics.
+	MaxLinks int
+
+	// Agent is the crawler's robots product token. Besides
+	// <meta name="robots">, a <meta name> equal to Agent (compared
+	// case-insensitively) is obeyed; "" means "trawl".
+	Agent string
+}
+
+// Extractor extracts links and metadata from HTML documents.
+// It holds no per-page state, so one Extractor is safe for concurrent use.
+type Extractor struct {
+	maxLinks int
+	agent    string
+}
+
+// New returns an Extractor configured by cfg. It panics if cfg.MaxLinks is
+// negative.
+func New(cfg Config) *Extractor {
+	if cfg.MaxLinks < 0 {
+		panic(fmt.Sprintf("extract: negative Config.MaxLinks %d", cfg.MaxLinks))
+	}
+	if cfg.MaxLinks == 0 {
+		cfg.MaxLinks = defaultMaxLinks
+	}
+	if cfg.Agent == "" {
+		cfg.Agent = defaultAgent
+	}
+	return &Extractor{maxLinks: cfg.MaxLinks, agent: strings.TrimSpace(cfg.Agent)}
+}
+
+// Document is what Extract found in one HTML page. The caller owns it: it
+// holds no reference to the body, and its URLs are new values, so changing
+// them does not change the page URL given to Extract.
+type Document struct {
+	// Title is the text of the first <title>, with runs of ASCII whitespace
+	// collapsed to one space and trimmed, invalid UTF-8 replaced by U+FFFD,
+	// and cut on a rune boundary to at most MaxTitleBytes bytes.
+	// It is "" if the page has no title.
+	Title string
+
+	// Base is the URL relative links were resolved against: the first
+	// <base href>, resolved against the page URL, or else the page URL.
+	// See Extract for when a <base href> counts.
+	Base *url.URL
+
+	// Canonical is the href of the first <link rel="canonical" href>,
+	// resolved against Base, without its fragment. It is nil if the page has
+	// none, or if that first href is empty, unparsable or not an http(s) URL
+	// with a host.
+	Canonical *url.URL
+
+	// NoFollow reports whether a meta robots tag (name "robots" or the
+	// configured agent) says "nofollow" or "none".
+	NoFollow bool
+
+	// NoIndex reports whether a meta robots tag says "noindex" or "none".
+	NoIndex bool
+
+	// Links are the page's links in document order, duplicates kept (the
+	// caller dedupes), at most Config.MaxLinks of them.
+	Links []Link
+
+	// LinksCapped reports whether links were dropped because the page had
+	// more than Config.MaxLinks.
+	LinksCapped bool
+}
+
+// Link is one link found in a document.
+type Link struct {
+	// URL is absolute, http or https, has a host and no fragment.
+	URL *url.URL
+
+	// Nofollow reports whether the element's rel attribute holds the token
+	// "nofollow" (case-insensitive; only <a> and <area> have rel) or the
+	// page as a whole is Document.NoFollow.
+	Nofollow bool
+
+	// Tag is the element the link came from: "a", "area", "frame" or
+	// "iframe".
+	Tag string
+}
+
+// Extract reads an HTML document fetched from pageURL, the final URL after
+// redirects. It never fails on malformed HTML: the tokenizer is tolerant,
+// and a truncated tag at the end of body is ignored. It returns an error
+// wrapping ErrNotAbsolute if pageURL is nil or not absolute, and no other.
+// The body is assumed to be UTF-8; transcoding is the caller's job.
+//
+// Links come from a[href], area[href], frame[src] and iframe[src]. Attribute
+// values are trimmed of leading and trailing C0 controls and spaces and
+// stripped of tabs and newlines, as the URL standard does. A value that is
+// then empty (a link to the page itself), fails to parse, or does not resolve
+// to an http or https URL with a host (javascript:, mailto:, data:, tel: ...)
+// is skipped. Fragments are removed.
+//
+// Only the first <base href> counts, and only if it comes before the first
+// relative link: a streaming pass cannot re-resolve links it has already
+// emitted, so once a relative link has been resolved against the page URL
+// every later <base> is ignored. Absolute links do not use the base and do
+// not stop it. A <base href> that is empty, fails to parse or does not
+// resolve to an http(s) URL with a host leaves the page URL as the base.
+// The canonical link is resolved once the whole page has been read, against
+// the final Base, wherever the <link> and the <base> appear.
+func (e *Extractor) Extract(body []byte, pageURL *url.URL) (*Document, error) {
+	if pageURL == nil {
+		return nil, fmt.Errorf("%w: nil", ErrNotAbsolute)
+	}
+	if !pageURL.IsAbs() {
+		return nil, fmt.Errorf("%w: %q", ErrNotAbsolute, pageURL)
+	}
+	page := *pageURL
+	p := pass{e: e, doc: &Document{Base: &page}}
+	z := html.NewTokenizer(bytes.NewReader(body))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			// io.EOF: a bytes.Reader has no other error, and no MaxBuf is set.
+			p.finish()
+			return p.doc, nil
+		case html.TextToken:
+			if p.inTitle {
+				p.title.write(z.Text())
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			p.inTitle = false
+			p.startTag(z)
+		default:
+			p.inTitle = false
+		}
+	}
+}
+
+// Tag values of Link.Tag.
+const (
+	tagA      = "a"
+	tagArea   = "area"
+	tagFrame  = "frame"
+	tagIFrame = "iframe"
+)
+
+// pass is the state of one Extract call.
+type pass struct {
+	e   *Extractor
+	doc *Document
+
+	baseDone  bool     // a <base href> was seen, or a relative link fixed the base
+	canonDone bool     // the first <link rel=canonical href> was seen
+	canonRef  *url.URL // its href, resolved by finish; nil if unusable
+	titleDone bool     // the first <title> was seen
+	inTitle   bool     // the next text token is that title's content
+	title     titleBuilder
+}
+
+// startTag handles a start or self-closing tag. The tokenizer lower-cases
+// attribute names and keeps only the first of several with the same name.
+func (p *pass) startTag(z *html.Tokenizer) {
+	var buf [len("iframe")]byte // the longest name we look for
+	name, ok := tagName(z, buf[:])
+	if !ok {
+		return
+	}
+	switch string(name) { // no allocation: the compiler compares in place
+	case "a":
+		p.link(z, tagA, "href", true)
+	case "area":
+		p.link(z, tagArea, "href", true)
+	case "frame":
+		p.link(z, tagFrame, "src", false)
+	case "iframe":
+		p.link(z, tagIFrame, "src", false)
+	case "base":
+		if !p.baseDone {
+			p.base(z)
+		}
+	case "link":
+		if !p.canonDone {
+			p.canonical(z)
+		}
+	case "meta":
+		p.meta(z)
+	case "title":
+		// <title/> is not self-closing in HTML: the tokenizer reads RCDATA
+		// after it either way.
+		if !p.titleDone {
+			p.titleDone, p.inTitle = true, true
+		}
+	}
+}
+
+// tagName lower-cases the current start tag's name into buf. It reports
+// false if the name is longer than buf, so not one we look for.
+//
+// It reads z.Raw, "<name ...>", instead of calling z.TagName, which copies the
+// name to replace NUL bytes: one allocation for every tag of the page (about
+// a sixth of Extract's allocations on testdata/article.html). The name ends
+// where the tokenizer's readTagName ends it; a name holding NUL matches none
+// of ours either way.
+func tagName(z *html.Tokenizer, buf []byte) ([]byte, bool) {
+	raw := z.Raw()
+	for i := 1; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case ' ', '\n', '\r', '\t', '\f', '/', '>':
+			return buf[:i-1], true
+		default:
+			if i > len(buf) {
+				return nil, false
+			}
+			buf[i-1] = lowerASCII(c)
+		}
+	}
+	return nil, false // unreachable: a tag token ends in '>'
+}
+
+// link handles an element whose attribute attr holds a link.
+func (p *pass) link(z *html.Tokenizer, tag, attr string, hasRel bool) {
+	if p.doc.LinksCapped && p.baseDone {
+		return // nothing left for a link to change
+	}
+	var val []byte
+	var found, nofollow bool
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		switch {
+		case string(k) == attr:
+			val, found = v, true
+		case hasRel && string(k) == "rel":
+			nofollow = hasToken(v, "nofollow")
+		}
+	}
+	if !found {
+		return
+	}
+	ref := parseRef(val)
+	if ref == nil {
+		return
+	}
+	if ref.Scheme != "" {
+		if !isHTTP(ref.Scheme) {
+			return // javascript:, mailto:, data: ... need no resolving
+		}
+	} else {
+		// This link uses the base, so no later <base> may change it, even
+		// once links are capped: Base must not depend on MaxLinks.
+		p.baseDone = true
+	}
+	if p.doc.LinksCapped {
+		return
+	}
+	u := resolve(p.doc.Base, ref)
+	if u == nil {
+		return
+	}
+	if len(p.doc.Links) >= p.e.maxLinks {
+		p.doc.LinksCapped = true
+		return
+	}
+	p.doc.Links = append(p.doc.Links, Link{URL: u, Nofollow: nofollow, Tag: tag})
+}
+
+// base handles the first <base>; only one with an href attribute counts.
+func (p *pass) base(z *html.Tokenizer) {
+	href, ok := attrValue(z, "href")
+	if !ok {
+		return
+	}
+	p.baseDone = true
+	if ref := parseRef(href); ref != nil {
+		if u := resolve(p.doc.Base, ref); u != nil {
+			p.doc.Base = u
+		}
+	}
+}
+
+// canonical handles a <link>, looking for the first rel=canonical with href.
+func (p *pass) canonical(z *html.Tokenizer) {
+	var href []byte
+	var canon, found bool
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		switch string(k) {
+		case "rel":
+			canon = hasToken(v, "canonical")
+		case "href":
+			href, found = v, true
+		}
+	}
+	if canon && found {
+		p.canonDone = true
+		p.canonRef = parseRef(href)
+	}
+}
+
+// meta handles <meta name=robots|agent content=...>. Directives are separated
+// by commas (and, leniently, whitespace); several tags add up.
+func (p *pass) meta(z *html.Tokenizer) {
+	var name, content []byte
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		switch string(k) {
+		case "name":
+			name = v
+		case "content":
+			content = v
+		}
+	}
+	name = bytes.Trim(name, asciiSpace)
+	if !equalFoldASCII(name, "robots") && !equalFoldASCII(name, p.e.agent) {
+		return
+	}
+	for len(content) > 0 {
+		var tok []byte
+		tok, content = nextToken(content, ",\t\n\f\r ")
+		switch {
+		case equalFoldASCII(tok, "nofollow"):
+			p.doc.NoFollow = true
+		case equalFoldASCII(tok, "noindex"):
+			p.doc.NoIndex = true
+		case equalFoldASCII(tok, "none"):
+			p.doc.NoFollow, p.doc.NoIndex = true, true
+		}
+	}
+}
+
+// finish completes the document once the whole body has been read.
+func (p *pass) finish() {
+	d := p.doc
+	d.Title = p.title.String()
+	if d.NoFollow {
+		for i := range d.Links {
+			d.Links[i].Nofollow = true
+		}
+	}
+	if p.canonRef != nil {
+		d.Canonical = resolve(d.Base, p.canonRef)
+	}
+}
+
+// attrValue returns the value of the current tag's attribute key.
+func attrValue(z *html.Tokenizer, key string) ([]byte, bool) {
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		if string(k) == key {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// asciiSpace is ASCII whitespace as HTML defines it.
+const asciiSpace = "\t\n\f\r "
+
+// isASCIISpace reports whether c is ASCII whitespace as HTML defines it.
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// nextToken returns the first non-empty run of bytes in s not in seps, and
+// what follows it.
+func nextToken(s []byte, seps string) (tok, rest []byte) {
+	i := 0
+	for i < len(s) && strings.IndexByte(seps, s[i]) >= 0 {
+		i++
+	}
+	j := i
+	for j < len(s) && strings.IndexByte(seps, s[j]) < 0 {
+		j++
+	}
+	return s[i:j], s[j:]
+}
+
+// hasToken reports whether the space-separated token list s holds tok,
+// compared case-insensitively, as for the rel attribute.
+func hasToken(s []byte, tok string) bool {
+	for len(s) > 0 {
+		var t []byte
+		t, s = nextToken(s, asciiSpace)
+		if equalFoldASCII(t, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII reports whether b equals s, ignoring ASCII case only: HTML
+// keywords are ASCII, and Unicode folding would let "robot\u017f" match
+// "robots".
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if lowerASCII(b[i]) != lowerASCII(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// parseRef cleans an attribute value as the URL standard does before parsing
+// (trim leading and trailing C0 controls and spaces, drop every tab and
+// newline) and parses it. It returns nil if the value is then empty, does not
+// parse, or starts with "//" but has no host.
+func parseRef(v []byte) *url.URL {
+	i, j := 0, len(v)
+	for i < j && v[i] <= ' ' {
+		i++
+	}
+	for j > i && v[j-1] <= ' ' {
+		j--
+	}
+	v = v[i:j]
+	if len(v) == 0 {
+		return nil
+	}
+	var s string
+	if bytes.ContainsAny(v, "\t\n\r") {
+		b := make([]byte, 0, len(v))
+		for _, c := range v {
+			if c != '\t' && c != '\n' && c != '\r' {
+				b = append(b, c)
+			}
+		}
+		s = string(b)
+	} else {
+		s = string(v)
+	}
+	if strings.HasPrefix(s, "//") {
+		// A scheme-relative reference takes the base's scheme, which must be
+		// http(s) for the link to be kept. url.Parse checks an authority
+		// more strictly with those schemes (one colon in a host), so parse
+		// it with one: otherwise "//:0:0" would resolve to "https://:0:0",
+		// which no longer parses.
+		u, err := url.Parse("http:" + s)
+		if err != nil || u.Host == "" {
+			// "//" or "///x": an empty authority, which the URL standard
+			// rejects for http(s).
+			return nil
+		}
+		u.Scheme = ""
+		return u
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// resolve resolves ref against base and returns the result without its
+// fragment, or nil if it is not an http(s) URL with a host.
+func resolve(base, ref *url.URL) *url.URL {
+	u := base.ResolveReference(ref)
+	if !isHTTP(u.Scheme) || u.Hostname() == "" {
+		return nil
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u
+}
+
+// isHTTP reports whether scheme, already lower-cased by url.Parse, is http or
+// https.
+func isHTTP(scheme string) bool {
+	return scheme == "http" || scheme == "https"
+}
+
+// titleBuilder normalises title text as it arrives, doing in one pass what
+// strings.ToValidUTF8 and collapsing ASCII whitespace would, and stops
+// copying once the result is longer than MaxTitleBytes.
+type titleBuilder struct {
+	buf     []byte
+	space   bool // whitespace seen since the last byte written
+	invalid bool // the last thing written replaced invalid UTF-8
+	full    bool // buf holds more than MaxTitleBytes
+}
+
+func (t *titleBuilder) write(s []byte) {
+	for i := 0; i < len(s) && !t.full; {
+		c := s[i]
+		if isASCIISpace(c) {
+			t.space, t.invalid = true, false
+			i++
+			continue
+		}
+		if t.space && len(t.buf) > 0 {
+			t.buf = append(t.buf, ' ')
+		}
+		t.space = false
+		switch r, n := utf8.DecodeRune(s[i:]); {
+		case c < utf8.RuneSelf:
+			t.buf = append(t.buf, c)
+			t.invalid = false
+			i++
+		case r == utf8.RuneError && n == 1:
+			if !t.invalid { // one replacement per run of invalid bytes
+				t.buf = append(t.buf, "\uFFFD"...)
+				t.invalid = true
+			}
+			i++
+		default:
+			t.buf = append(t.buf, s[i:i+n]...)
+			t.invalid = false
+			i += n
+		}
+		t.full = len(t.buf) > MaxTitleBytes
+	}
+}
+
+// String returns the title cut on a rune boundary to at most MaxTitleBytes.
+func (t *titleBuilder) String() string {
+	b := t.buf
+	if len(b) > MaxTitleBytes {
+		n := MaxTitleBytes
+		for n > 0 && !utf8.RuneStart(b[n]) {
+			n--
+		}
+		b = bytes.TrimRight(b[:n], " ")
+	}
+	return string(b)
+}

@@ -1,0 +1,183 @@
+package fetch
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// drainLimit is how much of an unwanted body is read before closing it, so that a short
+// remainder keeps the connection reusable without a long one costing much.
+const drainLimit = 4 << 10
+
+// maxCodings bounds the number of stacked Content-Encodings undone.
+const maxCodings = 3
+
+// errRawLimit stops reading a compressed body whose encoded size passed its cap.
+var errRawLimit = errors.New("fetch: encoded body too long")
+
+// discard drains a little of body and closes it.
+func discard(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+	_ = body.Close()
+}
+
+// readBody reads and closes resp.Body, undoing its Content-Encoding and keeping at most limit
+// decoded bytes. truncated reports that the body had more. A read or decode error is
+// returned as is (io.ErrUnexpectedEOF for a body cut short), never as a short body.
+func readBody(resp *http.Response, limit int64) (body []byte, truncated bool, err error) {
+	defer discard(resp.Body)
+	codings, err := contentCodings(resp.Header)
+	if err != nil {
+		return nil, false, err
+	}
+	return decodeBody(resp.Body, codings, limit, resp.ContentLength)
+}
+
+// decodeBody reads r, undoing codings (in the order they were applied), and keeps at most
+// limit decoded bytes. size is the encoded length when known, else -1.
+func decodeBody(r io.Reader, codings []string, limit, size int64) (body []byte, truncated bool, err error) {
+	var dec io.Reader = r
+	if len(codings) > 0 {
+		// A compressed stream can make little output from much input (e.g. endless empty gzip
+		// members); bound the input as well so that such a body ends.
+		dec = &cappedReader{r: r, n: 2*limit + 64<<10}
+		for i := len(codings) - 1; i >= 0; i-- {
+			if dec, err = decoder(codings[i], dec); err != nil {
+				if errors.Is(err, errRawLimit) {
+					return nil, true, nil
+				}
+				return nil, false, err
+			}
+		}
+	}
+	hint := int64(512)
+	if len(codings) == 0 && size >= 0 {
+		hint = min(size, limit) + 1
+	}
+	body, err = readAll(io.LimitReader(dec, limit+1), make([]byte, 0, hint))
+	if errors.Is(err, errRawLimit) {
+		truncated, err = true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(body)) > limit {
+		body, truncated = body[:limit], true
+	}
+	return body, truncated, nil
+}
+
+// readAll appends r to buf until EOF, like io.ReadAll with a caller-sized buffer.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// contentCodings returns the codings listed in h's Content-Encoding, lower-case, in the
+// order they were applied, without "identity".
+func contentCodings(h http.Header) ([]string, error) {
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			if c == "" || c == "identity" {
+				continue
+			}
+			if c != "gzip" && c != "x-gzip" && c != "deflate" {
+				return nil, fmt.Errorf("unsupported content encoding %q", c)
+			}
+			codings = append(codings, c)
+		}
+	}
+	if len(codings) > maxCodings {
+		return nil, fmt.Errorf("%d stacked content encodings", len(codings))
+	}
+	return codings, nil
+}
+
+// decoder returns a reader undoing coding (gzip, x-gzip or deflate) on r. An empty r decodes
+// to nothing.
+func decoder(coding string, r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, err := br.Peek(2)
+	if len(head) == 0 && err == io.EOF {
+		return strings.NewReader(""), nil
+	}
+	if len(head) < 2 && err != nil && err != io.EOF {
+		return nil, err
+	}
+	switch coding {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("read gzip header: %w", err)
+		}
+		return zr, nil
+	default: // deflate: RFC 9110 says zlib-wrapped, but many servers send raw DEFLATE.
+		if len(head) == 2 && isZlibHeader(head[0], head[1]) {
+			zr, err := zlib.NewReader(br)
+			if err != nil {
+				return nil, fmt.Errorf("read zlib header: %w", err)
+			}
+			return zr, nil
+		}
+		return flate.NewReader(br), nil
+	}
+}
+
+// isZlibHeader reports whether cmf and flg start a zlib stream (RFC 1950): method 8,
+// window at most 32 KiB, and the check bits.
+func isZlibHeader(cmf, flg byte) bool {
+	return cmf&0x0f == 8 && cmf>>4 <= 7 && (uint16(cmf)<<8|uint16(flg))%31 == 0
+}
+
+// cappedReader reads at most n bytes from r, then fails with errRawLimit.
+type cappedReader struct {
+	r io.Reader
+	n int64
+}
+
+// Read reads from c.r up to the remaining allowance.
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errRawLimit
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// mediaType returns the media type of a Content-Type value, lower-case and without
+// parameters ("text/html" for "Text/HTML; charset=utf-8"), or "" for an empty one.
+func mediaType(contentType string) string {
+	if strings.TrimSpace(contentType) == "" {
+		return ""
+	}
+	if mt, _, _ := mime.ParseMediaType(contentType); mt != "" {
+		return mt
+	}
+	mt, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}

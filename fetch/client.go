@@ -1,0 +1,403 @@
+// Package fetch does one HTTP exchange done right for a polite crawler: robots.txt fetched,
+// cached and obeyed; a per-host rate limiter, concurrency cap and backoff (429/503 with
+// Retry-After); redirects followed hop by hop under the same rules; timeouts; a decoded,
+// size-capped body; and errors classified for retrying (RetryDelay).
+//
+// Fetch makes one attempt and never sleeps to retry: the caller requeues a retryable failure
+// with the delay from RetryDelay. A caller that schedules hosts itself takes each host's
+// politeness token with Client.Reserve and passes Request.Reserved.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+)
+
+// Client fetches URLs politely. It is safe for concurrent use; create it with New.
+type Client struct {
+	cfg   Config
+	agent string       // robots.txt product token of cfg.UserAgent
+	limit rate.Limit   // per-host rate from cfg.Rate
+	hc    *http.Client // never follows redirects: Fetch does, hop by hop
+	log   *slog.Logger
+
+	hosts   *lru.Cache[string, *hostState]   // keyed by lower-case url.URL.Host
+	robots  *lru.Cache[string, *robotsEntry] // keyed by robotsKey
+	flights singleflight.Group               // robots.txt fetches, keyed by robotsKey
+
+	warnRobots rate.Sometimes // throttles "robots.txt unreachable" warnings
+}
+
+// hostState is the politeness state of one host.
+type hostState struct {
+	lim          atomic.Pointer[rate.Limiter] // replaced whole when a Crawl-delay applies
+	sem          chan struct{}                // one element per request in flight
+	backoffUntil atomic.Int64                 // Unix nanoseconds; nothing is sent before it
+}
+
+// Request is one URL to fetch.
+type Request struct {
+	// URL is the absolute http(s) URL to fetch.
+	URL *url.URL
+	// Reserved reports that the caller already took URL's host's politeness token with
+	// Client.Reserve, so the first request does not wait for the limiter. Redirect hops
+	// always take a token.
+	Reserved bool
+	// Header holds extra request headers (e.g. If-None-Match), sent on every hop but for
+	// credentials (Authorization, Cookie), which are not sent to another host. User-Agent and
+	// Accept-Encoding are always the Client's own.
+	Header http.Header
+	// Redirect, if not nil, is called before each redirect hop is followed (for scope or seen
+	// checks); a non-nil error stops the fetch and is returned in a *RedirectError.
+	Redirect func(to *url.URL) error
+	// Attempt is the number of earlier tries of this URL, for the logs.
+	Attempt int
+}
+
+// Result is a completed exchange. The Client keeps no reference to it.
+type Result struct {
+	URL         *url.URL      // as requested
+	FinalURL    *url.URL      // after redirects
+	Redirects   []string      // each hop's target in order; empty when none
+	Status      int           // final status code
+	Header      http.Header   // final response headers
+	ContentType string        // media type only, lower-case ("text/html"); sniffed when absent
+	Body        []byte        // decoded, at most Config.MaxBody bytes
+	Truncated   bool          // the body was longer than Config.MaxBody (or decompressed past it)
+	Size        int64         // len(Body)
+	Duration    time.Duration // from the call to Fetch to the end of the body, robots.txt included
+}
+
+// New returns a Client configured by cfg, sending through hc (nil means an *http.Client over
+// NewTransport(cfg)) and logging to log (nil means discard). hc's CheckRedirect is not used:
+// Fetch follows redirects itself. New rejects impossible configurations and starts nothing.
+func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if hc == nil {
+		hc = &http.Client{Transport: NewTransport(cfg)}
+	}
+	own := *hc
+	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hosts, err := lru.New[string, *hostState](cfg.MaxHosts)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: host cache: %w", err)
+	}
+	robots, err := lru.New[string, *robotsEntry](cfg.RobotsCacheSize)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: robots cache: %w", err)
+	}
+	limit := rate.Inf
+	if cfg.Rate > 0 {
+		limit = rate.Limit(cfg.Rate)
+	}
+	return &Client{
+		cfg:        cfg,
+		agent:      productToken(cfg.UserAgent),
+		limit:      limit,
+		hc:         &own,
+		log:        log,
+		hosts:      hosts,
+		robots:     robots,
+		warnRobots: rate.Sometimes{First: 5, Interval: time.Minute},
+	}, nil
+}
+
+// Reserve takes one politeness token for host ("host:port" as in url.URL.Host) and returns 0,
+// or takes nothing and returns how long to wait before asking again: the rate limiter's delay,
+// or what remains of the host's backoff. A caller that got 0 fetches with Request.Reserved.
+func (c *Client) Reserve(host string) time.Duration {
+	hs := c.host(host)
+	now := time.Now()
+	if d := hs.backoffLeft(now); d > 0 {
+		return d
+	}
+	r := hs.lim.Load().ReserveN(now, 1)
+	if !r.OK() { // cannot happen with burst >= 1; be safe rather than spin
+		return time.Second
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	return 0
+}
+
+// Fetch GETs req.URL once, following redirects, and returns the final response with its
+// decoded, size-capped body. A non-2xx final status returns both the Result and a
+// *StatusError. Other failures return a nil Result and an error: ErrDisallowed,
+// *RobotsUnavailableError, *BackoffError (nothing was sent), *RedirectError,
+// ErrTooManyRedirects, ErrRateLimited, or a transport or body error; RetryDelay says which are
+// worth retrying. The exchange is bounded by Config.Timeout under ctx.
+func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	res, err := c.fetch(ctx, req, start)
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []slog.Attr{slog.Any("url", req.URL)}
+		if res != nil {
+			attrs = append(attrs, slog.Int("status", res.Status))
+		}
+		attrs = append(attrs, slog.Duration("elapsed", time.Since(start)), slog.Int("attempt", req.Attempt))
+		if err != nil {
+			attrs = append(attrs, slog.Any("err", err))
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "fetch", attrs...)
+	}
+	return res, err
+}
+
+func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Result, error) {
+	u := req.URL
+	if err := checkURL(u); err != nil {
+		return nil, err
+	}
+	// robots.txt first, under its own timeout, so that the page keeps its whole budget.
+	if err := c.Allowed(ctx, u); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+
+	res := &Result{URL: req.URL}
+	header := req.Header
+	takeToken := !req.Reserved
+	for {
+		resp, release, err := c.send(ctx, u, header, takeToken)
+		if err != nil {
+			return nil, err
+		}
+		takeToken = true // a hop is another request and takes its own token
+		retryAfter := c.noteBackoff(u.Host, resp)
+
+		if loc := redirectLocation(resp); loc != "" {
+			discard(resp.Body)
+			release()
+			next, err := c.redirectTarget(u, loc, len(res.Redirects), req.Redirect)
+			if err != nil {
+				return nil, err
+			}
+			res.Redirects = append(res.Redirects, next.String())
+			if !strings.EqualFold(next.Host, u.Host) {
+				header = withoutCredentials(header)
+			}
+			u = next
+			if err := c.Allowed(ctx, u); err != nil {
+				return nil, err
+			}
+			continue
+		}
+
+		body, truncated, err := readBody(resp, c.cfg.MaxBody)
+		release()
+		if err != nil {
+			return nil, fmt.Errorf("read body of %s: %w", u, err)
+		}
+		res.FinalURL = u
+		res.Status = resp.StatusCode
+		res.Header = resp.Header
+		res.Body = body
+		res.Truncated = truncated
+		res.Size = int64(len(body))
+		res.ContentType = mediaType(resp.Header.Get("Content-Type"))
+		if res.ContentType == "" && len(body) > 0 {
+			res.ContentType = mediaType(http.DetectContentType(body))
+		}
+		res.Duration = time.Since(start)
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return res, &StatusError{URL: u.String(), Code: resp.StatusCode, RetryAfter: retryAfter}
+		}
+		return res, nil
+	}
+}
+
+// redirectTarget resolves loc against from and checks it may be followed as hop number
+// hops+1: within MaxRedirects, http(s), and accepted by check.
+func (c *Client) redirectTarget(from *url.URL, loc string, hops int, check func(*url.URL) error) (*url.URL, error) {
+	next, err := from.Parse(loc)
+	if err != nil {
+		return nil, &RedirectError{From: from.String(), To: loc, Err: err}
+	}
+	if hops >= c.cfg.MaxRedirects {
+		return nil, fmt.Errorf("fetch %s: %w (more than %d)", from, ErrTooManyRedirects, c.cfg.MaxRedirects)
+	}
+	if err := checkURL(next); err != nil {
+		return nil, &RedirectError{From: from.String(), To: next.String(), Err: err}
+	}
+	if check != nil {
+		if err := check(next); err != nil {
+			return nil, &RedirectError{From: from.String(), To: next.String(), Err: err}
+		}
+	}
+	return next, nil
+}
+
+// send makes one request for u to u's host: it returns a *BackoffError while the host is
+// backed off, waits for one of the host's PerHost slots, takes a politeness token when
+// takeToken, and sends. On success the caller must close the body and then call release,
+// which frees the slot.
+func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeToken bool) (*http.Response, func(), error) {
+	hs := c.host(u.Host)
+	if err := hs.checkBackoff(u.Host); err != nil {
+		return nil, nil, err
+	}
+	select {
+	case hs.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("wait for a slot on %s: %w", u.Host, ctx.Err())
+	}
+	release := func() { <-hs.sem }
+	if takeToken {
+		if err := hs.lim.Load().Wait(ctx); err != nil {
+			release()
+			if ctx.Err() != nil {
+				return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, ctx.Err())
+			}
+			return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, ErrRateLimited)
+		}
+	}
+	// Another request may have been told to back off while this one waited.
+	if err := hs.checkBackoff(u.Host); err != nil {
+		release()
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("fetch %s: %w", u, err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("User-Agent", c.cfg.UserAgent)
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	resp, err := c.hc.Do(req) // a *url.Error names the URL
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return resp, release, nil
+}
+
+// noteBackoff backs u's host off after a 429, or a 5xx carrying Retry-After, and returns the
+// response's capped Retry-After on a 429 or 5xx (0 if absent).
+func (c *Client) noteBackoff(host string, resp *http.Response) time.Duration {
+	code := resp.StatusCode
+	if code != http.StatusTooManyRequests && code < 500 {
+		return 0
+	}
+	now := time.Now()
+	ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now, c.cfg.MaxRetryAfter)
+	wait := ra
+	if !ok && code == http.StatusTooManyRequests {
+		wait = backoff(0)
+	}
+	if wait > 0 {
+		c.host(host).setBackoff(now.Add(wait))
+	}
+	return ra
+}
+
+// host returns host's politeness state, creating it if needed. An evicted host starts afresh,
+// its Crawl-delay applied again from the robots.txt cache.
+func (c *Client) host(host string) *hostState {
+	key := strings.ToLower(host)
+	if hs, ok := c.hosts.Get(key); ok {
+		return hs
+	}
+	hs := &hostState{sem: make(chan struct{}, c.cfg.PerHost)}
+	lim := rate.NewLimiter(c.limit, c.cfg.Burst)
+	if d := c.cachedCrawlDelay(key); d > 0 {
+		lim = rate.NewLimiter(min(c.limit, rate.Every(d)), 1)
+	}
+	hs.lim.Store(lim)
+	if prev, ok, _ := c.hosts.PeekOrAdd(key, hs); ok {
+		return prev // another goroutine created it first
+	}
+	return hs
+}
+
+// backoffLeft returns how long hs remains backed off after now.
+func (hs *hostState) backoffLeft(now time.Time) time.Duration {
+	return max(time.Duration(hs.backoffUntil.Load()-now.UnixNano()), 0)
+}
+
+// checkBackoff returns a *BackoffError if hs is backed off now.
+func (hs *hostState) checkBackoff(host string) error {
+	until := hs.backoffUntil.Load()
+	if now := time.Now(); until > now.UnixNano() {
+		return &BackoffError{Host: host, Until: time.Unix(0, until)}
+	}
+	return nil
+}
+
+// setBackoff backs hs off until t, unless it already is for longer.
+func (hs *hostState) setBackoff(t time.Time) {
+	n := t.UnixNano()
+	for {
+		old := hs.backoffUntil.Load()
+		if old >= n || hs.backoffUntil.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// checkURL reports whether u can be fetched: absolute http(s) with a host.
+func checkURL(u *url.URL) error {
+	if u == nil {
+		return fmt.Errorf("fetch: nil URL: %w", ErrUnsupportedScheme)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("fetch %s: %w", u, ErrUnsupportedScheme)
+	}
+	return nil
+}
+
+// redirectLocation returns the Location of a redirect response, or "".
+func redirectLocation(resp *http.Response) string {
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return resp.Header.Get("Location")
+	}
+	return ""
+}
+
+// withoutCredentials returns h without the headers that must not follow a redirect to
+// another host.
+func withoutCredentials(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	h = h.Clone()
+	for k := range h {
+		switch textproto.CanonicalMIMEHeaderKey(k) {
+		case "Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization":
+			delete(h, k)
+		}
+	}
+	return h
+}
+
+// isContextErr reports whether err comes from a context ending.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,187 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trawl/trawl/fetch/robots"
+	"golang.org/x/time/rate"
+)
+
+// maxRobotsRedirects is how many redirects a robots.txt fetch follows (RFC 9309 §2.3.1.2).
+const maxRobotsRedirects = 5
+
+// robotsEntry is a cached robots.txt verdict for one scheme and host.
+type robotsEntry struct {
+	data        *robots.Data
+	delay       time.Duration // Crawl-delay for our agent, capped; 0 for none
+	expires     time.Time
+	unavailable bool // 5xx, 429 or network error: the host is disallowed until expires
+}
+
+// robotsKey is the robots.txt cache and flight key of a scheme and host.
+func robotsKey(scheme, host string) string { return scheme + "://" + strings.ToLower(host) }
+
+// Allowed reports robots.txt's verdict on u, fetching robots.txt for u's scheme and host
+// unless it is cached: nil, ErrDisallowed, or a *RobotsUnavailableError while robots.txt is
+// unreachable. Concurrent calls for one host share one fetch. It returns nil when
+// Config.IgnoreRobots is set, and an error wrapping ctx's if ctx ends first.
+func (c *Client) Allowed(ctx context.Context, u *url.URL) error {
+	if c.cfg.IgnoreRobots {
+		return nil
+	}
+	if err := checkURL(u); err != nil {
+		return err
+	}
+	e, err := c.robotsFor(ctx, u.Scheme, u.Host)
+	if err != nil {
+		return err
+	}
+	if e.unavailable {
+		return &RobotsUnavailableError{Host: u.Host, RetryAt: e.expires}
+	}
+	if !e.data.AllowedURL(c.agent, u) {
+		return ErrDisallowed
+	}
+	return nil
+}
+
+// Sitemaps returns the Sitemap URLs of host's cached robots.txt (https preferred over http),
+// or nil if none is cached. It fetches nothing.
+func (c *Client) Sitemaps(host string) []string {
+	for _, scheme := range []string{"https", "http"} {
+		if e, ok := c.robots.Peek(robotsKey(scheme, host)); ok && !e.unavailable {
+			if sm := e.data.Sitemaps(); len(sm) > 0 {
+				return sm // a copy
+			}
+		}
+	}
+	return nil
+}
+
+// robotsFor returns the current robots.txt verdict for scheme and host.
+func (c *Client) robotsFor(ctx context.Context, scheme, host string) (*robotsEntry, error) {
+	key := robotsKey(scheme, host)
+	for {
+		if e, ok := c.robots.Get(key); ok && time.Now().Before(e.expires) {
+			return e, nil
+		}
+		v, err, _ := c.flights.Do(key, func() (any, error) {
+			if e, ok := c.robots.Peek(key); ok && time.Now().Before(e.expires) {
+				return e, nil // a flight that ended just now filled it
+			}
+			return c.loadRobots(ctx, scheme, host, key)
+		})
+		if err == nil {
+			return v.(*robotsEntry), nil
+		}
+		if ctx.Err() != nil || !isContextErr(err) {
+			return nil, fmt.Errorf("robots.txt for %s: %w", host, err)
+		}
+		// The flight's leader left (its context ended) but this caller goes on: fetch again.
+	}
+}
+
+// loadRobots fetches, caches and returns the robots.txt verdict for scheme and host. It
+// returns an error only when ctx ends, and then caches nothing.
+func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*robotsEntry, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	data, err := c.getRobots(rctx, &url.URL{Scheme: scheme, Host: host, Path: "/robots.txt"})
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // the caller left: not the host's fault
+	}
+	now := time.Now()
+	if e, ok := errors.AsType[*BackoffError](err); ok {
+		// Nothing was sent; the verdict lasts as long as the backoff, so it is not cached.
+		return &robotsEntry{data: robots.DisallowAll(), expires: e.Until, unavailable: true}, nil
+	}
+	if errors.Is(err, ErrRateLimited) {
+		// The host's Crawl-delay queue is longer than Timeout: nothing was sent either.
+		return &robotsEntry{data: robots.DisallowAll(), expires: now.Add(c.cfg.MaxCrawlDelay), unavailable: true}, nil
+	}
+	e := &robotsEntry{data: data, expires: now.Add(c.cfg.RobotsTTL)}
+	if err != nil {
+		e = &robotsEntry{data: robots.DisallowAll(), expires: now.Add(c.cfg.RobotsRetry), unavailable: true}
+		c.warnRobots.Do(func() {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "robots.txt unreachable",
+				slog.String("host", host), slog.Any("err", err))
+		})
+	} else if d, ok := data.CrawlDelay(c.agent); ok && d > 0 {
+		e.delay = min(d, c.cfg.MaxCrawlDelay)
+	}
+	c.robots.Add(key, e)
+	if e.delay > 0 {
+		c.applyCrawlDelay(host, e.delay)
+	}
+	return e, nil
+}
+
+// getRobots fetches robots.txt at u, following up to maxRobotsRedirects redirects, and
+// returns what it says: parsed for a 2xx, allow-all for a 4xx or a redirect that leads
+// nowhere. An error means robots.txt is unreachable (5xx, 429, network, body cut short) or
+// was not asked for (*BackoffError, ErrRateLimited).
+func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, error) {
+	for hops := 0; ; hops++ {
+		resp, release, err := c.send(ctx, u, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		c.noteBackoff(u.Host, resp)
+		if loc := redirectLocation(resp); loc != "" {
+			discard(resp.Body)
+			release()
+			next, err := u.Parse(loc)
+			if hops == maxRobotsRedirects || err != nil || checkURL(next) != nil {
+				// RFC 9309 §2.3.1.2: treated as unavailable, like a 4xx.
+				return robots.AllowAll(), nil
+			}
+			u = next
+			continue
+		}
+		code := resp.StatusCode
+		switch {
+		case code >= 200 && code <= 299:
+			body, _, err := readBody(resp, robots.MaxSize)
+			release()
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", u, err)
+			}
+			return robots.Parse(body), nil
+		case code == http.StatusTooManyRequests || code >= 500:
+			discard(resp.Body)
+			release()
+			return nil, &StatusError{URL: u.String(), Code: code}
+		default:
+			discard(resp.Body)
+			release()
+			return robots.AllowAll(), nil
+		}
+	}
+}
+
+// applyCrawlDelay slows host's limiter to one request per d (or Config.Rate if slower),
+// burst 1, counting the robots.txt request just made.
+func (c *Client) applyCrawlDelay(host string, d time.Duration) {
+	lim := rate.NewLimiter(min(c.limit, rate.Every(d)), 1)
+	lim.Allow()
+	c.host(host).lim.Store(lim)
+}
+
+// cachedCrawlDelay returns the Crawl-delay cached for host (lower-case) under either scheme,
+// the longer if both, or 0.
+func (c *Client) cachedCrawlDelay(host string) time.Duration {
+	var d time.Duration
+	for _, scheme := range []string{"https", "http"} {
+		if e, ok := c.robots.Peek(robotsKey(scheme, host)); ok {
+			d = max(d, e.delay)
+		}
+	}
+	return d
+}

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// pageRecord is one exported pages row. Pointers are NULL-able columns.
+type pageRecord struct {
+	ID          int64           `json:"id"`
+	URL         string          `json:"url"`
+	Host        string          `json:"host"`
+	FinalURL    *string         `json:"final_url"`
+	Status      *int64          `json:"status"`
+	ContentType *string         `json:"content_type"`
+	Title       *string         `json:"title"`
+	Depth       int64           `json:"depth"`
+	FetchedAt   string          `json:"fetched_at"`
+	DurationMS  *int64          `json:"duration_ms"`
+	SizeBytes   *int64          `json:"size_bytes"`
+	Truncated   bool            `json:"truncated"`
+	ContentHash *string         `json:"content_hash"`
+	Canonical   *string         `json:"canonical"`
+	Redirects   json.RawMessage `json:"redirects"` // a JSON array, or null
+	Attempts    int64           `json:"attempts"`
+	Error       *string         `json:"error"`
+	CrawlID     *int64          `json:"crawl_id"`
+}
+
+func (r *pageRecord) dest() []any {
+	return []any{&r.ID, &r.URL, &r.Host, &r.FinalURL, &r.Status, &r.ContentType, &r.Title, &r.Depth,
+		&r.FetchedAt, &r.DurationMS, &r.SizeBytes, &r.Truncated, &r.ContentHash, &r.Canonical, (*[]byte)(&r.Redirects),
+		&r.Attempts, &r.Error, &r.CrawlID}
+}
+
+// columns names the columns of pages, in table order: the csv header, the
+// jsonl keys and the order of pageRecord.dest.
+func columns() []string {
+	return []string{"id", "url", "host", "final_url", "status", "content_type", "title", "depth", "fetched_at",
+		"duration_ms", "size_bytes", "truncated", "content_hash", "canonical", "redirects", "attempts", "error",
+		"crawl_id"}
+}
+
+// record renders r as csv fields: NULL as "", truncated as 0 or 1, redirects
+// as its JSON text.
+func (r *pageRecord) record(rec []string) []string {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	num := func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	truncated := "0"
+	if r.Truncated {
+		truncated = "1"
+	}
+	return append(rec[:0], strconv.FormatInt(r.ID, 10), r.URL, r.Host, str(r.FinalURL), num(r.Status),
+		str(r.ContentType), str(r.Title), strconv.FormatInt(r.Depth, 10), r.FetchedAt, num(r.DurationMS),
+		num(r.SizeBytes), truncated, str(r.ContentHash), str(r.Canonical), string(r.Redirects),
+		strconv.FormatInt(r.Attempts, 10), str(r.Error), num(r.CrawlID))
+}
+
+// Export writes every pages row to w, in id order, as format:
+//
+//   - "jsonl": one JSON object per line, keyed by column name (snake_case);
+//     NULL is null, truncated is a boolean and redirects an array.
+//   - "csv": a header row of column names, then one row per page; NULL is
+//     empty, truncated is 0 or 1 and redirects is its JSON text.
+//
+// Any other format is an error, returned before anything is written. Export
+// reads one snapshot and may run while a crawl writes.
+func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var write func(*pageRecord) error
+	flush := bw.Flush
+	switch format {
+	case "jsonl":
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false) // keep URLs readable: & < > as they are
+		write = func(r *pageRecord) error { return enc.Encode(r) }
+	case "csv":
+		cw := csv.NewWriter(bw)
+		var rec []string
+		write = func(r *pageRecord) error {
+			rec = r.record(rec)
+			return cw.Write(rec)
+		}
+		flush = func() error {
+			cw.Flush()
+			if err := cw.Error(); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}
+		if err := cw.Write(columns()); err != nil {
+			return fmt.Errorf("export csv: %w", err)
+		}
+	default:
+		return fmt.Errorf("export: unknown format %q (want jsonl or csv)", format)
+	}
+
+	if err := db.exportRows(ctx, write); err != nil {
+		return fmt.Errorf("export %s: %w", format, err)
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("export %s: %w", format, err)
+	}
+	return nil
+}
+
+// exportRows calls write on every pages row in id order.
+func (db *DB) exportRows(ctx context.Context, write func(*pageRecord) error) error {
+	rows, err := db.ro.QueryContext(ctx, `SELECT `+strings.Join(columns(), ", ")+` FROM pages ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var r pageRecord
+	dest := r.dest()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if err := write(&r); err != nil {
+			return fmt.Errorf("page %d: %w", r.ID, err)
+		}
+	}
+	return rows.Err()
+}

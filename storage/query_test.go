@@ -1,0 +1,291 @@
+package storage
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestHas(t *testing.T) {
+	db := openTest(t)
+	visits := []Visit{
+		{Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}, {URL: "https://a.test/queued", Host: "a.test"}}},
+		{Page: &Page{URL: "https://a.test/", Host: "a.test", Status: 200}},
+		{Page: &Page{URL: "https://a.test/failed", Host: "a.test", Error: "boom"}},
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://a.test/", true},
+		{"https://a.test/queued", true},
+		{"https://a.test/failed", true},
+		{"https://a.test/other", false},
+		{"https://A.test/", false}, // exact match: canonicalising is the caller's job
+		{"", false},
+	}
+	for _, tt := range tests {
+		got, err := db.Has(t.Context(), tt.url)
+		if err != nil {
+			t.Fatalf("Has(%q): %v", tt.url, err)
+		}
+		if got != tt.want {
+			t.Errorf("Has(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
+
+func TestQueued(t *testing.T) {
+	db := openTest(t)
+	visits := []Visit{
+		{Discovered: []URL{{URL: "https://b.test/", Host: "b.test"}, {URL: "https://a.test/", Host: "a.test"}}},
+		{Page: &Page{URL: "https://b.test/", Host: "b.test", Status: 200}, Discovered: []URL{
+			{URL: "https://b.test/1", Host: "b.test", Depth: 1},
+			{URL: "https://a.test/", Host: "a.test", Depth: 1}, // already queued at depth 0
+			{URL: "https://c.test/", Host: "c.test", Depth: 1},
+		}},
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+	var got []URL
+	if err := db.Queued(t.Context(), func(u URL) error { got = append(got, u); return nil }); err != nil {
+		t.Fatalf("Queued: %v", err)
+	}
+	want := []URL{ // discovery order; b.test/ is done
+		{URL: "https://a.test/", Host: "a.test", Depth: 0},
+		{URL: "https://b.test/1", Host: "b.test", Depth: 1},
+		{URL: "https://c.test/", Host: "c.test", Depth: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Queued gave %v, want %v", got, want)
+	}
+
+	stop := errors.New("stop")
+	calls := 0
+	err := db.Queued(t.Context(), func(URL) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("Queued with failing fn: err %v after %d calls, want %v after 1", err, calls, stop)
+	}
+}
+
+func TestCrawlRuns(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+
+	if _, _, err := db.LastSettings(ctx); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LastSettings on a new file: err = %v, want ErrNotFound", err)
+	}
+	if err := db.FinishCrawl(ctx, 42); !errors.Is(err, ErrNotFound) {
+		t.Errorf("FinishCrawl(42) on a new file: err = %v, want ErrNotFound", err)
+	}
+	if _, err := db.BeginCrawl(ctx, nil, []int{1}); err == nil {
+		t.Error("BeginCrawl with settings that are not an object succeeded, want an error")
+	}
+
+	type settings struct {
+		Workers  int    `json:"workers"`
+		MaxDepth int    `json:"max_depth"`
+		Scope    string `json:"scope"`
+	}
+	id1, err := db.BeginCrawl(ctx, []string{"https://a.test/"}, settings{Workers: 4, MaxDepth: 2, Scope: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FinishCrawl(ctx, id1); err != nil {
+		t.Fatalf("FinishCrawl(%d): %v", id1, err)
+	}
+	seeds := []string{"https://a.test/", "https://b.test/x?y=1&z=<2>"}
+	id2, err := db.BeginCrawl(ctx, seeds, settings{Workers: 8, MaxDepth: 3, Scope: "domain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2 <= id1 {
+		t.Errorf("second crawl id %d, want more than %d", id2, id1)
+	}
+
+	raw, gotSeeds, err := db.LastSettings(ctx)
+	if err != nil {
+		t.Fatalf("LastSettings: %v", err)
+	}
+	var got settings
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("LastSettings settings %s: %v", raw, err)
+	}
+	if want := (settings{Workers: 8, MaxDepth: 3, Scope: "domain"}); got != want {
+		t.Errorf("LastSettings settings = %+v, want %+v", got, want)
+	}
+	if !slices.Equal(gotSeeds, seeds) {
+		t.Errorf("LastSettings seeds = %q, want %q", gotSeeds, seeds)
+	}
+
+	var finished1, finished2 *string
+	var started string
+	if err := db.ro.QueryRowContext(ctx, `SELECT (SELECT finished_at FROM crawls WHERE id = ?),
+		(SELECT finished_at FROM crawls WHERE id = ?), (SELECT started_at FROM crawls WHERE id = ?)`,
+		id1, id2, id2).Scan(&finished1, &finished2, &started); err != nil {
+		t.Fatal(err)
+	}
+	if finished1 == nil || finished2 != nil {
+		t.Errorf("finished_at = %v, %v; want set for the finished run, NULL for the running one", finished1, finished2)
+	}
+	if ts, err := time.Parse(timeLayout, started); err != nil || time.Since(ts) > time.Minute {
+		t.Errorf("started_at = %q (%v), want a recent %s timestamp", started, err, timeLayout)
+	}
+}
+
+// TestStats builds a known crawl and checks every figure.
+func TestStats(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+
+	empty, err := db.Stats(ctx)
+	if err != nil {
+		t.Fatalf("Stats on a new file: %v", err)
+	}
+	if empty.Pages != 0 || empty.Crawls != 0 || !empty.First.IsZero() || !empty.Last.IsZero() || len(empty.ByHost) != 0 {
+		t.Errorf("Stats on a new file = %+v, want zeros", empty)
+	}
+
+	crawl, err := db.BeginCrawl(ctx, []string{"https://a.test/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) // later than the crawl's start: Last is this
+	page := func(url, host string, status int, size int64, errText string) Visit {
+		return Visit{CrawlID: crawl, Page: &Page{URL: url, Host: host, Status: status, Size: size, Error: errText, FetchedAt: at}}
+	}
+	visits := []Visit{
+		{CrawlID: crawl, Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}}},
+		page("https://a.test/", "a.test", 200, 100, ""),
+		page("https://a.test/1", "a.test", 200, 200, ""),
+		page("https://a.test/2", "a.test", 404, 50, ""),
+		page("https://a.test/3", "a.test", 0, 0, "timeout"),
+		page("https://b.test/", "b.test", 200, 1000, ""),
+		page("https://b.test/1", "b.test", 0, 0, "connection refused"),
+		page("https://c.test/", "c.test", 0, 0, "timeout"),
+		page("https://c.test/1", "c.test", 0, 0, "timeout"),
+		{CrawlID: crawl,
+			Links: []Link{{Src: "https://a.test/", Dst: "https://a.test/1"}, {Src: "https://a.test/", Dst: "https://b.test/"}},
+			Discovered: []URL{
+				{URL: "https://a.test/4", Host: "a.test", Depth: 1},
+				{URL: "https://d.test/", Host: "d.test", Depth: 1},
+			}},
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := db.Stats(ctx)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	figures := []struct {
+		name      string
+		got, want int64
+	}{
+		{"Pages", s.Pages, 8},
+		{"Failed", s.Failed, 4},
+		{"Done", s.Done, 4},
+		{"Queued", s.Queued, 2},
+		{"Discovered", s.Discovered, 10},
+		{"Links", s.Links, 2},
+		{"Bytes", s.Bytes, 1350},
+		{"Crawls", int64(s.Crawls), 1},
+	}
+	for _, f := range figures {
+		if f.got != f.want {
+			t.Errorf("Stats.%s = %d, want %d", f.name, f.got, f.want)
+		}
+	}
+	if want := map[int]int64{200: 3, 404: 1, 0: 4}; !maps.Equal(s.ByStatus, want) {
+		t.Errorf("Stats.ByStatus = %v, want %v", s.ByStatus, want)
+	}
+	wantHosts := []HostCount{{"a.test", 4, 1}, {"b.test", 2, 1}, {"c.test", 2, 2}}
+	if !slices.Equal(s.ByHost, wantHosts) {
+		t.Errorf("Stats.ByHost = %v, want %v", s.ByHost, wantHosts)
+	}
+	wantErrors := []ErrorCount{{"timeout", 3}, {"connection refused", 1}}
+	if !slices.Equal(s.TopErrors, wantErrors) {
+		t.Errorf("Stats.TopErrors = %v, want %v", s.TopErrors, wantErrors)
+	}
+	if !s.Last.Equal(at) {
+		t.Errorf("Stats.Last = %v, want the latest fetch %v", s.Last, at)
+	}
+	if s.First.IsZero() || time.Since(s.First) > time.Minute {
+		t.Errorf("Stats.First = %v, want the crawl's recent start", s.First)
+	}
+}
+
+func TestStatsTopErrorsLimit(t *testing.T) {
+	db := openTest(t)
+	var visits []Visit
+	for i := range topErrors + 5 {
+		for j := range i + 1 { // error i occurs i+1 times
+			url := fmt.Sprintf("https://a.test/%d/%d", i, j)
+			visits = append(visits, Visit{Page: &Page{URL: url, Host: "a.test", Error: fmt.Sprintf("error %02d", i)}})
+		}
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.TopErrors) != topErrors {
+		t.Fatalf("len(TopErrors) = %d, want %d", len(s.TopErrors), topErrors)
+	}
+	if first := s.TopErrors[0]; first.Error != "error 14" || first.Count != 15 {
+		t.Errorf("TopErrors[0] = %+v, want error 14 ×15", first)
+	}
+}
+
+// TestReadWhileWriting reads through the pool while Write commits: in WAL
+// mode neither side may block the other into an error, and every read sees
+// a consistent state (a page's URL is never missing from urls).
+func TestReadWhileWriting(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	var visits []Visit
+	for n := range 300 {
+		visits = append(visits, pageVisit(0, n%3, n, 5))
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := runWrite(db, WriterConfig{BatchSize: 10}, visits)
+		done <- err
+	}()
+	reads := 0
+	for writing := true; writing; reads++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			writing = false
+		default:
+		}
+		s, err := db.Stats(ctx)
+		if err != nil {
+			t.Fatalf("Stats during Write: %v", err)
+		}
+		if s.Done != s.Pages {
+			t.Fatalf("Stats during Write: %d pages but %d done urls; want one snapshot", s.Pages, s.Done)
+		}
+		if _, err := db.Has(ctx, visits[0].Page.URL); err != nil {
+			t.Fatalf("Has during Write: %v", err)
+		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM pages`); n != len(visits) {
+		t.Errorf("pages = %d, want %d", n, len(visits))
+	}
+	t.Logf("%d reads while writing", reads)
+}

@@ -1,0 +1,175 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+)
+
+// schemaV1 is the first schema. Conventions in every table: timestamps are
+// TEXT in UTC RFC 3339 with milliseconds ('2006-01-02T15:04:05.000Z', so they
+// sort as text), booleans are INTEGER 0 or 1, lists are JSON text, and an
+// absent optional value is NULL, never the empty string.
+//
+// crawls — one row per run of `crawler crawl` on this file; resuming a crawl
+// adds a row.
+//
+//	id           INTEGER PRIMARY KEY  referenced by urls.crawl_id and pages.crawl_id
+//	started_at   TEXT NOT NULL        when the run began
+//	finished_at  TEXT                 when it ended normally; NULL while running or if it was killed
+//	seeds        TEXT NOT NULL        JSON array of the seed URLs, as given
+//	settings     TEXT NOT NULL        JSON object of the run's settings (for resume and for the record)
+//
+// urls — the durable seen-set and the frontier: every URL ever queued, once.
+// Indexed on (state, host, id) to restore the frontier per host in order.
+//
+//	id             INTEGER PRIMARY KEY  discovery order
+//	url            TEXT NOT NULL UNIQUE canonical URL
+//	host           TEXT NOT NULL        its host, as canonicalised
+//	depth          INTEGER NOT NULL     link hops from a seed; seeds are 0
+//	state          TEXT NOT NULL        'queued' (not fetched yet), 'done' (fetched) or 'failed' (fetched with an error)
+//	discovered_at  TEXT NOT NULL        when it was first queued
+//	crawl_id       INTEGER              crawls.id of the run that discovered it; NULL if unknown
+//
+// pages — one row per fetched canonical URL, failed fetches included (with
+// error set). A URL fetched again (after a resume) replaces its row. Indexed
+// on host and on status.
+//
+//	id            INTEGER PRIMARY KEY
+//	url           TEXT NOT NULL UNIQUE  canonical URL that was requested (urls.url)
+//	host          TEXT NOT NULL         its host
+//	final_url     TEXT                  URL after redirects; NULL when there was no response
+//	status        INTEGER               HTTP status of the final response; 0 when there was no response
+//	content_type  TEXT                  Content-Type header of the final response
+//	title         TEXT                  HTML <title>, when there was one
+//	depth         INTEGER NOT NULL      link hops from a seed
+//	fetched_at    TEXT NOT NULL         when the fetch completed
+//	duration_ms   INTEGER               time the fetch took, retries included, in milliseconds
+//	size_bytes    INTEGER               body bytes read (after decompression, up to the size cap)
+//	truncated     INTEGER NOT NULL      1 when the body was cut at the size cap
+//	content_hash  TEXT                  fingerprint of the body, to find duplicate content
+//	canonical     TEXT                  the page's <link rel=canonical>, when it declared one
+//	redirects     TEXT                  JSON array of the URLs redirected through, in order; NULL when none
+//	attempts      INTEGER NOT NULL      HTTP attempts made, retries included (at least 1)
+//	error         TEXT                  why the fetch failed; NULL when it succeeded
+//	crawl_id      INTEGER               crawls.id of the run that fetched it
+//
+// links — the link graph: one row per distinct (source, destination) pair;
+// repeats of a link on a page collapse into one row, the first one kept.
+//
+//	src_url   TEXT NOT NULL     canonical URL of the page holding the link (pages.url)
+//	dst_url   TEXT NOT NULL     canonical URL it points to, in scope or not
+//	nofollow  INTEGER NOT NULL  1 when the link carried rel=nofollow
+const schemaV1 = `
+CREATE TABLE crawls (
+	id          INTEGER PRIMARY KEY,
+	started_at  TEXT NOT NULL,
+	finished_at TEXT,
+	seeds       TEXT NOT NULL,
+	settings    TEXT NOT NULL
+);
+
+CREATE TABLE urls (
+	id            INTEGER PRIMARY KEY,
+	url           TEXT NOT NULL UNIQUE,
+	host          TEXT NOT NULL,
+	depth         INTEGER NOT NULL,
+	state         TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'failed')),
+	discovered_at TEXT NOT NULL,
+	crawl_id      INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX urls_state_host ON urls (state, host, id);
+
+CREATE TABLE pages (
+	id           INTEGER PRIMARY KEY,
+	url          TEXT NOT NULL UNIQUE,
+	host         TEXT NOT NULL,
+	final_url    TEXT,
+	status       INTEGER,
+	content_type TEXT,
+	title        TEXT,
+	depth        INTEGER NOT NULL,
+	fetched_at   TEXT NOT NULL,
+	duration_ms  INTEGER,
+	size_bytes   INTEGER,
+	truncated    INTEGER NOT NULL DEFAULT 0,
+	content_hash TEXT,
+	canonical    TEXT,
+	redirects    TEXT,
+	attempts     INTEGER NOT NULL DEFAULT 1,
+	error        TEXT,
+	crawl_id     INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX pages_host ON pages (host);
+CREATE INDEX pages_status ON pages (status);
+
+CREATE TABLE links (
+	src_url  TEXT NOT NULL,
+	dst_url  TEXT NOT NULL,
+	nofollow INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (src_url, dst_url)
+) WITHOUT ROWID;
+`
+
+// migrations returns the schema changes in order: migrations()[i] takes a file
+// from user_version i to i+1. Append new ones; never edit a released one.
+func migrations() []string {
+	return []string{schemaV1}
+}
+
+// migrate brings the file up to the newest schema, one transaction per
+// migration, each bumping PRAGMA user_version in the same transaction. The
+// version is read again inside each transaction (BEGIN IMMEDIATE on db), so
+// two processes opening a new file at once apply each step once.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	ms := migrations()
+	for {
+		done, err := migrateStep(ctx, db, ms, log)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateStep applies the next migration, if any, and reports whether the
+// schema is now current.
+func migrateStep(ctx context.Context, db *sql.DB, ms []string, log *slog.Logger) (bool, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
+	var version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return false, fmt.Errorf("read schema version: %w", err)
+	}
+	switch {
+	case version > len(ms):
+		return false, fmt.Errorf("schema version %d is newer than this program supports (%d): use a newer trawl", version, len(ms))
+	case version == len(ms):
+		return true, nil
+	case version == 0:
+		// A version-0 file with tables belongs to some other program: do not
+		// add ours to it.
+		var tables int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+			return false, fmt.Errorf("read schema: %w", err)
+		}
+		if tables > 0 {
+			return false, fmt.Errorf("not a trawl database: it has %d schema objects but no schema version", tables)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, ms[version]); err != nil {
+		return false, fmt.Errorf("migrate schema to version %d: %w", version+1, err)
+	}
+	// PRAGMA takes no bound parameters; version+1 is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, version+1)); err != nil {
+		return false, fmt.Errorf("set schema version %d: %w", version+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit schema version %d: %w", version+1, err)
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "migrated database schema", slog.Int("from", version), slog.Int("to", version+1))
+	return version+1 == len(ms), nil
+}

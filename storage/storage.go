@@ -1,0 +1,216 @@
+// Package storage owns the SQLite file of a crawl: its schema and versioned
+// migrations, the single writer that batches crawl results into transactions,
+// and the read queries behind inspection (Stats) and export (Export).
+//
+// The file is meant to be opened by people with the sqlite3 shell, so the
+// schema stays plain: timestamps are TEXT in UTC RFC 3339 with milliseconds
+// ('2006-01-02T15:04:05.000Z'), booleans are INTEGER 0/1 and lists are JSON
+// text. The tables are documented on schemaV1.
+//
+// A DB holds two connection pools on the same file: one connection for writes
+// (every transaction starts with BEGIN IMMEDIATE, so writers queue instead of
+// failing on lock upgrades) and a small pool of query-only connections for
+// reads, which in WAL mode never block the writer and are never blocked by it.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// ErrNotFound is returned (possibly wrapped) when a requested row does not
+// exist. Callers branch on it with errors.Is.
+var ErrNotFound = errors.New("storage: not found")
+
+// readPoolSize is the number of read connections: enough for the crawl's
+// seen-set lookups and a concurrent Stats or Export, small because every
+// connection keeps its own page cache.
+const readPoolSize = 4
+
+// timeLayout is how every timestamp is stored: UTC, millisecond precision,
+// sortable as text.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// DB is an open crawl database. Its methods are safe for concurrent use, but
+// only one Write should run at a time: it is the single writer. Close it when
+// done.
+type DB struct {
+	path string
+	log  *slog.Logger
+	rw   *sql.DB   // one connection; BEGIN IMMEDIATE; migrations and all writes
+	ro   *sql.DB   // readPoolSize query-only connections; BEGIN DEFERRED
+	has  *sql.Stmt // prepared on ro: SELECT EXISTS(... urls WHERE url = ?)
+}
+
+// Open opens the crawl database at path, creating the file if it does not
+// exist, and brings its schema up to date. It fails with an error naming the
+// path when the directory is missing or unwritable, when the file is not an
+// SQLite database or not a Trawl one, or when its schema is newer than this
+// program knows. A nil log discards. Open starts no goroutines of its own.
+func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := checkDir(filepath.Dir(abs)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := checkFile(abs); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := &DB{path: path, log: log}
+	if err := db.open(ctx, abs); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, explain(err))
+	}
+	return db, nil
+}
+
+func (db *DB) open(ctx context.Context, abs string) error {
+	var err error
+	// Per-connection pragmas go in the DSN: a one-off PRAGMA would reach
+	// only one pooled connection.
+	db.rw, err = sql.Open("sqlite3", dsn(abs, "immediate", false))
+	if err != nil {
+		return err
+	}
+	db.rw.SetMaxOpenConns(1)
+	db.rw.SetMaxIdleConns(1)
+	if err := db.rw.PingContext(ctx); err != nil {
+		return err
+	}
+	if err := migrate(ctx, db.rw, db.log); err != nil {
+		return err
+	}
+
+	// Readers are opened after the migrations so that they see WAL mode and
+	// the current schema from their first statement.
+	db.ro, err = sql.Open("sqlite3", dsn(abs, "deferred", true))
+	if err != nil {
+		return err
+	}
+	db.ro.SetMaxOpenConns(readPoolSize)
+	db.ro.SetMaxIdleConns(readPoolSize)
+	if err := db.ro.PingContext(ctx); err != nil {
+		return err
+	}
+	db.has, err = db.ro.PrepareContext(ctx, `SELECT EXISTS(SELECT 1 FROM urls WHERE url = ?)`)
+	return err
+}
+
+// dsn builds a go-sqlite3 DSN for the file at abs. The path is written as a
+// file: URI so that names holding '?', '#' or '%' survive intact.
+func dsn(abs, txlock string, queryOnly bool) string {
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_txlock", txlock)
+	if queryOnly {
+		q.Set("_query_only", "1")
+	}
+	p := (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+	return "file:" + p + "?" + q.Encode()
+}
+
+// checkDir reports, in words, why dir cannot hold the database, or nil.
+// SQLite would only say "unable to open database file".
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("directory %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("directory %s: %w", dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// checkFile reports why an existing file at abs cannot be written, or nil.
+// SQLite would open a read-only file read-only, and fail only at the first
+// write, deep into a crawl.
+func checkFile(abs string) error {
+	f, err := os.OpenFile(abs, os.O_RDWR, 0)
+	if err == nil {
+		return f.Close()
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // SQLite creates it
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return errors.New("file is not writable")
+	}
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err // the path is in the caller's message already
+	}
+	return err
+}
+
+// explain adds a readable cause to the SQLite errors that Open can meet.
+func explain(err error) error {
+	se, ok := errors.AsType[sqlite3.Error](err)
+	if !ok {
+		return err
+	}
+	switch se.Code {
+	case sqlite3.ErrNotADB:
+		return fmt.Errorf("not an SQLite database: %w", err)
+	case sqlite3.ErrCantOpen:
+		return fmt.Errorf("cannot create the file (is its directory writable?): %w", err)
+	case sqlite3.ErrReadonly, sqlite3.ErrPerm:
+		return fmt.Errorf("file or directory is not writable: %w", err)
+	}
+	return err
+}
+
+// Close releases the database. It does not wait for a running Write: stop
+// that first by closing its channel.
+func (db *DB) Close() error {
+	var errs []error
+	if db.has != nil {
+		errs = append(errs, db.has.Close())
+	}
+	if db.ro != nil {
+		errs = append(errs, db.ro.Close())
+	}
+	if db.rw != nil {
+		errs = append(errs, db.rw.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// formatTime renders t as stored in the database.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(timeLayout)
+}
+
+// parseTime reads a stored timestamp; "" gives the zero time.
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
+	}
+	return t, nil
+}

@@ -1,0 +1,275 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Page is the record of one fetch of a canonical URL, successful or not. It
+// becomes a row of the pages table; empty strings are stored as NULL.
+type Page struct {
+	URL         string        // canonical URL requested; required
+	Host        string        // host of URL
+	FinalURL    string        // URL after redirects; "" when there was no response
+	Status      int           // HTTP status of the final response; 0 when there was no response
+	ContentType string        // Content-Type of the final response
+	Title       string        // HTML <title>
+	Depth       int           // link hops from a seed
+	FetchedAt   time.Time     // when the fetch completed; zero means the commit time
+	Duration    time.Duration // fetch time, retries included; stored in milliseconds
+	Size        int64         // body bytes read
+	Truncated   bool          // body was cut at the size cap
+	ContentHash string        // body fingerprint
+	Canonical   string        // the page's <link rel=canonical>
+	Redirects   []string      // URLs redirected through, in order; nil or empty is stored as NULL
+	Attempts    int           // HTTP attempts, retries included; 0 means 1
+	Error       string        // why the fetch failed; "" when it succeeded
+}
+
+// Link is one outgoing link of a page.
+type Link struct {
+	Src      string // canonical URL of the page holding the link
+	Dst      string // canonical URL it points to
+	Nofollow bool   // the link carried rel=nofollow
+}
+
+// URL is a newly discovered URL to queue; Queued also returns them.
+type URL struct {
+	URL   string // canonical URL
+	Host  string // its host
+	Depth int    // link hops from a seed
+}
+
+// Visit is one unit of work for Write, committed atomically: Page (nil for
+// seeds, which only discover), its Links, the URLs it Discovered (queued
+// unless already known) and the new state of the visited URL (urls.state
+// becomes 'failed' when Page.Error is set, else 'done').
+type Visit struct {
+	Page       *Page
+	Links      []Link
+	Discovered []URL
+	Aliases    []URL // redirect targets this fetch followed: recorded as done so they are never fetched on their own
+	CrawlID    int64 // crawls.id from BeginCrawl; 0 stores NULL
+}
+
+// WriterConfig tunes Write. The zero value is ready to use.
+type WriterConfig struct {
+	BatchSize  int           // visits per transaction; 0 means 256
+	FlushEvery time.Duration // longest a partial batch waits for more visits; 0 means 100ms
+}
+
+func (c WriterConfig) withDefaults() WriterConfig {
+	if c.BatchSize <= 0 {
+		c.BatchSize = 256
+	}
+	if c.FlushEvery <= 0 {
+		c.FlushEvery = 100 * time.Millisecond
+	}
+	return c
+}
+
+// Write is the single writer: it receives visits from rows until the channel
+// is closed, commits them in batches of cfg.BatchSize visits per transaction,
+// and commits a partial batch once it has waited cfg.FlushEvery and before
+// returning. It never stops receiving, even after an error, so senders need
+// no select; the caller closes rows.
+//
+// After each transaction Write calls committed (if not nil) with the batch and
+// the transaction's error, nil on success; a failed batch is rolled back as a
+// whole. committed runs on Write's goroutine and must not keep batch: its
+// backing array is reused. Write goes on with later batches after a failure
+// and returns the first error once rows is closed and drained.
+//
+// ctx is used for the database calls only; pass context.WithoutCancel of the
+// crawl's context so that the final flush happens after a Ctrl-C. Only one
+// Write may run on a DB at a time.
+func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, committed func(batch []Visit, err error)) error {
+	cfg = cfg.withDefaults()
+	batch := make([]Visit, 0, cfg.BatchSize)
+	timer := time.NewTimer(cfg.FlushEvery)
+	timer.Stop()
+	defer timer.Stop()
+
+	var firstErr error
+	var visits, batches, failed int
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		start := time.Now()
+		err := db.commit(ctx, batch)
+		batches++
+		visits += len(batch)
+		if err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		db.log.LogAttrs(ctx, slog.LevelDebug, "committed batch",
+			slog.Int("visits", len(batch)), slog.Duration("elapsed", time.Since(start)), slog.Bool("ok", err == nil))
+		if committed != nil {
+			committed(batch, err)
+		}
+		clear(batch) // drop references to pages and links before reuse
+		batch = batch[:0]
+	}
+
+	for {
+		select {
+		case v, ok := <-rows:
+			if !ok {
+				flush()
+				db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
+					slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
+				return firstErr
+			}
+			batch = append(batch, v)
+			if len(batch) == 1 {
+				timer.Reset(cfg.FlushEvery)
+			}
+			if len(batch) >= cfg.BatchSize {
+				timer.Stop()
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// SQL run once per row by commit, prepared once per transaction.
+const (
+	// insertPage replaces the row of a URL fetched again, keeping its id.
+	insertPage = `INSERT INTO pages (url, host, final_url, status, content_type, title, depth, fetched_at,
+	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (url) DO UPDATE SET host = excluded.host, final_url = excluded.final_url,
+	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
+	depth = excluded.depth, fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
+	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
+	canonical = excluded.canonical, redirects = excluded.redirects, attempts = excluded.attempts,
+	error = excluded.error, crawl_id = excluded.crawl_id`
+
+	// markVisited sets the state of a fetched URL, adding it to urls if the
+	// caller never queued it, so that the seen-set stays complete.
+	markVisited = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (url) DO UPDATE SET state = excluded.state`
+
+	insertLink = `INSERT OR IGNORE INTO links (src_url, dst_url, nofollow) VALUES (?, ?, ?)`
+
+	// queueURL only ignores a known URL: other constraint failures still fail.
+	queueURL = `INSERT INTO urls (url, host, depth, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (url) DO NOTHING`
+)
+
+// commit writes batch in one transaction.
+func (db *DB) commit(ctx context.Context, batch []Visit) error {
+	tx, err := db.rw.BeginTx(ctx, nil) // database/sql rolls it back if ctx ends
+	if err != nil {
+		return fmt.Errorf("write batch of %d visits: begin: %w", len(batch), err)
+	}
+	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
+	if err := writeBatch(ctx, tx, batch); err != nil {
+		return fmt.Errorf("write batch of %d visits: %w", len(batch), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write batch of %d visits: commit: %w", len(batch), err)
+	}
+	return nil
+}
+
+func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
+	var stmts [4]*sql.Stmt
+	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL} {
+		st, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		defer st.Close()
+		stmts[i] = st
+	}
+	page, visited, link, queue := stmts[0], stmts[1], stmts[2], stmts[3]
+
+	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
+	// so that it can interrupt it. Rows are microseconds each, so they run
+	// without that watch; the transaction as a whole still ends with ctx.
+	ectx := context.WithoutCancel(ctx)
+	now := formatTime(time.Now())
+	for i := range batch {
+		v := &batch[i]
+		crawlID := nullInt(v.CrawlID)
+		if p := v.Page; p != nil {
+			fetchedAt := now
+			if !p.FetchedAt.IsZero() {
+				fetchedAt = formatTime(p.FetchedAt)
+			}
+			redirects, err := jsonList(p.Redirects)
+			if err != nil {
+				return fmt.Errorf("page %s: redirects: %w", p.URL, err)
+			}
+			attempts := max(p.Attempts, 1)
+			if _, err := page.ExecContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
+				nullString(p.ContentType), nullString(p.Title), p.Depth, fetchedAt, p.Duration.Milliseconds(),
+				p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
+				attempts, nullString(p.Error), crawlID); err != nil {
+				return fmt.Errorf("page %s: %w", p.URL, err)
+			}
+			state := "done"
+			if p.Error != "" {
+				state = "failed"
+			}
+			if _, err := visited.ExecContext(ectx, p.URL, p.Host, p.Depth, state, fetchedAt, crawlID); err != nil {
+				return fmt.Errorf("mark %s %s: %w", p.URL, state, err)
+			}
+		}
+		for _, u := range v.Aliases {
+			if _, err := visited.ExecContext(ectx, u.URL, u.Host, u.Depth, "done", now, crawlID); err != nil {
+				return fmt.Errorf("mark redirect target %s done: %w", u.URL, err)
+			}
+		}
+		for _, l := range v.Links {
+			if _, err := link.ExecContext(ectx, l.Src, l.Dst, l.Nofollow); err != nil {
+				return fmt.Errorf("link %s -> %s: %w", l.Src, l.Dst, err)
+			}
+		}
+		for _, u := range v.Discovered {
+			if _, err := queue.ExecContext(ectx, u.URL, u.Host, u.Depth, now, crawlID); err != nil {
+				return fmt.Errorf("queue %s: %w", u.URL, err)
+			}
+		}
+	}
+	return nil
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullInt stores 0 as NULL.
+func nullInt(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+// jsonList stores an empty list as NULL and others as a JSON array.
+func jsonList(l []string) (any, error) {
+	if len(l) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
