@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/url"
 	"regexp"
 	"sync"
@@ -392,11 +391,8 @@ func canonicalURL(raw string) (*url.URL, error) {
 	return dedupe.CanonicalURL(u)
 }
 
-// isHTML reports whether a media type is one the extractor reads.
-func isHTML(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		mt = contentType
-	}
-	return mt == "text/html" || mt == "application/xhtml+xml"
+// isHTML reports whether a media type (fetch.Result.ContentType: lower
+// case, no parameters) is one the extractor reads.
+func isHTML(mediaType string) bool {
+	return mediaType == "text/html" || mediaType == "application/xhtml+xml"
 }

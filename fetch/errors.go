@@ -67,12 +67,19 @@ func (e *RedirectError) Unwrap() error { return e.Err }
 type RobotsUnavailableError struct {
 	Host    string    // url.URL.Host
 	RetryAt time.Time // when robots.txt will be fetched again
+	Err     error     // why it could not be had (status, network error); nil when nothing was sent
 }
 
-// Error names the host and the retry time.
+// Error names the host, the cause and the retry time.
 func (e *RobotsUnavailableError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("fetch: robots.txt for %s unavailable until %s: %v", e.Host, e.RetryAt.Format(time.RFC3339), e.Err)
+	}
 	return fmt.Sprintf("fetch: robots.txt for %s unavailable until %s", e.Host, e.RetryAt.Format(time.RFC3339))
 }
+
+// Unwrap returns the cause.
+func (e *RobotsUnavailableError) Unwrap() error { return e.Err }
 
 // BackoffError is returned, without anything sent, while the host is backed off after a
 // 429 or 503 (see Client.Reserve). errors.Is(err, ErrHostBackoff) matches it.

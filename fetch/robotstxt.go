@@ -22,7 +22,8 @@ type robotsEntry struct {
 	data        *robots.Data
 	delay       time.Duration // Crawl-delay for our agent, capped; 0 for none
 	expires     time.Time
-	unavailable bool // 5xx, 429 or network error: the host is disallowed until expires
+	unavailable bool  // 5xx, 429 or network error: the host is disallowed until expires
+	cause       error // why it is unavailable
 }
 
 // robotsKey is the robots.txt cache and flight key of a scheme and host.
@@ -44,7 +45,7 @@ func (c *Client) Allowed(ctx context.Context, u *url.URL) error {
 		return err
 	}
 	if e.unavailable {
-		return &RobotsUnavailableError{Host: u.Host, RetryAt: e.expires}
+		return &RobotsUnavailableError{Host: u.Host, RetryAt: e.expires, Err: e.cause}
 	}
 	if !e.data.AllowedURL(c.agent, u) {
 		return ErrDisallowed
@@ -108,7 +109,7 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 	}
 	e := &robotsEntry{data: data, expires: now.Add(c.cfg.RobotsTTL)}
 	if err != nil {
-		e = &robotsEntry{data: robots.DisallowAll(), expires: now.Add(c.cfg.RobotsRetry), unavailable: true}
+		e = &robotsEntry{data: robots.DisallowAll(), expires: now.Add(c.cfg.RobotsRetry), unavailable: true, cause: err}
 		c.warnRobots.Do(func() {
 			c.log.LogAttrs(ctx, slog.LevelWarn, "robots.txt unreachable",
 				slog.String("host", host), slog.Any("err", err))

@@ -141,6 +141,9 @@ func TestRobotsStatus(t *testing.T) {
 					ru.RetryAt.After(time.Now().Add(time.Minute)) {
 					t.Errorf("RobotsUnavailableError{%s, %v}, want the host, retry in 1m", ru.Host, ru.RetryAt)
 				}
+				if se, ok := errors.AsType[*StatusError](ru.Err); !ok || se.Code != tt.code {
+					t.Errorf("RobotsUnavailableError.Err = %v, want the robots.txt status %d as its cause", ru.Err, tt.code)
+				}
 				if d, ok := RetryDelay(err, 0); !ok || d > time.Minute || d < 59*time.Second {
 					t.Errorf("RetryDelay = %v, %v; want about 1m, true", d, ok)
 				}

@@ -162,9 +162,11 @@ func TestStats(t *testing.T) {
 	page := func(url, host string, status int, size int64, errText string) Visit {
 		return Visit{CrawlID: crawl, Page: &Page{URL: url, Host: host, Status: status, Size: size, Error: errText, FetchedAt: at}}
 	}
+	root := page("https://a.test/", "a.test", 200, 100, "")
+	root.Links = []Link{{Src: "https://a.test/", Dst: "https://a.test/1"}, {Src: "https://a.test/", Dst: "https://b.test/"}}
 	visits := []Visit{
 		{CrawlID: crawl, Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}}},
-		page("https://a.test/", "a.test", 200, 100, ""),
+		root,
 		page("https://a.test/1", "a.test", 200, 200, ""),
 		page("https://a.test/2", "a.test", 404, 50, ""),
 		page("https://a.test/3", "a.test", 0, 0, "timeout"),
@@ -173,7 +175,6 @@ func TestStats(t *testing.T) {
 		page("https://c.test/", "c.test", 0, 0, "timeout"),
 		page("https://c.test/1", "c.test", 0, 0, "timeout"),
 		{CrawlID: crawl,
-			Links: []Link{{Src: "https://a.test/", Dst: "https://a.test/1"}, {Src: "https://a.test/", Dst: "https://b.test/"}},
 			Discovered: []URL{
 				{URL: "https://a.test/4", Host: "a.test", Depth: 1},
 				{URL: "https://d.test/", Host: "d.test", Depth: 1},

@@ -153,14 +153,18 @@ ON CONFLICT (url) DO UPDATE SET host = excluded.host, final_url = excluded.final
 	depth = excluded.depth, fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
 	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
 	canonical = excluded.canonical, redirects = excluded.redirects, attempts = excluded.attempts,
-	error = excluded.error, crawl_id = excluded.crawl_id`
+	error = excluded.error, crawl_id = excluded.crawl_id
+RETURNING id`
 
 	// markVisited sets the state of a fetched URL, adding it to urls if the
 	// caller never queued it, so that the seen-set stays complete.
 	markVisited = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 
-	insertLink = `INSERT OR IGNORE INTO links (src_url, dst_url, nofollow) VALUES (?, ?, ?)`
+	insertLink = `INSERT INTO links (page_id, src_url, dst_url, nofollow) VALUES (?, ?, ?, ?)`
+
+	// dropLinks clears a refetched page's old links before its new ones go in.
+	dropLinks = `DELETE FROM links WHERE page_id = ?`
 
 	// queueURL only ignores a known URL: other constraint failures still fail.
 	queueURL = `INSERT INTO urls (url, host, depth, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?)
@@ -184,8 +188,8 @@ func (db *DB) commit(ctx context.Context, batch []Visit) error {
 }
 
 func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
-	var stmts [4]*sql.Stmt
-	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL} {
+	var stmts [5]*sql.Stmt
+	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL, dropLinks} {
 		st, err := tx.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -193,7 +197,8 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 		defer st.Close()
 		stmts[i] = st
 	}
-	page, visited, link, queue := stmts[0], stmts[1], stmts[2], stmts[3]
+	page, visited, link, queue, drop := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
 
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
 	// so that it can interrupt it. Rows are microseconds each, so they run
@@ -203,6 +208,7 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 	for i := range batch {
 		v := &batch[i]
 		crawlID := nullInt(v.CrawlID)
+		var pageID int64
 		if p := v.Page; p != nil {
 			fetchedAt := now
 			if !p.FetchedAt.IsZero() {
@@ -213,11 +219,14 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 				return fmt.Errorf("page %s: redirects: %w", p.URL, err)
 			}
 			attempts := max(p.Attempts, 1)
-			if _, err := page.ExecContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
+			if err := page.QueryRowContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
 				nullString(p.ContentType), nullString(p.Title), p.Depth, fetchedAt, p.Duration.Milliseconds(),
 				p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
-				attempts, nullString(p.Error), crawlID); err != nil {
+				attempts, nullString(p.Error), crawlID).Scan(&pageID); err != nil {
 				return fmt.Errorf("page %s: %w", p.URL, err)
+			}
+			if _, err := drop.ExecContext(ectx, pageID); err != nil { // a refetch replaces its links
+				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
 			}
 			state := "done"
 			if p.Error != "" {
@@ -232,8 +241,16 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 				return fmt.Errorf("mark redirect target %s done: %w", u.URL, err)
 			}
 		}
+		if len(v.Links) > 0 && v.Page == nil {
+			return fmt.Errorf("links of %s without its page", v.Links[0].Src)
+		}
+		clear(seenDst)
 		for _, l := range v.Links {
-			if _, err := link.ExecContext(ectx, l.Src, l.Dst, l.Nofollow); err != nil {
+			if seenDst[l.Dst] {
+				continue
+			}
+			seenDst[l.Dst] = true
+			if _, err := link.ExecContext(ectx, pageID, l.Src, l.Dst, l.Nofollow); err != nil {
 				return fmt.Errorf("link %s -> %s: %w", l.Src, l.Dst, err)
 			}
 		}

@@ -490,3 +490,36 @@ func TestWriteAliases(t *testing.T) {
 		t.Errorf("pages = %d, want 1", n)
 	}
 }
+
+// TestWriteRefetchReplacesLinks: a page fetched again (after a resume) keeps
+// one set of links, the latest, under the same page id.
+func TestWriteRefetchReplacesLinks(t *testing.T) {
+	db := openTest(t)
+	src := "https://a.test/"
+	first := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Src: src, Dst: "https://a.test/1"}, {Src: src, Dst: "https://a.test/2"}}}
+	second := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Src: src, Dst: "https://a.test/3"}}}
+	other := Visit{Page: &Page{URL: "https://a.test/9", Host: "a.test", Status: 200}, Links: []Link{{Src: "https://a.test/9", Dst: src}}}
+	if _, err := runWrite(db, WriterConfig{}, []Visit{first, other, second}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM links WHERE src_url = ? AND dst_url = 'https://a.test/3'`, src); n != 1 {
+		t.Errorf("latest link stored %d times, want 1", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM links`); n != 2 {
+		t.Errorf("links = %d, want 2 (the refetched page's new link and the other page's)", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM links l JOIN pages p ON p.id = l.page_id WHERE p.url = l.src_url`); n != 2 {
+		t.Errorf("links whose page_id matches their src_url = %d, want 2", n)
+	}
+}
+
+func TestWriterPragmas(t *testing.T) {
+	db := openTest(t)
+	var pages int
+	if err := db.rw.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != walCheckpointPages {
+		t.Errorf("wal_autocheckpoint on the writer = %d, want %d", pages, walCheckpointPages)
+	}
+}

@@ -136,11 +136,15 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seeds := fs.Args()
 	for _, s := range seeds {
 		if _, err := dedupe.Canonical(s); err != nil {
-			return usagef("seed %q is not an absolute http(s) URL: %v", s, errors.Unwrap(err))
+			return usagef("invalid seed URL: %v", err)
 		}
 	}
 	if err := set.validate(); err != nil { // before touching the file
 		return err
+	}
+	if len(seeds) == 0 && fileExists(*dbPath) != nil {
+		fs.Usage()
+		return usagef("crawl: no seed URLs given and no crawl file %s to continue", *dbPath)
 	}
 
 	db, err := storage.Open(ctx, *dbPath, log)
