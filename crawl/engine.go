@@ -154,13 +154,16 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 		graceMu.Unlock()
 	}()
 
+	fail := func(err error) { // a storage error stops the crawl, in-flight fetches included
+		cancel(err)
+		stopFetch()
+	}
 	rows := make(chan storage.Visit, 256) // Run owns every sender, so Run closes it
 	flushed := make(chan error, 1)
 	go func() {
 		flushed <- e.db.Write(context.WithoutCancel(ctx), storage.WriterConfig{}, rows, func(batch []storage.Visit, err error) {
 			if err != nil {
-				cancel(err)
-				stopFetch()
+				fail(err)
 				return
 			}
 			for i := range batch {
@@ -174,7 +177,7 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 		})
 	}()
 
-	err := e.crawl(ctx, fetchCtx, seedURLs, rows)
+	err := e.crawl(ctx, fetchCtx, seedURLs, rows, fail)
 	close(rows)
 	werr := <-flushed
 	if cause := context.Cause(ctx); werr == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
@@ -187,7 +190,7 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 }
 
 // crawl restores the queue, queues new seeds and runs the workers.
-func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows chan<- storage.Visit) error {
+func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows chan<- storage.Visit, fail func(error)) error {
 	restored := 0
 	err := e.db.Queued(ctx, func(u storage.URL) error {
 		restored++
@@ -224,7 +227,7 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 				if err != nil { // io.EOF: done; otherwise ctx ended
 					return
 				}
-				e.visit(fetchCtx, it, rows)
+				e.visit(fetchCtx, it, rows, fail)
 			}
 		})
 	}
@@ -243,7 +246,7 @@ var errRedirectSeen = errors.New("redirect target already seen")
 var errRedirectScope = errors.New("redirect target out of scope")
 
 // visit fetches one URL, records the result and queues what it discovered.
-func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit) {
+func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, fail func(error)) {
 	u, err := url.Parse(it.URL)
 	if err != nil { // canonical URLs always parse; a corrupt row is recorded, not fatal
 		e.record(ctx, it, rows, &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}, nil, nil)
@@ -271,17 +274,27 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	}}
 	start := time.Now()
 	res, err := e.fetcher.Fetch(ctx, req)
+	// Paths that record nothing release the redirect targets this attempt
+	// claimed, so that a retry (or the next run) may follow them again.
+	forget := func() {
+		for _, a := range aliases {
+			e.seen.Forget(a.URL)
+		}
+	}
 	if err != nil && ctx.Err() != nil {
 		// Interrupted: the URL stays queued in the database for the next run.
+		forget()
 		e.front.Done(it)
 		return
 	}
 	if berr, ok := errors.AsType[*fetch.BackoffError](err); ok { // nothing was sent
+		forget()
 		e.front.Retry(it, time.Until(berr.Until))
 		return
 	}
 	if err != nil && it.Attempt < e.cfg.Retries {
 		if d, ok := fetch.RetryDelay(err, it.Attempt); ok {
+			forget()
 			e.counts.retries.Add(1)
 			e.log.LogAttrs(ctx, slog.LevelDebug, "retry", slog.String("url", it.URL), slog.Int("attempt", it.Attempt+1), slog.Duration("after", d), slog.Any("err", err))
 			it.Attempt++
@@ -291,7 +304,10 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	}
 
 	page := &storage.Page{FetchedAt: start.UTC(), Duration: time.Since(start)}
-	if err != nil && !errors.Is(err, errRedirectSeen) {
+	if errors.Is(err, errRedirectSeen) {
+		err = nil // a redirect to a page recorded under its own URL: the 3xx is the answer
+	}
+	if err != nil {
 		page.Error = err.Error()
 	}
 	if errors.Is(err, fetch.ErrDisallowed) {
@@ -314,6 +330,8 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		if err == nil && res.Status/100 == 2 && isHTML(res.ContentType) {
 			links, found, err = e.links(ctx, it, res, page)
 			if err != nil { // the seen-set's durable lookup failed: stop, losing nothing
+				forget()
+				fail(fmt.Errorf("crawl: seen-set: %w", err))
 				e.front.Done(it)
 				return
 			}

@@ -313,3 +313,52 @@ func TestInvalidSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirects: a redirect to a URL not seen yet is followed and that URL is
+// never fetched again on its own; a redirect out of scope is not followed.
+func TestRedirects(t *testing.T) {
+	site := startSite(t, testserver.SiteConfig{
+		Hosts: 1, Pages: 40, LinksPerPage: 6, Seed: 13,
+		Overrides: map[string]testserver.Response{
+			"/p/1":  {Status: 301, Header: map[string]string{"Location": "/p/39"}},
+			"/p/2":  {Status: 302, Header: map[string]string{"Location": "http://127.0.0.1:1/elsewhere"}},
+			"/p/3":  {Status: 301, Header: map[string]string{"Location": "/p/38"}},
+			"/p/38": {Status: 503, Times: 1},
+		},
+	})
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	db := openDB(t, path)
+	if _, err := runCrawl(t, t.Context(), db, fetch.Config{PerHost: 1}, Config{Workers: 2, PerHost: 1, MaxDepth: -1, Retries: 1}, site.Seeds()); err != nil {
+		t.Fatal(err)
+	}
+	h := site.Hosts()[0]
+	// /p/38 answers 503 once, whether reached through /p/3's redirect or on
+	// its own: a retry must reach it again, and nothing fetches it a third time.
+	if got := site.Hits(h, "/p/38"); got != 2 {
+		t.Errorf("/p/38 fetched %d times, want 2 (a 503, then the page)", got)
+	}
+	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE status = 200 AND (url LIKE '%/p/38' OR final_url LIKE '%/p/38')`); got != 1 {
+		t.Errorf("/p/38 stored with status 200 %d times, want 1", got)
+	}
+	if got := site.Hits(h, "/p/39"); got != 1 {
+		t.Errorf("/p/39 (a redirect target, also linked) fetched %d times, want 1", got)
+	}
+	for _, d := range site.Duplicates() { // the retry of /p/3 refetches it and follows its redirect again
+		if !strings.HasSuffix(d, " /p/38") && !strings.HasSuffix(d, " /p/3") {
+			t.Errorf("%s fetched more than once; only the retried /p/3 and /p/38 may be", d)
+		}
+	}
+	// /p/39 is stored either as /p/1's final URL (redirect followed) or as its
+	// own page (already seen, redirect stopped), never both.
+	followed := count(t, path, `SELECT COUNT(*) FROM pages WHERE url LIKE '%/p/1' AND final_url LIKE '%/p/39' AND status = 200`)
+	own := count(t, path, `SELECT COUNT(*) FROM pages WHERE url LIKE '%/p/39'`)
+	if followed+own != 1 {
+		t.Errorf("/p/39 stored %d times as /p/1's target and %d as its own page, want once in all", followed, own)
+	}
+	if followed == 1 && count(t, path, `SELECT COUNT(*) FROM urls WHERE url LIKE '%/p/39' AND state = 'done'`) != 1 {
+		t.Errorf("followed redirect target not recorded as done in urls")
+	}
+	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE url LIKE '%/p/2' AND status = 302 AND error LIKE '%out of scope%'`); got != 1 {
+		t.Errorf("out-of-scope redirect not recorded as a 302 stopped for scope")
+	}
+}

@@ -186,6 +186,18 @@ func (s *Set) Committed(keys ...string) {
 	}
 }
 
+// Forget drops pending keys that their caller will not commit after all (a
+// redirect target whose fetch is to be retried): Add reports them new again.
+// Only the goroutine whose Add returned true for a key may Forget it, and
+// only before sending it to be committed.
+func (s *Set) Forget(keys ...string) {
+	for _, k := range keys {
+		if _, ok := s.pending.LoadAndDelete(k); ok {
+			s.npending.Add(-1)
+		}
+	}
+}
+
 // Pending returns the number of keys added but not yet committed. Under
 // concurrent use it is a snapshot.
 func (s *Set) Pending() int {

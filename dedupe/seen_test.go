@@ -404,3 +404,25 @@ func BenchmarkSetAdd(b *testing.B) {
 		i++
 	}
 }
+
+func TestSetForget(t *testing.T) {
+	s, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isNew, _ := s.Add(t.Context(), "https://a.test/x"); !isNew {
+		t.Fatal("first Add = false")
+	}
+	s.Forget("https://a.test/x")
+	if s.Pending() != 0 {
+		t.Fatalf("Pending after Forget = %d, want 0", s.Pending())
+	}
+	if isNew, _ := s.Add(t.Context(), "https://a.test/x"); !isNew {
+		t.Fatal("Add after Forget = false, want true: a forgotten key is new again")
+	}
+	s.Committed("https://a.test/x")
+	s.Forget("https://a.test/x") // not pending: no effect
+	if isNew, _ := s.Add(t.Context(), "https://a.test/x"); isNew {
+		t.Fatal("Forget removed a committed key")
+	}
+}

@@ -189,18 +189,25 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
+			// A redirect that is not followed is still an answer: the caller
+			// gets this 3xx response as the Result along with the reason.
+			stopped := func(err error) (*Result, error) {
+				res.FinalURL, res.Status, res.Header = u, resp.StatusCode, resp.Header
+				res.Duration = time.Since(start)
+				return res, err
+			}
 			next, err := c.redirectTarget(u, loc, len(res.Redirects), req.Redirect)
 			if err != nil {
-				return nil, err
+				return stopped(err)
+			}
+			if err := c.Allowed(ctx, next); err != nil {
+				return stopped(&RedirectError{From: u.String(), To: next.String(), Err: err})
 			}
 			res.Redirects = append(res.Redirects, next.String())
 			if !strings.EqualFold(next.Host, u.Host) {
 				header = withoutCredentials(header)
 			}
 			u = next
-			if err := c.Allowed(ctx, u); err != nil {
-				return nil, err
-			}
 			continue
 		}
 

@@ -82,8 +82,11 @@ func TestFetchRedirects(t *testing.T) {
 	t.Run("11 hops refused", func(t *testing.T) {
 		before := log.count("", "/hop/0")
 		res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+"/hop/11")})
-		if res != nil || !errors.Is(err, ErrTooManyRedirects) {
-			t.Fatalf("Fetch = %v, %v; want nil, ErrTooManyRedirects", res, err)
+		if res == nil || !errors.Is(err, ErrTooManyRedirects) {
+			t.Fatalf("Fetch = %v, %v; want the last 3xx and ErrTooManyRedirects", res, err)
+		}
+		if res.Status != 301 || len(res.Redirects) != 10 || !strings.HasSuffix(res.FinalURL.Path, "/hop/1") {
+			t.Errorf("stopped Result: status %d, %d hops, final %v; want 301, 10 hops, /hop/1", res.Status, len(res.Redirects), res.FinalURL)
 		}
 		if log.count("", "/hop/0") != before {
 			t.Errorf("the 11th redirect was followed")
@@ -107,8 +110,11 @@ func TestFetchRedirects(t *testing.T) {
 			},
 		})
 		re, ok := errors.AsType[*RedirectError](err)
-		if res != nil || !ok || !errors.Is(err, errScope) {
-			t.Fatalf("Fetch = %v, %v; want nil, *RedirectError wrapping errScope", res, err)
+		if res == nil || !ok || !errors.Is(err, errScope) {
+			t.Fatalf("Fetch = %v, %v; want the 3xx Result and a *RedirectError wrapping errScope", res, err)
+		}
+		if res.Status != 301 || res.FinalURL.Path != "/hop/2" || fmt.Sprint(res.Redirects) != "["+srv.URL+"/hop/2]" {
+			t.Errorf("stopped Result: status %d, final %v, redirects %v; want 301 from /hop/2 after one hop", res.Status, res.FinalURL, res.Redirects)
 		}
 		if re.From != srv.URL+"/hop/2" || re.To != srv.URL+"/hop/1" {
 			t.Errorf("RedirectError from %s to %s, want /hop/2 to /hop/1", re.From, re.To)

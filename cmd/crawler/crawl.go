@@ -198,7 +198,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("%v", err)
 	}
 
-	stopMetrics, err := serveMetrics(*metricsAddr, engine, log)
+	_, stopMetrics, err := serveMetrics(*metricsAddr, engine, log)
 	if err != nil {
 		return err
 	}

@@ -22,9 +22,12 @@ import (
 // serveMetrics serves Prometheus metrics and pprof on addr until the returned
 // stop is called; addr "" serves nothing. Every metric is read from the
 // engine's counters at scrape time, so the crawl's hot path pays nothing.
-func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (bound string, stop func(), err error) {
 	if addr == "" {
-		return func() {}, nil
+		return "", func() {}, nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &engineCollector{e: e})
@@ -37,7 +40,7 @@ func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (stop func(), 
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics: %w", err)
+		return "", nil, fmt.Errorf("--metrics: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
@@ -47,7 +50,7 @@ func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (stop func(), 
 		}
 	})
 	log.Info("serving metrics", "addr", ln.Addr().String())
-	return func() {
+	return ln.Addr().String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx) //nolint:errcheck // best effort at exit
