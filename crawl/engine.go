@@ -249,7 +249,7 @@ var errRedirectScope = errors.New("redirect target out of scope")
 func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, fail func(error)) {
 	u, err := url.Parse(it.URL)
 	if err != nil { // canonical URLs always parse; a corrupt row is recorded, not fatal
-		e.record(ctx, it, rows, &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}, nil, nil)
+		e.record(ctx, it, rows, &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}, true, nil, nil)
 		return
 	}
 	var aliases []storage.URL // redirect targets this fetch absorbed
@@ -328,16 +328,17 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		}
 		e.counts.bytes.Add(res.Size)
 		if err == nil && res.Status/100 == 2 && isHTML(res.ContentType) {
-			links, found, err = e.links(ctx, it, res, page)
-			if err != nil { // the seen-set's durable lookup failed: stop, losing nothing
+			var lerr error
+			links, found, lerr = e.links(ctx, it, res, page)
+			if lerr != nil { // the seen-set's durable lookup failed: stop, losing nothing
 				forget()
-				fail(fmt.Errorf("crawl: seen-set: %w", err))
+				fail(fmt.Errorf("crawl: seen-set: %w", lerr))
 				e.front.Done(it)
 				return
 			}
 		}
 	}
-	e.record(ctx, it, rows, page, links, found, aliases...)
+	e.record(ctx, it, rows, page, failed(page.Status, err), links, found, aliases...)
 }
 
 // links extracts res's links, records them, and returns the in-scope ones
@@ -382,9 +383,8 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 // marks it done: in that order, so that a child's row always follows its
 // parent's in the writer's stream and the frontier never looks empty while
 // work remains.
-func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, page *storage.Page, links []storage.Link, found []storage.URL, aliases ...storage.URL) {
+func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, page *storage.Page, failed bool, links []storage.Link, found []storage.URL, aliases ...storage.URL) {
 	page.URL, page.Host, page.Depth, page.Attempts = it.URL, it.Host, it.Depth, it.Attempt+1
-	failed := page.Status == 0 || page.Status >= 500
 	if failed {
 		e.counts.failed.Add(1)
 	}
@@ -398,6 +398,14 @@ func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- stora
 		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
 	}
 	e.front.Done(it)
+}
+
+// failed reports whether a fetch that ended with status and err counts as
+// failed: no usable response (a network error, or a 5xx after the retries).
+// A 4xx is the site's answer, and a URL that robots.txt disallows was rightly
+// not fetched.
+func failed(status int, err error) bool {
+	return (status == 0 && err != nil && !errors.Is(err, fetch.ErrDisallowed)) || status >= 500
 }
 
 // canonicalURL parses a seed and returns its canonical form.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -360,5 +361,26 @@ func TestRedirects(t *testing.T) {
 	}
 	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE url LIKE '%/p/2' AND status = 302 AND error LIKE '%out of scope%'`); got != 1 {
 		t.Errorf("out-of-scope redirect not recorded as a 302 stopped for scope")
+	}
+}
+
+func TestFailed(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		err    error
+		want   bool
+	}{
+		{"ok", 200, nil, false},
+		{"not found", 404, &fetch.StatusError{Code: 404}, false},
+		{"server error", 503, &fetch.StatusError{Code: 503}, true},
+		{"no response", 0, errors.New("connection refused"), true},
+		{"robots denied", 0, fmt.Errorf("fetch: %w", fetch.ErrDisallowed), false},
+		{"redirect stopped", 301, errors.New("redirect target out of scope"), false},
+	}
+	for _, tt := range tests {
+		if got := failed(tt.status, tt.err); got != tt.want {
+			t.Errorf("%s: failed(%d, %v) = %v, want %v", tt.name, tt.status, tt.err, got, tt.want)
+		}
 	}
 }

@@ -45,7 +45,7 @@ import (
 //	title         TEXT                  HTML <title>, when there was one
 //	depth         INTEGER NOT NULL      link hops from a seed
 //	fetched_at    TEXT NOT NULL         when the fetch completed
-//	duration_ms   INTEGER               time the fetch took, retries included, in milliseconds
+//	duration_ms   INTEGER               time the last attempt took (redirects and body included), in milliseconds
 //	size_bytes    INTEGER               body bytes read (after decompression, up to the size cap)
 //	truncated     INTEGER NOT NULL      1 when the body was cut at the size cap
 //	content_hash  TEXT                  fingerprint of the body, to find duplicate content

@@ -20,7 +20,7 @@ type Page struct {
 	Title       string        // HTML <title>
 	Depth       int           // link hops from a seed
 	FetchedAt   time.Time     // when the fetch completed; zero means the commit time
-	Duration    time.Duration // fetch time, retries included; stored in milliseconds
+	Duration    time.Duration // time of the last attempt; stored in milliseconds
 	Size        int64         // body bytes read
 	Truncated   bool          // body was cut at the size cap
 	ContentHash string        // body fingerprint
