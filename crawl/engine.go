@@ -249,7 +249,7 @@ var errRedirectScope = errors.New("redirect target out of scope")
 func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, fail func(error)) {
 	u, err := url.Parse(it.URL)
 	if err != nil { // canonical URLs always parse; a corrupt row is recorded, not fatal
-		e.record(ctx, it, rows, &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}, true, nil, nil)
+		e.record(ctx, it, rows, storage.Visit{Page: &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}}, true)
 		return
 	}
 	var aliases []storage.URL // redirect targets this fetch absorbed
@@ -313,9 +313,11 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	if errors.Is(err, fetch.ErrDisallowed) {
 		e.counts.robotsDenied.Add(1)
 	}
-	var links []storage.Link
-	var found []storage.URL
+	v := storage.Visit{Page: page, Aliases: aliases}
 	if res != nil {
+		for _, sm := range res.Sitemaps {
+			v.Sitemaps = append(v.Sitemaps, storage.Sitemap{Host: it.Host, URL: sm})
+		}
 		page.FinalURL = res.FinalURL.String()
 		page.Status = res.Status
 		page.ContentType = res.ContentType
@@ -329,7 +331,7 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		e.counts.bytes.Add(res.Size)
 		if err == nil && res.Status/100 == 2 && isHTML(res.ContentType) {
 			var lerr error
-			links, found, lerr = e.links(ctx, it, res, page)
+			v.Links, v.Discovered, lerr = e.links(ctx, it, res, page)
 			if lerr != nil { // the seen-set's durable lookup failed: stop, losing nothing
 				forget()
 				fail(fmt.Errorf("crawl: seen-set: %w", lerr))
@@ -338,7 +340,7 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 			}
 		}
 	}
-	e.record(ctx, it, rows, page, failed(page.Status, err), links, found, aliases...)
+	e.record(ctx, it, rows, v, failed(page.Status, err))
 }
 
 // links extracts res's links, records them, and returns the in-scope ones
@@ -379,22 +381,24 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 	return links, found, nil
 }
 
-// record sends the visit to the writer, then queues what it found, then
-// marks it done: in that order, so that a child's row always follows its
+// record sends v (its Page set) to the writer, then queues what it found,
+// then marks it done: in that order, so that a child's row always follows its
 // parent's in the writer's stream and the frontier never looks empty while
 // work remains.
-func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, page *storage.Page, failed bool, links []storage.Link, found []storage.URL, aliases ...storage.URL) {
+func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, v storage.Visit, failed bool) {
+	page := v.Page
 	page.URL, page.Host, page.Depth, page.Attempts = it.URL, it.Host, it.Depth, it.Attempt+1
+	v.CrawlID = e.cfg.CrawlID
 	if failed {
 		e.counts.failed.Add(1)
 	}
 	e.counts.fetched.Add(1)
 	e.counts.status[min(page.Status/100, 5)].Add(1)
-	e.counts.links.Add(int64(len(links)))
-	e.counts.discovered.Add(int64(len(found)))
+	e.counts.links.Add(int64(len(v.Links)))
+	e.counts.discovered.Add(int64(len(v.Discovered)))
 	e.log.LogAttrs(ctx, slog.LevelDebug, "fetched", slog.String("url", it.URL), slog.Int("status", page.Status), slog.Duration("elapsed", page.Duration), slog.String("err", page.Error))
-	rows <- storage.Visit{Page: page, Links: links, Discovered: found, Aliases: aliases, CrawlID: e.cfg.CrawlID}
-	for _, u := range found {
+	rows <- v
+	for _, u := range v.Discovered {
 		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
 	}
 	e.front.Done(it)

@@ -124,7 +124,7 @@ func TestPoliteness(t *testing.T) {
 	const rate, perHost = 20, 2
 	site := startSite(t, testserver.SiteConfig{
 		Hosts: 3, Pages: 240, LinksPerPage: 6, CrossHost: 0.2, PageSize: 512, Latency: 15 * time.Millisecond, Seed: 3,
-		Robots: "User-agent: *\nDisallow: /p/7\nDisallow: /p/*5$\n",
+		Robots: "User-agent: *\nDisallow: /p/7\nDisallow: /p/*5$\nSitemap: https://example.test/sitemap.xml\n",
 	})
 	path := filepath.Join(t.TempDir(), "crawl.db")
 	db := openDB(t, path)
@@ -155,6 +155,9 @@ func TestPoliteness(t *testing.T) {
 	}
 	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE error LIKE '%robots%'`); got == 0 {
 		t.Errorf("no page recorded as disallowed by robots.txt")
+	}
+	if got := count(t, path, `SELECT COUNT(DISTINCT host) FROM sitemaps WHERE url = 'https://example.test/sitemap.xml'`); got != 3 {
+		t.Errorf("Sitemap line recorded for %d hosts, want 3", got)
 	}
 }
 

@@ -78,6 +78,7 @@ type Result struct {
 	Truncated   bool          // the body was longer than Config.MaxBody (or decompressed past it)
 	Size        int64         // len(Body)
 	Duration    time.Duration // from the call to Fetch to the end of the body, robots.txt included
+	Sitemaps    []string      // Sitemap lines of the host's robots.txt, on the first Result after it was loaded; nil otherwise
 }
 
 // New returns a Client configured by cfg, sending through hc (nil means an *http.Client over
@@ -169,13 +170,14 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		return nil, err
 	}
 	// robots.txt first, under its own timeout, so that the page keeps its whole budget.
-	if err := c.Allowed(ctx, u); err != nil {
+	robotsEntry, err := c.allowed(ctx, u)
+	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 
-	res := &Result{URL: req.URL}
+	res := &Result{URL: req.URL, Sitemaps: robotsEntry.newSitemaps()}
 	header := req.Header
 	takeToken := !req.Reserved
 	for {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/trawl/trawl/fetch/robots"
@@ -22,8 +23,9 @@ type robotsEntry struct {
 	data        *robots.Data
 	delay       time.Duration // Crawl-delay for our agent, capped; 0 for none
 	expires     time.Time
-	unavailable bool  // 5xx, 429 or network error: the host is disallowed until expires
-	cause       error // why it is unavailable
+	unavailable bool        // 5xx, 429 or network error: the host is disallowed until expires
+	cause       error       // why it is unavailable
+	reported    atomic.Bool // its Sitemap lines went out on one Result already
 }
 
 // robotsKey is the robots.txt cache and flight key of a scheme and host.
@@ -34,23 +36,39 @@ func robotsKey(scheme, host string) string { return scheme + "://" + strings.ToL
 // unreachable. Concurrent calls for one host share one fetch. It returns nil when
 // Config.IgnoreRobots is set, and an error wrapping ctx's if ctx ends first.
 func (c *Client) Allowed(ctx context.Context, u *url.URL) error {
+	_, err := c.allowed(ctx, u)
+	return err
+}
+
+// allowed is Allowed that also returns the robots.txt entry consulted (nil
+// when robots.txt is ignored or could not be had).
+func (c *Client) allowed(ctx context.Context, u *url.URL) (*robotsEntry, error) {
 	if c.cfg.IgnoreRobots {
-		return nil
+		return nil, nil
 	}
 	if err := checkURL(u); err != nil {
-		return err
+		return nil, err
 	}
 	e, err := c.robotsFor(ctx, u.Scheme, u.Host)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if e.unavailable {
-		return &RobotsUnavailableError{Host: u.Host, RetryAt: e.expires, Err: e.cause}
+		return nil, &RobotsUnavailableError{Host: u.Host, RetryAt: e.expires, Err: e.cause}
 	}
 	if !e.data.AllowedURL(c.agent, u) {
-		return ErrDisallowed
+		return e, ErrDisallowed
 	}
-	return nil
+	return e, nil
+}
+
+// newSitemaps returns e's Sitemap lines the first time it is asked for
+// them, and nil after that: each loaded robots.txt reports them once.
+func (e *robotsEntry) newSitemaps() []string {
+	if e == nil || !e.reported.CompareAndSwap(false, true) {
+		return nil
+	}
+	return e.data.Sitemaps()
 }
 
 // Sitemaps returns the Sitemap URLs of host's cached robots.txt (https preferred over http),

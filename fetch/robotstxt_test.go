@@ -361,3 +361,35 @@ func TestCrawlDelayAfterEviction(t *testing.T) {
 		}
 	})
 }
+
+// TestSitemapsReportedOnce: the Sitemap lines of a loaded robots.txt come
+// back on exactly one Result, even under concurrent fetches of the host.
+func TestSitemapsReportedOnce(t *testing.T) {
+	var log hitLog
+	srv := robotsServer(t, &log, 200, "Sitemap: https://a.test/sitemap.xml\nUser-agent: *\nDisallow: /private\nSitemap: https://a.test/news.xml\n")
+	c := newTestClient(t, Config{PerHost: 8}, nil)
+	results := make([]*Result, 16)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, fmt.Sprintf("%s/page/%d", srv.URL, i))})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	reported := 0
+	for _, res := range results {
+		if res != nil && res.Sitemaps != nil {
+			reported++
+			if fmt.Sprint(res.Sitemaps) != "[https://a.test/sitemap.xml https://a.test/news.xml]" {
+				t.Errorf("Sitemaps = %v", res.Sitemaps)
+			}
+		}
+	}
+	if reported != 1 {
+		t.Errorf("Sitemaps reported on %d Results, want exactly 1", reported)
+	}
+}

@@ -124,6 +124,7 @@ type Stats struct {
 	ByStatus   map[int]int64 // pages per HTTP status; 0 counts fetches without a response
 	ByHost     []HostCount   // every host with pages, most pages first, ties by host name
 	TopErrors  []ErrorCount  // the 10 most frequent fetch errors, most frequent first
+	Sitemaps   int64         // rows in sitemaps: Sitemap lines found in robots.txt files
 	Crawls     int           // crawl runs on this file
 	First      time.Time     // start of the first crawl run; zero without one
 	Last       time.Time     // latest fetch or end of a run, whichever is later; zero without either
@@ -166,8 +167,9 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		(SELECT count(*) FROM crawls),
 		(SELECT min(started_at) FROM crawls),
 		(SELECT max(finished_at) FROM crawls),
-		(SELECT max(fetched_at) FROM pages)`).Scan(
-		&s.Pages, &s.Bytes, &s.Links, &s.Crawls, &first, &lastRun, &lastFetch); err != nil {
+		(SELECT max(fetched_at) FROM pages),
+		(SELECT count(*) FROM sitemaps)`).Scan(
+		&s.Pages, &s.Bytes, &s.Links, &s.Crawls, &first, &lastRun, &lastFetch, &s.Sitemaps); err != nil {
 		return err
 	}
 	var err error

@@ -65,6 +65,12 @@ import (
 //	src_url   TEXT NOT NULL     canonical URL of the page holding the link (pages.url)
 //	dst_url   TEXT NOT NULL     canonical URL it points to, in scope or not
 //	nofollow  INTEGER NOT NULL  1 when the link carried rel=nofollow
+//
+// sitemaps — the Sitemap: lines of each host's robots.txt, once per host and URL.
+//
+//	host      TEXT NOT NULL  the host whose robots.txt lists it
+//	url       TEXT NOT NULL  the sitemap URL, as written
+//	found_at  TEXT NOT NULL  when it was first seen
 const schemaV1 = `
 CREATE TABLE crawls (
 	id          INTEGER PRIMARY KEY,
@@ -115,6 +121,13 @@ CREATE TABLE links (
 	nofollow INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX links_page ON links (page_id);
+
+CREATE TABLE sitemaps (
+	host     TEXT NOT NULL,
+	url      TEXT NOT NULL,
+	found_at TEXT NOT NULL,
+	PRIMARY KEY (host, url)
+) WITHOUT ROWID;
 `
 
 // migrations returns the schema changes in order: migrations()[i] takes a file

@@ -44,6 +44,12 @@ type URL struct {
 	Depth int    // link hops from a seed
 }
 
+// Sitemap is one Sitemap: line of a host's robots.txt.
+type Sitemap struct {
+	Host string // url.URL.Host of the robots.txt
+	URL  string // as written in robots.txt
+}
+
 // Visit is one unit of work for Write, committed atomically: Page (nil for
 // seeds, which only discover), its Links, the URLs it Discovered (queued
 // unless already known) and the new state of the visited URL (urls.state
@@ -52,8 +58,9 @@ type Visit struct {
 	Page       *Page
 	Links      []Link
 	Discovered []URL
-	Aliases    []URL // redirect targets this fetch followed: recorded as done so they are never fetched on their own
-	CrawlID    int64 // crawls.id from BeginCrawl; 0 stores NULL
+	Aliases    []URL     // redirect targets this fetch followed: recorded as done so they are never fetched on their own
+	Sitemaps   []Sitemap // Sitemap lines of a robots.txt read during this fetch
+	CrawlID    int64     // crawls.id from BeginCrawl; 0 stores NULL
 }
 
 // WriterConfig tunes Write. The zero value is ready to use.
@@ -163,6 +170,8 @@ ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 
 	insertLink = `INSERT INTO links (page_id, src_url, dst_url, nofollow) VALUES (?, ?, ?, ?)`
 
+	insertSitemap = `INSERT OR IGNORE INTO sitemaps (host, url, found_at) VALUES (?, ?, ?)`
+
 	// dropLinks clears a refetched page's old links before its new ones go in.
 	dropLinks = `DELETE FROM links WHERE page_id = ?`
 
@@ -188,8 +197,8 @@ func (db *DB) commit(ctx context.Context, batch []Visit) error {
 }
 
 func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
-	var stmts [5]*sql.Stmt
-	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL, dropLinks} {
+	var stmts [6]*sql.Stmt
+	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL, dropLinks, insertSitemap} {
 		st, err := tx.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -197,7 +206,7 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 		defer st.Close()
 		stmts[i] = st
 	}
-	page, visited, link, queue, drop := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4]
+	page, visited, link, queue, drop, sitemap := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4], stmts[5]
 	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
 
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
@@ -252,6 +261,11 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 			seenDst[l.Dst] = true
 			if _, err := link.ExecContext(ectx, pageID, l.Src, l.Dst, l.Nofollow); err != nil {
 				return fmt.Errorf("link %s -> %s: %w", l.Src, l.Dst, err)
+			}
+		}
+		for _, sm := range v.Sitemaps {
+			if _, err := sitemap.ExecContext(ectx, sm.Host, sm.URL, now); err != nil {
+				return fmt.Errorf("sitemap %s of %s: %w", sm.URL, sm.Host, err)
 			}
 		}
 		for _, u := range v.Discovered {

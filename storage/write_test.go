@@ -523,3 +523,25 @@ func TestWriterPragmas(t *testing.T) {
 		t.Errorf("wal_autocheckpoint on the writer = %d, want %d", pages, walCheckpointPages)
 	}
 }
+
+func TestWriteSitemaps(t *testing.T) {
+	db := openTest(t)
+	sm := []Sitemap{{Host: "a.test", URL: "https://a.test/sitemap.xml"}, {Host: "a.test", URL: "https://a.test/news.xml"}}
+	visits := []Visit{
+		{Page: &Page{URL: "https://a.test/", Host: "a.test", Status: 200}, Sitemaps: sm},
+		{Page: &Page{URL: "https://a.test/1", Host: "a.test", Status: 200}, Sitemaps: sm[:1]}, // robots.txt reloaded later: no repeat rows
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM sitemaps WHERE host = 'a.test'`); n != 2 {
+		t.Errorf("sitemaps rows = %d, want 2", n)
+	}
+	st, err := db.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sitemaps != 2 {
+		t.Errorf("Stats.Sitemaps = %d, want 2", st.Sitemaps)
+	}
+}

@@ -53,6 +53,7 @@ func printStats(w io.Writer, st *storage.Stats) error {
 	fmt.Fprintf(tw, "urls discovered\t%d\n", st.Discovered)
 	fmt.Fprintf(tw, "links\t%d\n", st.Links)
 	fmt.Fprintf(tw, "body bytes\t%d\n", st.Bytes)
+	fmt.Fprintf(tw, "sitemaps (robots.txt)\t%d\n", st.Sitemaps)
 	fmt.Fprintf(tw, "crawl runs\t%d\n", st.Crawls)
 	if !st.First.IsZero() {
 		fmt.Fprintf(tw, "first started\t%s\n", st.First.Format(time.RFC3339))
