@@ -219,7 +219,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
-			return fmt.Errorf("interrupted; %d URLs stay queued in %s, run the same command to continue: %w", p.Frontier.Queued+p.Frontier.InFlight, *dbPath, runErr)
+			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", p.Frontier.Queued+p.Frontier.InFlight, *dbPath)}
 		}
 		return runErr
 	}

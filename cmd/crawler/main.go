@@ -31,6 +31,13 @@ type usageError struct{ msg string }
 func (e *usageError) Error() string        { return e.msg }
 func (e *usageError) Is(target error) bool { return target == errUsage }
 
+// interruptedError is a crawl stopped by a signal (exit code 130); it prints
+// as its message alone.
+type interruptedError struct{ msg string }
+
+func (e *interruptedError) Error() string        { return e.msg }
+func (e *interruptedError) Is(target error) bool { return target == context.Canceled }
+
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 const usage = `usage: crawler <command> [flags]

@@ -216,6 +216,7 @@ func TestExitCode(t *testing.T) {
 		{flag.ErrHelp, 0},
 		{usagef("bad"), 2},
 		{fmt.Errorf("interrupted: %w", context.Canceled), 130},
+		{&interruptedError{"interrupted; 3 URLs stay queued"}, 130},
 		{fmt.Errorf("3 failed: %w", errPartial), 3},
 		{errors.New("disk full"), 1},
 	}
