@@ -57,15 +57,15 @@ type counters struct {
 
 // Progress is a snapshot of a running crawl.
 type Progress struct {
-	Fetched      int64    // pages recorded (any outcome)
-	Failed       int64    // of Fetched, those with no usable response: network errors, 5xx after retries
-	Retries      int64    // attempts requeued after a retryable failure
-	RobotsDenied int64    // URLs not fetched because robots.txt disallows them
-	Bytes        int64    // body bytes kept
-	Links        int64    // links recorded
-	Discovered   int64    // new URLs queued
-	Status       [6]int64 // pages by status class: [2] is 2xx, [0] no response
-	Frontier     frontier.Stats
+	Fetched      int64          // pages recorded (any outcome)
+	Failed       int64          // of Fetched, those with no usable response: network errors, 5xx after retries
+	Retries      int64          // attempts requeued after a retryable failure
+	RobotsDenied int64          // URLs not fetched because robots.txt disallows them
+	Bytes        int64          // body bytes kept
+	Links        int64          // links recorded
+	Discovered   int64          // new URLs queued
+	Status       [6]int64       // pages by status class: [2] is 2xx, [0] no response
+	Frontier     frontier.Stats // the in-memory queue: queued, in flight, hosts, politeness wait
 }
 
 // New returns an Engine that crawls with fetcher and extractor into db.

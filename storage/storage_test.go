@@ -3,9 +3,6 @@ package storage
 import (
 	"database/sql"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -279,57 +276,5 @@ func TestReadersAreQueryOnly(t *testing.T) {
 	db := openTest(t)
 	if _, err := db.ro.ExecContext(t.Context(), `INSERT INTO crawls (started_at, seeds, settings) VALUES ('x', '[]', '{}')`); err == nil {
 		t.Error("insert through the read pool succeeded, want query_only to refuse it")
-	}
-}
-
-// TestDocComments checks that the package and every exported identifier are
-// documented (STYLE.md §7).
-func TestDocComments(t *testing.T) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi os.FileInfo) bool {
-		return !strings.HasSuffix(fi.Name(), "_test.go")
-	}, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := pkgs["storage"]
-	if pkg == nil {
-		t.Fatal("package storage not found")
-	}
-	var hasPkgDoc bool
-	for name, f := range pkg.Files {
-		if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package storage ") {
-			hasPkgDoc = true
-		}
-		for _, d := range f.Decls {
-			switch d := d.(type) {
-			case *ast.FuncDecl:
-				if d.Name.IsExported() && d.Doc == nil {
-					t.Errorf("%s: func %s has no doc comment", name, d.Name)
-				}
-			case *ast.GenDecl:
-				for _, s := range d.Specs {
-					var id *ast.Ident
-					var doc *ast.CommentGroup
-					switch s := s.(type) {
-					case *ast.TypeSpec:
-						id, doc = s.Name, s.Doc
-					case *ast.ValueSpec:
-						id, doc = s.Names[0], s.Doc
-					default:
-						continue
-					}
-					if doc == nil {
-						doc = d.Doc
-					}
-					if id.IsExported() && (doc == nil || !strings.HasPrefix(doc.Text(), id.Name+" ")) {
-						t.Errorf("%s: %s has no doc comment starting with its name", name, id.Name)
-					}
-				}
-			}
-		}
-	}
-	if !hasPkgDoc {
-		t.Error("no file has a \"// Package storage ...\" comment")
 	}
 }

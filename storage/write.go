@@ -55,9 +55,9 @@ type Sitemap struct {
 // unless already known) and the new state of the visited URL (urls.state
 // becomes 'failed' when Page.Error is set, else 'done').
 type Visit struct {
-	Page       *Page
-	Links      []Link
-	Discovered []URL
+	Page       *Page     // the fetch's record; nil for a visit that only queues (seeds)
+	Links      []Link    // the page's outgoing links; requires Page
+	Discovered []URL     // new URLs to queue
 	Aliases    []URL     // redirect targets this fetch followed: recorded as done so they are never fetched on their own
 	Sitemaps   []Sitemap // Sitemap lines of a robots.txt read during this fetch
 	CrawlID    int64     // crawls.id from BeginCrawl; 0 stores NULL

@@ -1,0 +1,192 @@
+package testserver
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ServeHTTP counts the request, waits Latency, then serves an override, the
+// robots.txt, the root, a page, or 404.
+func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if !h.enter() {
+		http.Error(w, "site closing", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.leave()
+	s := h.site
+
+	key := r.URL.Path // the path and query as received
+	if r.URL.RawPath != "" || r.URL.RawQuery != "" || r.URL.ForceQuery || key == "" {
+		key = r.URL.RequestURI()
+	}
+	page, isPage := h.count(key)
+	s.total.Add(1)
+	entry := -1
+	if !s.cfg.NoLog {
+		entry = s.logStart(h.addr, key, start)
+	}
+
+	status := h.respond(w, r, key, page, isPage)
+
+	if entry >= 0 {
+		s.logEnd(entry, time.Now(), status)
+	}
+	if status == 0 {
+		// Returning would send an empty 200; abort the response instead.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// enter registers a running handler and reports whether the host is still
+// open.
+func (h *host) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.handlers.Add(1) // before Close sets closed, so never concurrent with Wait at zero
+	h.inFlight++
+	h.maxInFlight = max(h.maxInFlight, h.inFlight)
+	return true
+}
+
+// leave ends what enter started.
+func (h *host) leave() {
+	h.mu.Lock()
+	h.inFlight--
+	h.mu.Unlock()
+	h.handlers.Done()
+}
+
+// count adds one hit for key and returns the page number if key is exactly one
+// of h's pages.
+func (h *host) count(key string) (page int, ok bool) {
+	if k, ok := h.pageSlot(key); ok {
+		h.pageHits[k].Add(1)
+		return h.index + k*len(h.site.hosts), true
+	}
+	h.mu.Lock()
+	h.other[key]++
+	h.mu.Unlock()
+	return 0, false
+}
+
+// logStart appends an in-flight entry to the log and returns its index.
+func (s *Site) logStart(host, path string, start time.Time) int {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.log = append(s.log, Request{Host: host, Path: path, Start: start})
+	return len(s.log) - 1
+}
+
+// logEnd completes the log entry at index i.
+func (s *Site) logEnd(i int, end time.Time, status int) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.log[i].End = end
+	s.log[i].Status = status
+}
+
+// respond writes the response for key and returns its status, or 0 if the
+// client went away during Latency.
+func (h *host) respond(w http.ResponseWriter, r *http.Request, key string, page int, isPage bool) int {
+	s := h.site
+	if d := s.cfg.Latency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // the client hung up or Close was called
+			t.Stop()
+			return 0
+		}
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return http.StatusMethodNotAllowed
+	}
+	if ov, ok := h.override(key, r.URL.Path); ok {
+		return writeOverride(w, ov)
+	}
+	switch {
+	case isPage:
+		return s.writePage(w, h, page)
+	case key == "/":
+		return s.writePage(w, h, -1)
+	case key == "/robots.txt" && s.cfg.Robots != "":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(s.cfg.Robots)))
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, s.cfg.Robots)
+		return http.StatusOK
+	}
+	http.NotFound(w, r)
+	return http.StatusNotFound
+}
+
+// override returns the override for key, else for path, if it applies to this
+// request: it counts the request against the override's Times on this host.
+func (h *host) override(key, path string) (Response, bool) {
+	ovs := h.site.cfg.Overrides
+	if len(ovs) == 0 {
+		return Response{}, false
+	}
+	ov, ok := ovs[key]
+	if !ok {
+		key = path
+		if ov, ok = ovs[key]; !ok {
+			return Response{}, false
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.overrideHits[key]++
+	return ov, ov.Times == 0 || h.overrideHits[key] <= ov.Times
+}
+
+// writeOverride writes ov and returns its status.
+func writeOverride(w http.ResponseWriter, ov Response) int {
+	status := ov.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	for k, v := range ov.Header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(ov.Body)))
+	w.WriteHeader(status)
+	io.WriteString(w, ov.Body)
+	return status
+}
+
+// writePage writes the generated HTML of page i, or of h's root if i < 0, and
+// marks page i as served.
+func (s *Site) writePage(w http.ResponseWriter, h *host, i int) int {
+	rb := s.bufs.Get().(*renderBuf)
+	defer s.bufs.Put(rb)
+	if i < 0 {
+		s.renderRoot(rb, h.index)
+	} else {
+		s.renderPage(rb, i)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(rb.buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	w.Write(rb.buf.Bytes())
+	if i >= 0 {
+		s.markServed(i)
+	}
+	return http.StatusOK
+}
+
+// markServed sets page i's bit and counts it the first time.
+func (s *Site) markServed(i int) {
+	bit := uint64(1) << (i % 64)
+	if s.served[i/64].Or(bit)&bit == 0 {
+		s.nServed.Add(1)
+	}
+}
