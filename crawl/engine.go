@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -33,6 +34,8 @@ type Config struct {
 	Retries   int              // further attempts after a retryable failure (network, 5xx, 408, 429); 0 means none
 	Grace     time.Duration    // how long in-flight fetches may finish after ctx ends; 0 means 10s
 	SeenCache int              // canonical URLs kept in the seen-set's LRU; 0 means 100_000
+	Window    int              // URLs of one host held in memory, the rest wait in the database; 0 means 512
+	MaxQueued int              // URLs held in memory over all hosts; 0 means 200_000
 	CrawlID   int64            // crawls.id these rows belong to (storage.DB.BeginCrawl)
 }
 
@@ -93,7 +96,7 @@ func New(cfg Config, db *storage.DB, fetcher *fetch.Client, ex *extract.Extracto
 	if err != nil {
 		return nil, fmt.Errorf("crawl: %w", err)
 	}
-	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages}, fetcher)
+	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages, Window: cfg.Window, MaxQueued: cfg.MaxQueued}, fetcher, leaser{db})
 	return &Engine{cfg: cfg, db: db, fetcher: fetcher, extract: ex, log: log, front: front, seen: seen, scope: sc}, nil
 }
 
@@ -191,10 +194,16 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 
 // crawl restores the queue, queues new seeds and runs the workers.
 func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows chan<- storage.Visit, fail func(error)) error {
+	// URLs a previous run held in memory or in flight are queued again; the
+	// queue itself stays in the database, and the frontier leases from it.
+	reclaimed, err := e.db.Reclaim(ctx)
+	if err != nil {
+		return fmt.Errorf("crawl: %w", err)
+	}
 	restored := 0
-	err := e.db.Queued(ctx, func(u storage.URL) error {
-		restored++
-		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
+	err = e.db.QueuedHosts(ctx, func(host string, n int) error {
+		restored += n
+		e.front.AddStored(host, n)
 		return nil
 	})
 	if err != nil {
@@ -212,19 +221,20 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 		}
 	}
 	if len(fresh) > 0 {
+		e.place(fresh)
 		rows <- storage.Visit{Discovered: fresh, CrawlID: e.cfg.CrawlID}
-		for _, u := range fresh {
-			e.front.Push(frontier.Item{URL: u.URL, Host: u.Host})
-		}
 	}
-	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", len(fresh), "resumed", restored, "workers", e.cfg.Workers)
+	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", len(fresh), "queued", restored, "reclaimed", reclaimed, "workers", e.cfg.Workers)
 
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Go(func() {
 			for {
 				it, err := e.front.Next(ctx)
-				if err != nil { // io.EOF: done; otherwise ctx ended
+				if err != nil {
+					if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+						fail(err) // the queue in the database could not be read
+					}
 					return
 				}
 				e.visit(fetchCtx, it, rows, fail)
@@ -381,9 +391,8 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 	return links, found, nil
 }
 
-// record sends v (its Page set) to the writer, then queues what it found,
-// then marks it done: in that order, so that a child's row always follows its
-// parent's in the writer's stream and the frontier never looks empty while
+// record queues what v found, sends v (its Page set) to the writer, then
+// marks it done: Done last, so that the frontier never looks empty while
 // work remains.
 func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, v storage.Visit, failed bool) {
 	page := v.Page
@@ -397,11 +406,36 @@ func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- stora
 	e.counts.links.Add(int64(len(v.Links)))
 	e.counts.discovered.Add(int64(len(v.Discovered)))
 	e.log.LogAttrs(ctx, slog.LevelDebug, "fetched", slog.String("url", it.URL), slog.Int("status", page.Status), slog.Duration("elapsed", page.Duration), slog.String("err", page.Error))
+	e.place(v.Discovered)
 	rows <- v
-	for _, u := range v.Discovered {
-		e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth})
-	}
 	e.front.Done(it)
+}
+
+// place pushes new URLs to the frontier and marks those it keeps in memory
+// as leased, so the database never hands them out twice. A URL may be handed
+// out (and even recorded) before the visit that discovered it is committed:
+// the writer's upserts make that order harmless.
+func (e *Engine) place(urls []storage.URL) {
+	for i := range urls {
+		u := &urls[i]
+		u.Leased = e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth}) == frontier.InMemory
+	}
+}
+
+// leaser is the frontier's Store over the urls table.
+type leaser struct{ db *storage.DB }
+
+// Lease implements frontier.Store.
+func (l leaser) Lease(ctx context.Context, host string, n int) ([]frontier.Item, error) {
+	urls, err := l.db.Lease(ctx, host, n)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]frontier.Item, len(urls))
+	for i, u := range urls {
+		items[i] = frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth}
+	}
+	return items, nil
 }
 
 // failed reports whether a fetch that ended with status and err counts as

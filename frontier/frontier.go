@@ -6,12 +6,17 @@
 // a free per-host slot, so a worker never sleeps while holding a slot: hosts
 // that are not ready simply wait in the heap. The crawl is finished exactly
 // when nothing is queued and nothing is in flight; Next then returns io.EOF.
+//
+// With a Store, memory stays flat however many URLs are queued: each host
+// keeps a window of its oldest URLs in memory, the rest wait in the store,
+// and Next leases more from the store when a host's window runs dry.
 package frontier
 
 import (
 	"cmp"
 	"container/heap"
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -33,17 +38,39 @@ type Gate interface {
 	Reserve(host string) time.Duration
 }
 
+// Store holds the URLs that do not fit in memory. storage.DB satisfies it
+// through a small adapter in package crawl.
+type Store interface {
+	// Lease takes up to n of host's queued URLs out of the store, oldest
+	// first; they are the Queue's until Done. It may return fewer than
+	// were counted as stored while the writer has not committed them yet.
+	Lease(ctx context.Context, host string, n int) ([]Item, error)
+}
+
+// Placement says where Push put a URL.
+type Placement int
+
+// Placements.
+const (
+	Rejected Placement = iota // not queued: deeper than MaxDepth
+	InMemory                  // in its host's window
+	Stored                    // left in the Store (the caller writes it there as queued)
+)
+
 // Config configures a Queue.
 type Config struct {
-	PerHost  int              // URLs of one host in flight at once; 0 means 2
-	MaxDepth int              // deepest depth accepted by Push; 0 means seeds only; negative means unlimited
-	MaxPages int              // first attempts handed out in all; 0 means unlimited (retries are not counted)
-	Now      func() time.Time // nil means time.Now
+	Window    int              // URLs of one host held in memory; 0 means 512 (used only with a Store)
+	MaxQueued int              // URLs held in memory over all hosts; 0 means 200_000 (used only with a Store)
+	PerHost   int              // URLs of one host in flight at once; 0 means 2
+	MaxDepth  int              // deepest depth accepted by Push; 0 means seeds only; negative means unlimited
+	MaxPages  int              // first attempts handed out in all; 0 means unlimited (retries are not counted)
+	Now       func() time.Time // nil means time.Now
 }
 
 // Stats is a snapshot of a Queue's counters.
 type Stats struct {
-	Queued   int           // URLs waiting, retries included
+	Queued   int           // URLs waiting, in memory and in the Store, retries included
+	Stored   int           // of Queued, those waiting in the Store
 	InFlight int           // URLs handed out and not yet Done or Retried
 	Hosts    int           // hosts with something queued or in flight
 	Handed   int           // first attempts handed out so far
@@ -52,13 +79,15 @@ type Stats struct {
 
 // Queue is the in-memory frontier. Safe for concurrent use.
 type Queue struct {
-	cfg  Config
-	gate Gate
+	cfg   Config
+	gate  Gate
+	store Store
 
 	mu        sync.Mutex // guards everything below
 	hosts     map[string]*host
 	ready     hostHeap // hosts with an eligible URL and a free slot
-	queued    int      // URLs in all host queues
+	queued    int      // URLs in all host queues in memory
+	stored    int      // URLs counted as waiting in the Store
 	retries   int      // of queued, those with Attempt > 0
 	inFlight  int
 	handed    int
@@ -69,47 +98,81 @@ type Queue struct {
 }
 
 type host struct {
-	name     string
-	fresh    []Item // first attempts, FIFO
-	retry    []Item // retries, FIFO, served before fresh
-	inFlight int
-	readyAt  time.Time
-	index    int // in Queue.ready; -1 when not in the heap
+	name      string
+	fresh     []Item // first attempts, FIFO: the oldest of the host's URLs
+	retry     []Item // retries, FIFO, served before fresh
+	stored    int    // URLs waiting in the Store
+	refilling bool   // a Next is leasing from the Store for it
+	dry       int    // leases in a row that found nothing although stored > 0
+	inFlight  int
+	readyAt   time.Time
+	index     int // in Queue.ready; -1 when not in the heap
 }
 
-// New returns an empty Queue. gate may be nil, meaning no politeness delay.
-func New(cfg Config, gate Gate) *Queue {
+// New returns an empty Queue. gate may be nil, meaning no politeness delay;
+// store may be nil, meaning every URL is held in memory.
+func New(cfg Config, gate Gate, store Store) *Queue {
 	if cfg.PerHost <= 0 {
 		cfg.PerHost = 2
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 512
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = 200_000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Queue{cfg: cfg, gate: gate, hosts: make(map[string]*host), wake: make(chan struct{})}
+	return &Queue{cfg: cfg, gate: gate, store: store, hosts: make(map[string]*host), wake: make(chan struct{})}
 }
 
-// Push queues it at the back of its host's queue. It reports whether it was
-// queued: an item deeper than MaxDepth, or a first attempt once MaxPages have
-// been handed out, is not.
-func (q *Queue) Push(it Item) bool {
+// Push queues it at the back of its host's queue and says where: in memory,
+// or (with a Store, when the host's window or the memory budget is full, or
+// the host already has URLs waiting in the Store) left to the Store, which
+// the caller then writes it to. An item deeper than MaxDepth is Rejected. A
+// first attempt pushed once MaxPages have been handed out is Stored (for a
+// later run) and not counted.
+func (q *Queue) Push(it Item) Placement {
 	if q.cfg.MaxDepth >= 0 && it.Depth > q.cfg.MaxDepth {
-		return false
+		return Rejected
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if it.Attempt == 0 && q.maxPushed {
-		return false
+		return Stored
 	}
 	h := q.hostLocked(it.Host)
-	if it.Attempt > 0 {
+	switch {
+	case it.Attempt > 0:
 		h.retry = append(h.retry, it)
 		q.retries++
-	} else {
+		q.queued++
+	case q.store != nil && (h.stored > 0 || len(h.fresh) >= q.cfg.Window || q.queued >= q.cfg.MaxQueued):
+		h.stored++
+		q.stored++
+		q.updateLocked(h)
+		return Stored
+	default:
 		h.fresh = append(h.fresh, it)
+		q.queued++
 	}
-	q.queued++
 	q.updateLocked(h)
-	return true
+	return InMemory
+}
+
+// AddStored tells the Queue that n URLs of host wait in the Store (when a
+// crawl resumes).
+func (q *Queue) AddStored(host string, n int) {
+	if n <= 0 || q.store == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.hostLocked(host)
+	h.stored += n
+	q.stored += n
+	q.updateLocked(h)
 }
 
 // Next returns the next URL whose host may be contacted now. It blocks while
@@ -131,10 +194,17 @@ func (q *Queue) Next(ctx context.Context) (Item, error) {
 			q.mu.Unlock()
 			return Item{}, io.EOF
 		}
-		it, wait, ok := q.takeLocked()
+		it, wait, refill, ok := q.takeLocked()
 		if ok {
 			q.mu.Unlock()
 			return it, nil
+		}
+		if refill != nil {
+			q.mu.Unlock()
+			if err := q.refill(ctx, refill); err != nil {
+				return Item{}, err
+			}
+			continue
 		}
 		wake := q.wake
 		q.waiters++
@@ -164,8 +234,10 @@ func (q *Queue) Next(ctx context.Context) (Item, error) {
 }
 
 // takeLocked pops a URL from the first ready host. When none is ready it
-// returns how long until the earliest host might be (0: until woken).
-func (q *Queue) takeLocked() (Item, time.Duration, bool) {
+// returns how long until the earliest host might be (0: until woken). When
+// the first ready host's URLs are all in the Store, it returns that host,
+// marked refilling, for the caller to lease from the Store without the lock.
+func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 	now := q.cfg.Now()
 	for q.ready.Len() > 0 {
 		h := q.ready[0]
@@ -174,7 +246,12 @@ func (q *Queue) takeLocked() (Item, time.Duration, bool) {
 			continue
 		}
 		if h.readyAt.After(now) {
-			return Item{}, h.readyAt.Sub(now), false
+			return Item{}, h.readyAt.Sub(now), nil, false
+		}
+		if len(h.retry) == 0 && len(h.fresh) == 0 { // only stored URLs: lease some first
+			h.refilling = true
+			heap.Remove(&q.ready, 0)
+			return Item{}, 0, h, false
 		}
 		if q.gate != nil {
 			if d := q.gate.Reserve(h.name); d > 0 {
@@ -203,10 +280,52 @@ func (q *Queue) takeLocked() (Item, time.Duration, bool) {
 		h.inFlight++
 		q.inFlight++
 		q.updateLocked(h)
-		return it, 0, true
+		return it, 0, nil, true
 	}
-	return Item{}, 0, false
+	return Item{}, 0, nil, false
 }
+
+// refill leases a window of h's URLs from the Store.
+func (q *Queue) refill(ctx context.Context, h *host) error {
+	items, err := q.store.Lease(ctx, h.name, q.cfg.Window)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h.refilling = false
+	if err != nil {
+		q.updateLocked(h)
+		q.broadcastLocked()
+		return fmt.Errorf("frontier: lease URLs of %s: %w", h.name, err)
+	}
+	n := min(len(items), h.stored)
+	h.stored -= n
+	q.stored -= n
+	h.fresh = append(h.fresh, items...)
+	q.queued += len(items)
+	switch {
+	case len(items) > 0:
+		h.dry = 0
+	case h.dry < maxDryLeases:
+		// Counted as stored but not committed yet: the writer commits within
+		// its flush interval, so look again shortly.
+		h.dry++
+		h.readyAt = q.cfg.Now().Add(dryLeaseWait)
+	default:
+		// Nothing came for a second: the count was wrong (the rows were
+		// never written). Forget it rather than wait forever.
+		q.stored -= h.stored
+		h.stored = 0
+		h.dry = 0
+	}
+	q.updateLocked(h)
+	q.broadcastLocked()
+	return nil
+}
+
+// A lease that finds nothing is retried every dryLeaseWait, maxDryLeases times.
+const (
+	dryLeaseWait = 50 * time.Millisecond
+	maxDryLeases = 40
+)
 
 // Done records that it, handed out by Next, is finished for good.
 func (q *Queue) Done(it Item) {
@@ -240,7 +359,7 @@ func (q *Queue) Retry(it Item, after time.Duration) {
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Queued: q.queued, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held}
+	return Stats{Queued: q.queued + q.stored, Stored: q.stored, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held}
 }
 
 // HostDepth is the number of URLs queued for one host.
@@ -254,7 +373,7 @@ func (q *Queue) Deepest(n int) []HostDepth {
 	q.mu.Lock()
 	out := make([]HostDepth, 0, len(q.hosts))
 	for _, h := range q.hosts {
-		if d := len(h.fresh) + len(h.retry); d > 0 {
+		if d := len(h.fresh) + len(h.retry) + h.stored; d > 0 {
 			out = append(out, HostDepth{h.name, d})
 		}
 	}
@@ -291,16 +410,20 @@ func (q *Queue) finishLocked(it Item) *host {
 	return h
 }
 
-// eligibleLocked returns how many queued URLs may still be handed out.
+// eligibleLocked returns how many queued URLs may still be handed out,
+// counting those being leased (a refill in progress).
 func (q *Queue) eligibleLocked() int {
 	if q.maxPushed {
 		return q.retries
 	}
-	return q.queued
+	return q.queued + q.stored
 }
 
 func (q *Queue) eligibleHostLocked(h *host) bool {
-	return len(h.retry) > 0 || (!q.maxPushed && len(h.fresh) > 0)
+	if h.refilling {
+		return false
+	}
+	return len(h.retry) > 0 || (!q.maxPushed && (len(h.fresh) > 0 || h.stored > 0))
 }
 
 // updateLocked puts h in the ready heap, or takes it out, or forgets it, to
@@ -314,7 +437,7 @@ func (q *Queue) updateLocked(h *host) {
 	case !want && h.index >= 0:
 		heap.Remove(&q.ready, h.index)
 	}
-	if h.inFlight == 0 && len(h.fresh) == 0 && len(h.retry) == 0 {
+	if h.inFlight == 0 && len(h.fresh) == 0 && len(h.retry) == 0 && h.stored == 0 && !h.refilling {
 		delete(q.hosts, h.name) // the gate keeps the host's rate state
 	} else if len(h.fresh) == 0 && cap(h.fresh) > 64 {
 		h.fresh = nil // let a drained burst's backing array go

@@ -35,7 +35,7 @@ func (g *intervalGate) Reserve(host string) time.Duration {
 }
 
 func TestNextEOF(t *testing.T) {
-	q := New(Config{MaxDepth: -1}, nil)
+	q := New(Config{MaxDepth: -1}, nil, nil)
 	if _, err := q.Next(t.Context()); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next on empty queue = %v, want io.EOF", err)
 	}
@@ -60,7 +60,7 @@ func TestNextEOF(t *testing.T) {
 
 func TestInFlightURLCanAddWork(t *testing.T) {
 	// The crawl must not end while a fetch that may discover more URLs is in flight.
-	q := New(Config{MaxDepth: -1}, nil)
+	q := New(Config{MaxDepth: -1}, nil, nil)
 	q.Push(item("a", 1))
 	it, _ := q.Next(t.Context())
 	got := make(chan Item, 1)
@@ -81,7 +81,7 @@ func TestInFlightURLCanAddWork(t *testing.T) {
 
 func TestPerHostCap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := New(Config{PerHost: 2, MaxDepth: -1}, nil)
+		q := New(Config{PerHost: 2, MaxDepth: -1}, nil, nil)
 		for i := range 3 {
 			q.Push(item("a", i))
 		}
@@ -123,7 +123,7 @@ func TestPerHostCap(t *testing.T) {
 
 func TestGateSpacesRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := New(Config{PerHost: 4, MaxDepth: -1}, &intervalGate{interval: time.Second, next: map[string]time.Time{}})
+		q := New(Config{PerHost: 4, MaxDepth: -1}, &intervalGate{interval: time.Second, next: map[string]time.Time{}}, nil)
 		for i := range 3 {
 			q.Push(item("a", i))
 		}
@@ -151,7 +151,7 @@ func TestGateSpacesRequests(t *testing.T) {
 
 func TestGateDoesNotBlockOtherHosts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := New(Config{PerHost: 4, MaxDepth: -1}, &intervalGate{interval: time.Hour, next: map[string]time.Time{}})
+		q := New(Config{PerHost: 4, MaxDepth: -1}, &intervalGate{interval: time.Hour, next: map[string]time.Time{}}, nil)
 		q.Push(item("slow", 0))
 		q.Push(item("slow", 1))
 		for i := range 3 {
@@ -175,7 +175,7 @@ func TestGateDoesNotBlockOtherHosts(t *testing.T) {
 
 func TestRetryBacksOffHost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := New(Config{MaxDepth: -1}, nil)
+		q := New(Config{MaxDepth: -1}, nil, nil)
 		q.Push(item("a", 0))
 		q.Push(item("a", 1))
 		it, _ := q.Next(t.Context())
@@ -196,8 +196,8 @@ func TestRetryBacksOffHost(t *testing.T) {
 }
 
 func TestMaxPagesAndDepth(t *testing.T) {
-	q := New(Config{MaxPages: 2, MaxDepth: 1}, nil)
-	if q.Push(Item{URL: "http://a/deep", Host: "a", Depth: 2}) {
+	q := New(Config{MaxPages: 2, MaxDepth: 1}, nil, nil)
+	if q.Push(Item{URL: "http://a/deep", Host: "a", Depth: 2}) != Rejected {
 		t.Fatal("Push accepted depth 2 with MaxDepth 1")
 	}
 	for i := range 4 {
@@ -217,8 +217,8 @@ func TestMaxPagesAndDepth(t *testing.T) {
 	if it, err := q.Next(t.Context()); !errors.Is(err, io.EOF) {
 		t.Fatalf("Next after MaxPages = %+v, %v; want io.EOF", it, err)
 	}
-	if q.Push(item("b", 9)) {
-		t.Fatal("Push accepted a new URL after MaxPages was reached")
+	if q.Push(item("b", 9)) != Stored {
+		t.Fatal("Push of a new URL after MaxPages was reached did not leave it to the store")
 	}
 	if s := q.Stats(); s.Handed != 2 {
 		t.Fatalf("Handed = %d, want 2", s.Handed)
@@ -226,7 +226,7 @@ func TestMaxPagesAndDepth(t *testing.T) {
 }
 
 func TestNextAfterCancelStartsNothing(t *testing.T) {
-	q := New(Config{MaxDepth: -1}, nil)
+	q := New(Config{MaxDepth: -1}, nil, nil)
 	q.Push(item("a", 0))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -240,7 +240,7 @@ func TestNextAfterCancelStartsNothing(t *testing.T) {
 
 func TestNextHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q := New(Config{MaxDepth: -1}, &intervalGate{interval: time.Hour, next: map[string]time.Time{}})
+		q := New(Config{MaxDepth: -1}, &intervalGate{interval: time.Hour, next: map[string]time.Time{}}, nil)
 		q.Push(item("a", 0))
 		q.Push(item("a", 1))
 		it, _ := q.Next(t.Context())
@@ -257,7 +257,7 @@ func TestNextHonoursContext(t *testing.T) {
 // work; every URL must be handed out exactly once and the run must end.
 func TestConcurrentWorkers(t *testing.T) {
 	const hosts, perHost, workers = 8, 300, 32
-	q := New(Config{PerHost: 3, MaxDepth: -1}, nil)
+	q := New(Config{PerHost: 3, MaxDepth: -1}, nil, nil)
 	for h := range hosts {
 		for c := range 3 { // three chains per host, so several URLs of a host can be ready at once
 			q.Push(item(fmt.Sprint("h", h), c*perHost/3))
@@ -311,5 +311,209 @@ func TestConcurrentWorkers(t *testing.T) {
 	}
 	if m := maxHost.Load(); m > 3 || m < 2 {
 		t.Fatalf("peak in flight per host = %d, want 2 or 3 (PerHost 3)", m)
+	}
+}
+
+// memStore is a Store over per-host slices; items become leasable only once
+// committed, like rows the writer has not flushed yet.
+type memStore struct {
+	mu      sync.Mutex
+	pending map[string][]Item // pushed as Stored, not yet committed
+	queued  map[string][]Item
+	leases  int
+	fail    error
+}
+
+func newMemStore() *memStore {
+	return &memStore{pending: map[string][]Item{}, queued: map[string][]Item{}}
+}
+
+func (m *memStore) put(it Item) {
+	m.mu.Lock()
+	m.pending[it.Host] = append(m.pending[it.Host], it)
+	m.mu.Unlock()
+}
+
+func (m *memStore) commit() {
+	m.mu.Lock()
+	for h, items := range m.pending {
+		m.queued[h] = append(m.queued[h], items...)
+	}
+	clear(m.pending)
+	m.mu.Unlock()
+}
+
+func (m *memStore) Lease(ctx context.Context, host string, n int) ([]Item, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.leases++
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	q := m.queued[host]
+	n = min(n, len(q))
+	out := append([]Item(nil), q[:n]...)
+	m.queued[host] = q[n:]
+	return out, nil
+}
+
+// push pushes it and writes it to the store when the queue leaves it there.
+func push(q *Queue, m *memStore, it Item) Placement {
+	p := q.Push(it)
+	if p == Stored {
+		m.put(it)
+	}
+	return p
+}
+
+func TestWindowSpillsToStore(t *testing.T) {
+	m := newMemStore()
+	q := New(Config{Window: 2, MaxDepth: -1}, nil, m)
+	var got []Placement
+	for i := range 5 {
+		got = append(got, push(q, m, item("a", i)))
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]Placement{InMemory, InMemory, Stored, Stored, Stored}) {
+		t.Fatalf("placements = %v, want 2 in memory then stored", got)
+	}
+	if s := q.Stats(); s.Queued != 5 || s.Stored != 3 {
+		t.Fatalf("Stats = %+v, want 5 queued, 3 stored", s)
+	}
+	m.commit()
+	for i := range 5 {
+		it, err := q.Next(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := item("a", i).URL; it.URL != want {
+			t.Fatalf("Next #%d = %s, want %s (FIFO across memory and store)", i, it.URL, want)
+		}
+		q.Done(it)
+	}
+	if _, err := q.Next(t.Context()); !errors.Is(err, io.EOF) {
+		t.Fatalf("Next after all = %v, want io.EOF", err)
+	}
+}
+
+func TestRefillWaitsForCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		q := New(Config{Window: 1, MaxDepth: -1}, nil, m)
+		push(q, m, item("a", 0))
+		push(q, m, item("a", 1)) // stored, not committed yet
+		first, _ := q.Next(t.Context())
+		q.Done(first)
+		go func() {
+			time.Sleep(120 * time.Millisecond) // the writer's flush
+			m.commit()
+		}()
+		start := time.Now()
+		it, err := q.Next(t.Context())
+		if err != nil || it.URL != item("a", 1).URL {
+			t.Fatalf("Next = %+v, %v; want a/1 once committed", it, err)
+		}
+		if d := time.Since(start); d < 120*time.Millisecond || d > 200*time.Millisecond {
+			t.Fatalf("got the stored URL after %v, want shortly after the commit at 120ms", d)
+		}
+	})
+}
+
+func TestAddStoredResumes(t *testing.T) {
+	m := newMemStore()
+	for i := range 3 {
+		m.put(item("a", i))
+	}
+	m.commit()
+	q := New(Config{MaxDepth: -1}, nil, m)
+	q.AddStored("a", 3)
+	for range 3 {
+		it, err := q.Next(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Done(it)
+	}
+	if _, err := q.Next(t.Context()); !errors.Is(err, io.EOF) {
+		t.Fatalf("Next = %v, want io.EOF", err)
+	}
+	if m.leases != 1 {
+		t.Errorf("leases = %d, want 1 (one window)", m.leases)
+	}
+}
+
+func TestLeaseError(t *testing.T) {
+	m := newMemStore()
+	m.fail = errors.New("disk I/O error")
+	q := New(Config{MaxDepth: -1}, nil, m)
+	q.AddStored("a", 1)
+	if _, err := q.Next(t.Context()); err == nil || !errors.Is(err, m.fail) {
+		t.Fatalf("Next = %v, want the store's error", err)
+	}
+}
+
+// TestStoreConcurrentWorkers: with windows far smaller than the crawl, every
+// URL is handed out once and memory never holds more than the windows.
+func TestStoreConcurrentWorkers(t *testing.T) {
+	const hosts, perHost, workers, window = 4, 400, 16, 8
+	m := newMemStore()
+	q := New(Config{Window: window, PerHost: 3, MaxDepth: -1}, nil, m)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	for h := range hosts {
+		push(q, m, item(fmt.Sprint("h", h), 0))
+	}
+	stop := make(chan struct{})
+	var committer sync.WaitGroup
+	committer.Go(func() { // the writer
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				m.commit()
+			}
+		}
+	})
+	var wg sync.WaitGroup
+	maxMem := 0
+	for range workers {
+		wg.Go(func() {
+			for {
+				it, err := q.Next(t.Context())
+				if errors.Is(err, io.EOF) {
+					return
+				} else if err != nil {
+					t.Error(err)
+					return
+				}
+				var n int
+				fmt.Sscanf(it.URL[len("http://"+it.Host+"/"):], "%d", &n)
+				for k := 1; k <= 3; k++ { // each URL discovers up to three new ones
+					if c := n*3 + k; c < perHost {
+						push(q, m, item(it.Host, c))
+					}
+				}
+				mu.Lock()
+				seen[it.URL]++
+				s := q.Stats()
+				maxMem = max(maxMem, s.Queued-s.Stored)
+				mu.Unlock()
+				q.Done(it)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	committer.Wait()
+	if len(seen) != hosts*perHost {
+		t.Fatalf("handed out %d distinct URLs, want %d", len(seen), hosts*perHost)
+	}
+	for u, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s handed out %d times", u, n)
+		}
+	}
+	if maxMem > hosts*window+workers*3 {
+		t.Errorf("peak URLs in memory = %d, want at most the windows (%d) plus what in-flight pushes add", maxMem, hosts*window)
 	}
 }

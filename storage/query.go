@@ -2,11 +2,13 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -87,27 +89,91 @@ func (db *DB) LastSettings(ctx context.Context) (json.RawMessage, []string, erro
 	return json.RawMessage(settings), list, nil
 }
 
-// Queued calls fn for every URL still in state queued, in discovery order,
-// to restore the frontier when a crawl resumes. It stops at the first error
-// from fn and returns it unchanged. fn runs while a read connection is held
-// and must not call Queued itself.
-func (db *DB) Queued(ctx context.Context, fn func(URL) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT url, host, depth FROM urls WHERE state = 'queued' ORDER BY id`)
+// Lease moves up to n of host's queued URLs, oldest first, to state
+// 'leased' and returns them: the frontier holds them in memory until they are
+// fetched. It runs on the writer's connection, between the writer's batches.
+func (db *DB) Lease(ctx context.Context, host string, n int) ([]URL, error) {
+	rows, err := db.rw.QueryContext(ctx, `UPDATE urls SET state = 'leased'
+WHERE id IN (SELECT id FROM urls WHERE state = 'queued' AND host = ? ORDER BY id LIMIT ?)
+RETURNING id, url, depth`, host, n)
 	if err != nil {
-		return fmt.Errorf("read queued urls: %w", err)
+		return nil, fmt.Errorf("lease urls of %s: %w", host, err)
+	}
+	defer rows.Close()
+	type leased struct {
+		id int64
+		u  URL
+	}
+	var got []leased
+	for rows.Next() {
+		l := leased{u: URL{Host: host, Leased: true}}
+		if err := rows.Scan(&l.id, &l.u.URL, &l.u.Depth); err != nil {
+			return nil, fmt.Errorf("lease urls of %s: %w", host, err)
+		}
+		got = append(got, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lease urls of %s: %w", host, err)
+	}
+	slices.SortFunc(got, func(a, b leased) int { return cmp.Compare(a.id, b.id) }) // RETURNING has no order
+	out := make([]URL, len(got))
+	for i, l := range got {
+		out[i] = l.u
+	}
+	return out, nil
+}
+
+// Reclaim returns every leased URL to the queue and reports how many there
+// were: leases left by a crawler that stopped without fetching them. Call it
+// before a crawl starts, holding the crawl lock.
+func (db *DB) Reclaim(ctx context.Context) (int64, error) {
+	res, err := db.rw.ExecContext(ctx, `UPDATE urls SET state = 'queued' WHERE state = 'leased'`)
+	if err != nil {
+		return 0, fmt.Errorf("reclaim leased urls: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// QueuedHosts calls fn with every host that has queued URLs and how many.
+func (db *DB) QueuedHosts(ctx context.Context, fn func(host string, n int) error) error {
+	rows, err := db.ro.QueryContext(ctx, `SELECT host, count(*) FROM urls WHERE state = 'queued' GROUP BY host`)
+	if err != nil {
+		return fmt.Errorf("count queued urls: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var u URL
-		if err := rows.Scan(&u.URL, &u.Host, &u.Depth); err != nil {
-			return fmt.Errorf("read queued urls: %w", err)
+		var host string
+		var n int
+		if err := rows.Scan(&host, &n); err != nil {
+			return fmt.Errorf("count queued urls: %w", err)
 		}
-		if err := fn(u); err != nil {
+		if err := fn(host, n); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read queued urls: %w", err)
+		return fmt.Errorf("count queued urls: %w", err)
+	}
+	return nil
+}
+
+// EachURL calls fn with every URL in urls, in no particular order (to warm
+// the seen-set's filter when a crawl resumes).
+func (db *DB) EachURL(ctx context.Context, fn func(url string)) error {
+	rows, err := db.ro.QueryContext(ctx, `SELECT url FROM urls`)
+	if err != nil {
+		return fmt.Errorf("read urls: %w", err)
+	}
+	defer rows.Close()
+	var u string
+	for rows.Next() {
+		if err := rows.Scan(&u); err != nil {
+			return fmt.Errorf("read urls: %w", err)
+		}
+		fn(u)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read urls: %w", err)
 	}
 	return nil
 }
@@ -116,7 +182,8 @@ func (db *DB) Queued(ctx context.Context, fn func(URL) error) error {
 type Stats struct {
 	Pages      int64         // rows in pages: URLs fetched, failed fetches included
 	Failed     int64         // URLs whose last fetch failed (urls.state 'failed')
-	Queued     int64         // URLs not fetched yet (urls.state 'queued')
+	Queued     int64         // URLs waiting on disk (urls.state 'queued')
+	Leased     int64         // URLs a running (or killed) crawler holds in memory or in flight (urls.state 'leased')
 	Done       int64         // URLs fetched without error (urls.state 'done')
 	Links      int64         // rows in links: distinct (source, destination) pairs
 	Discovered int64         // rows in urls: every URL ever queued
@@ -191,6 +258,8 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		switch state {
 		case "queued":
 			s.Queued = n
+		case "leased":
+			s.Leased = n
 		case "done":
 			s.Done = n
 		case "failed":

@@ -42,37 +42,60 @@ func TestHas(t *testing.T) {
 	}
 }
 
-func TestQueued(t *testing.T) {
+// TestLeaseLifecycle: discovered URLs are queued (or leased when the crawler
+// took them straight into memory); Lease hands out a host's queued URLs in
+// discovery order, once; Reclaim returns leases to the queue.
+func TestLeaseLifecycle(t *testing.T) {
 	db := openTest(t)
+	ctx := t.Context()
 	visits := []Visit{
-		{Discovered: []URL{{URL: "https://b.test/", Host: "b.test"}, {URL: "https://a.test/", Host: "a.test"}}},
+		{Discovered: []URL{{URL: "https://b.test/", Host: "b.test", Leased: true}, {URL: "https://a.test/", Host: "a.test"}}},
 		{Page: &Page{URL: "https://b.test/", Host: "b.test", Status: 200}, Discovered: []URL{
 			{URL: "https://b.test/1", Host: "b.test", Depth: 1},
 			{URL: "https://a.test/", Host: "a.test", Depth: 1}, // already queued at depth 0
-			{URL: "https://c.test/", Host: "c.test", Depth: 1},
+			{URL: "https://b.test/2", Host: "b.test", Depth: 1},
+			{URL: "https://b.test/3", Host: "b.test", Depth: 1, Leased: true},
 		}},
 	}
 	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
 		t.Fatal(err)
 	}
-	var got []URL
-	if err := db.Queued(t.Context(), func(u URL) error { got = append(got, u); return nil }); err != nil {
-		t.Fatalf("Queued: %v", err)
+	hosts := map[string]int{}
+	if err := db.QueuedHosts(ctx, func(h string, n int) error { hosts[h] = n; return nil }); err != nil {
+		t.Fatal(err)
 	}
-	want := []URL{ // discovery order; b.test/ is done
-		{URL: "https://a.test/", Host: "a.test", Depth: 0},
-		{URL: "https://b.test/1", Host: "b.test", Depth: 1},
-		{URL: "https://c.test/", Host: "c.test", Depth: 1},
+	if fmt.Sprint(hosts) != "map[a.test:1 b.test:2]" {
+		t.Errorf("QueuedHosts = %v, want a.test:1 b.test:2 (b.test/ done, b.test/3 leased)", hosts)
 	}
+	got, err := db.Lease(ctx, "b.test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []URL{{URL: "https://b.test/1", Host: "b.test", Depth: 1, Leased: true}}
 	if !slices.Equal(got, want) {
-		t.Errorf("Queued gave %v, want %v", got, want)
+		t.Errorf("Lease(b.test, 1) = %v, want %v", got, want)
 	}
-
-	stop := errors.New("stop")
-	calls := 0
-	err := db.Queued(t.Context(), func(URL) error { calls++; return stop })
-	if !errors.Is(err, stop) || calls != 1 {
-		t.Errorf("Queued with failing fn: err %v after %d calls, want %v after 1", err, calls, stop)
+	got, _ = db.Lease(ctx, "b.test", 10)
+	if len(got) != 1 || got[0].URL != "https://b.test/2" {
+		t.Errorf("second Lease(b.test, 10) = %v, want only b.test/2", got)
+	}
+	if got, _ := db.Lease(ctx, "b.test", 10); len(got) != 0 {
+		t.Errorf("Lease of an exhausted host = %v, want none", got)
+	}
+	st, _ := db.Stats(ctx)
+	if st.Queued != 1 || st.Leased != 3 || st.Done != 1 {
+		t.Errorf("Stats queued/leased/done = %d/%d/%d, want 1/3/1", st.Queued, st.Leased, st.Done)
+	}
+	n, err := db.Reclaim(ctx)
+	if err != nil || n != 3 {
+		t.Errorf("Reclaim = %d, %v; want 3", n, err)
+	}
+	if got, _ := db.Lease(ctx, "b.test", 10); len(got) != 3 || got[0].URL != "https://b.test/1" {
+		t.Errorf("Lease after Reclaim = %v, want b.test/1, /2, /3 in order", got)
+	}
+	var all []string
+	if err := db.EachURL(ctx, func(u string) { all = append(all, u) }); err != nil || len(all) != 5 {
+		t.Errorf("EachURL gave %d URLs (%v), want 5", len(all), err)
 	}
 }
 

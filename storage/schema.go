@@ -22,13 +22,17 @@ import (
 //	settings     TEXT NOT NULL        JSON object of the run's settings (for resume and for the record)
 //
 // urls — the durable seen-set and the frontier: every URL ever queued, once.
-// Indexed on (state, host, id) to restore the frontier per host in order.
+// Indexed on (state, host, id) so that the frontier leases a host's queued
+// URLs in discovery order. A crawler holds in memory only a window of each
+// host's URLs, in state 'leased'; when a crawl starts, leases left by a run
+// that died are reclaimed (back to 'queued').
 //
 //	id             INTEGER PRIMARY KEY  discovery order
 //	url            TEXT NOT NULL UNIQUE canonical URL
 //	host           TEXT NOT NULL        its host, as canonicalised
 //	depth          INTEGER NOT NULL     link hops from a seed; seeds are 0
-//	state          TEXT NOT NULL        'queued' (not fetched yet), 'done' (fetched) or 'failed' (fetched with an error)
+//	state          TEXT NOT NULL        'queued' (waiting on disk), 'leased' (in a running crawler's memory or in flight),
+//	                                    'done' (fetched) or 'failed' (fetched with an error)
 //	discovered_at  TEXT NOT NULL        when it was first queued
 //	crawl_id       INTEGER              crawls.id of the run that discovered it; NULL if unknown
 //
@@ -85,7 +89,7 @@ CREATE TABLE urls (
 	url           TEXT NOT NULL UNIQUE,
 	host          TEXT NOT NULL,
 	depth         INTEGER NOT NULL,
-	state         TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'done', 'failed')),
+	state         TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'leased', 'done', 'failed')),
 	discovered_at TEXT NOT NULL,
 	crawl_id      INTEGER REFERENCES crawls(id)
 );

@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -47,6 +48,8 @@ const timeLayout = "2006-01-02T15:04:05.000Z"
 // done.
 type DB struct {
 	path string
+	abs  string   // absolute path of the file
+	lock *os.File // held by LockCrawl until Close
 	log  *slog.Logger
 	rw   *sql.DB   // one connection; BEGIN IMMEDIATE; migrations and all writes
 	ro   *sql.DB   // readPoolSize query-only connections; BEGIN DEFERRED
@@ -72,7 +75,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	if err := checkFile(abs); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{path: path, log: log}
+	db := &DB{path: path, abs: abs, log: log}
 	if err := db.open(ctx, abs); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, explain(err))
@@ -217,9 +220,35 @@ func (db *DB) Close() error {
 	if db.rw != nil {
 		errs = append(errs, db.rw.Close())
 	}
+	if db.lock != nil {
+		errs = append(errs, db.lock.Close()) // closing the file releases the flock
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close %s: %w", db.path, err)
 	}
+	return nil
+}
+
+// ErrLocked is returned by LockCrawl when another process crawls into the file.
+var ErrLocked = errors.New("storage: another crawler is using this file")
+
+// LockCrawl takes the file's crawl lock, an exclusive flock on PATH.lock, so
+// that one crawler at a time writes a crawl and may reclaim its leases. It
+// fails at once with ErrLocked when another process holds it; Close releases
+// it, and so does the death of the process.
+func (db *DB) LockCrawl() error {
+	f, err := os.OpenFile(db.abs+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", db.path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("lock %s: %w", db.path, ErrLocked)
+		}
+		return fmt.Errorf("lock %s: %w", db.path, err)
+	}
+	db.lock = f
 	return nil
 }
 

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -276,5 +277,28 @@ func TestReadersAreQueryOnly(t *testing.T) {
 	db := openTest(t)
 	if _, err := db.ro.ExecContext(t.Context(), `INSERT INTO crawls (started_at, seeds, settings) VALUES ('x', '[]', '{}')`); err == nil {
 		t.Error("insert through the read pool succeeded, want query_only to refuse it")
+	}
+}
+
+func TestLockCrawl(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crawl.db")
+	a, err := Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.LockCrawl(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.LockCrawl(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second LockCrawl = %v, want ErrLocked", err)
+	}
+	a.Close()
+	if err := b.LockCrawl(); err != nil {
+		t.Fatalf("LockCrawl after the holder closed = %v, want nil", err)
 	}
 }

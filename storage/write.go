@@ -39,9 +39,10 @@ type Link struct {
 
 // URL is a newly discovered URL to queue; Queued also returns them.
 type URL struct {
-	URL   string // canonical URL
-	Host  string // its host
-	Depth int    // link hops from a seed
+	URL    string // canonical URL
+	Host   string // its host
+	Depth  int    // link hops from a seed
+	Leased bool   // the crawler holds it in memory already: stored as 'leased', not 'queued'
 }
 
 // Sitemap is one Sitemap: line of a host's robots.txt.
@@ -176,7 +177,7 @@ ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 	dropLinks = `DELETE FROM links WHERE page_id = ?`
 
 	// queueURL only ignores a known URL: other constraint failures still fail.
-	queueURL = `INSERT INTO urls (url, host, depth, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?)
+	queueURL = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (url) DO NOTHING`
 )
 
@@ -269,7 +270,11 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 			}
 		}
 		for _, u := range v.Discovered {
-			if _, err := queue.ExecContext(ectx, u.URL, u.Host, u.Depth, now, crawlID); err != nil {
+			state := "queued"
+			if u.Leased {
+				state = "leased"
+			}
+			if _, err := queue.ExecContext(ectx, u.URL, u.Host, u.Depth, state, now, crawlID); err != nil {
 				return fmt.Errorf("queue %s: %w", u.URL, err)
 			}
 		}

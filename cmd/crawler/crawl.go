@@ -152,6 +152,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	if err := db.LockCrawl(); err != nil { // one crawler per file: it owns the leases
+		return err
+	}
 
 	// A crawl already in this file: keep its settings unless given again, and its seeds' scope.
 	prevSettings, prevSeeds, err := db.LastSettings(ctx)

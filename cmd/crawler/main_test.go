@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/testserver"
 )
 
@@ -242,5 +243,21 @@ func TestByteSize(t *testing.T) {
 		if (err == nil) != tt.ok || (tt.ok && int64(b) != tt.want) {
 			t.Errorf("byteSize.Set(%q) = %d, %v; want %d, ok=%v", tt.in, b, err, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestSecondCrawlerRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "crawl.db")
+	st, err := storage.Open(t.Context(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.LockCrawl(); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCmd(t, "crawl", "--db", db, "http://"+closedPort(t)+"/")
+	if code != 1 || !strings.Contains(lastLine(stderr), "another crawler is using this file") {
+		t.Errorf("crawl on a locked file: exit %d, last line %q; want 1 and a clear message", code, lastLine(stderr))
 	}
 }
