@@ -67,23 +67,21 @@ type Visit struct {
 // WriterConfig tunes Write. The zero value is ready to use.
 type WriterConfig struct {
 	BatchSize  int           // visits per transaction; 0 means 256
-	FlushEvery time.Duration // longest a partial batch waits for more visits; 0 means 100ms
+	FlushEvery time.Duration // how long a partial batch may linger for more visits; 0 means none (group commit)
 }
 
 func (c WriterConfig) withDefaults() WriterConfig {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256
 	}
-	if c.FlushEvery <= 0 {
-		c.FlushEvery = 100 * time.Millisecond
-	}
+
 	return c
 }
 
 // Write is the single writer: it receives visits from rows until the channel
-// is closed, commits them in batches of cfg.BatchSize visits per transaction,
-// and commits a partial batch once it has waited cfg.FlushEvery and before
-// returning. It never stops receiving, even after an error, so senders need
+// is closed and commits them in batches, one transaction per batch: each
+// batch is whatever has queued up since the last commit (at most
+// cfg.BatchSize, lingering cfg.FlushEvery for more if set). It never stops receiving, even after an error, so senders need
 // no select; the caller closes rows.
 //
 // After each transaction Write calls committed (if not nil) with the batch and
@@ -127,27 +125,56 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 		batch = batch[:0]
 	}
 
-	for {
-		select {
-		case v, ok := <-rows:
-			if !ok {
-				flush()
-				db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
-					slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
-				return firstErr
-			}
-			batch = append(batch, v)
-			if len(batch) == 1 {
-				timer.Reset(cfg.FlushEvery)
-			}
-			if len(batch) >= cfg.BatchSize {
-				timer.Stop()
-				flush()
-			}
-		case <-timer.C:
-			flush()
+	closed := false
+	for !closed {
+		v, ok := <-rows
+		if !ok {
+			break
 		}
+		batch = append(batch, v)
+		// Group commit: take what is already waiting (up to BatchSize), then
+		// commit. Under load visits pile up while a transaction runs, so
+		// batches grow by themselves; when the writer keeps up, a visit is
+		// durable within one commit of being sent, which bounds what a
+		// crash loses to about the fetches in flight.
+		var linger <-chan time.Time
+		if cfg.FlushEvery > 0 {
+			timer.Reset(cfg.FlushEvery)
+			linger = timer.C
+		}
+	gather:
+		for len(batch) < cfg.BatchSize {
+			select {
+			case v, ok := <-rows:
+				if !ok {
+					closed = true
+					break gather
+				}
+				batch = append(batch, v)
+				continue
+			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case v, ok := <-rows:
+				if !ok {
+					closed = true
+					break gather
+				}
+				batch = append(batch, v)
+			case <-linger:
+				linger = nil
+			}
+		}
+		timer.Stop()
+		flush()
 	}
+	flush()
+	db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
+		slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
+	return firstErr
 }
 
 // SQL run once per row by commit, prepared once per transaction.
