@@ -200,6 +200,11 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 	if err != nil {
 		return fmt.Errorf("crawl: %w", err)
 	}
+	if e.seen.Filtered() { // the seen-set's filter must know every URL already in the file
+		if err := e.db.EachURL(ctx, e.seen.Remember); err != nil {
+			return fmt.Errorf("crawl: load seen-set: %w", err)
+		}
+	}
 	restored := 0
 	err = e.db.QueuedHosts(ctx, func(host string, n int) error {
 		restored += n

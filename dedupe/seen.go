@@ -24,7 +24,17 @@ type Config struct {
 	// that links seen again soon (navigation, footers) do not cost a Durable
 	// lookup. 0 means 100_000; negative is an error. Unused without a Durable.
 	CacheSize int
+
+	// FilterKeys sizes the Bloom filter in front of the Durable: a key the
+	// filter has never seen is new for certain, without a lookup. Beyond
+	// FilterKeys committed keys its false positives (which cost a lookup,
+	// never a wrong answer) grow. 0 means 4_000_000 (about 4.6 MiB at 1%);
+	// negative means no filter. Unused without a Durable.
+	FilterKeys int
 }
+
+// defaultFilterKeys is Config.FilterKeys's default.
+const defaultFilterKeys = 4_000_000
 
 // defaultCacheSize is Config.CacheSize's default: at about 100 bytes a key,
 // some 10 MB.
@@ -42,6 +52,7 @@ const defaultCacheSize = 100_000
 type Set struct {
 	durable Durable                      // nil: committed keys live in all
 	recent  *lru.Cache[string, struct{}] // committed keys; nil without durable
+	seen    *filter                      // every committed key (and Remember-ed one); nil: ask the Durable
 
 	mu  sync.RWMutex // guards all
 	all map[string]struct{}
@@ -75,7 +86,26 @@ func New(cfg Config, durable Durable) (*Set, error) {
 		return nil, fmt.Errorf("dedupe: new cache: %w", err)
 	}
 	s.recent = recent
+	if cfg.FilterKeys == 0 {
+		cfg.FilterKeys = defaultFilterKeys
+	}
+	if cfg.FilterKeys > 0 {
+		s.seen = newFilter(cfg.FilterKeys, 0.01)
+	}
 	return s, nil
+}
+
+// Filtered reports whether the Set keeps a filter in front of its Durable,
+// which must then learn every key already in the Durable through Remember
+// before the first Add.
+func (s *Set) Filtered() bool { return s.seen != nil }
+
+// Remember tells the filter that key is committed in the Durable (when a
+// crawl resumes). Without it, Add would take such a key for new.
+func (s *Set) Remember(key string) {
+	if s.seen != nil {
+		s.seen.add(key)
+	}
 }
 
 // Add reports whether key is new. A new key is recorded as pending until
@@ -96,7 +126,7 @@ func (s *Set) Add(ctx context.Context, key string) (bool, error) {
 	if _, ok := s.pending.Load(key); ok {
 		return false, nil
 	}
-	if s.durable != nil {
+	if s.durable != nil && (s.seen == nil || s.seen.has(key)) { // the filter rules most new keys out
 		has, err := s.durableHas(ctx, key)
 		if err != nil {
 			return false, err
@@ -170,6 +200,9 @@ func (s *Set) Committed(keys ...string) {
 	if s.durable != nil {
 		for _, k := range keys {
 			s.recent.Add(k, struct{}{})
+			if s.seen != nil {
+				s.seen.add(k)
+			}
 		}
 	} else {
 		s.mu.Lock()

@@ -245,7 +245,7 @@ func TestSetCommitDuringLookup(t *testing.T) {
 			<-release
 		}
 	}
-	s, err := New(Config{}, d)
+	s, err := New(Config{FilterKeys: -1}, d) // the filter would answer without asking d
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestSetCommitDuringLookup(t *testing.T) {
 
 func TestSetEvictionFallsBackToDurable(t *testing.T) {
 	d := newFakeDurable()
-	s, err := New(Config{CacheSize: 2}, d)
+	s, err := New(Config{CacheSize: 2, FilterKeys: -1}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestSetEvictionFallsBackToDurable(t *testing.T) {
 
 func TestSetKnownFromEarlierRun(t *testing.T) {
 	d := newFakeDurable("https://example.com/")
-	s, err := New(Config{}, d)
+	s, err := New(Config{FilterKeys: -1}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestSetDurableError(t *testing.T) {
 	errDisk := errors.New("disk I/O error")
 	d := newFakeDurable()
 	d.setErr(errDisk)
-	s, err := New(Config{}, d)
+	s, err := New(Config{FilterKeys: -1}, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,4 +425,55 @@ func TestSetForget(t *testing.T) {
 	if isNew, _ := s.Add(t.Context(), "https://a.test/x"); isNew {
 		t.Fatal("Forget removed a committed key")
 	}
+}
+
+// TestSetFilter: with the filter, a new key costs no Durable lookup, a
+// committed key still reads as seen, and a resumed Set that was not told
+// (Remember) what the Durable holds would be wrong, which is why callers must.
+func TestSetFilter(t *testing.T) {
+	d := newFakeDurable()
+	s, err := New(Config{CacheSize: 1, FilterKeys: 1000}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for i := range 100 {
+		k := fmt.Sprintf("https://a.test/%d", i)
+		if isNew, err := s.Add(ctx, k); !isNew || err != nil {
+			t.Fatalf("Add(%s) = %v, %v", k, isNew, err)
+		}
+		d.put(k)
+		s.Committed(k)
+	}
+	if n := d.lookups(); n > 5 {
+		t.Errorf("%d Durable lookups for 100 new keys, want almost none (1%% false positives)", n)
+	}
+	for i := range 100 { // the LRU holds one key: the rest must come from the Durable
+		k := fmt.Sprintf("https://a.test/%d", i)
+		if isNew, _ := s.Add(ctx, k); isNew {
+			t.Fatalf("Add(%s) after commit = true", k)
+		}
+	}
+
+	resumed, _ := New(Config{FilterKeys: 1000}, d)
+	if !resumed.Filtered() {
+		t.Fatal("Filtered() = false with FilterKeys set")
+	}
+	for i := range 100 {
+		resumed.Remember(fmt.Sprintf("https://a.test/%d", i))
+	}
+	if isNew, _ := resumed.Add(ctx, "https://a.test/7"); isNew {
+		t.Error("resumed Set took a remembered key for new")
+	}
+}
+
+// lookups returns how many times Has was called in all.
+func (d *fakeDurable) lookups() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.calls {
+		n += c
+	}
+	return n
 }
