@@ -46,6 +46,7 @@ type sample struct {
 	fetched    float64
 	discovered float64
 	rss        float64 // bytes
+	cpu        float64 // seconds, user+system
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -147,22 +148,23 @@ func report(w io.Writer, samples []sample, maxPages int, wall, cpu time.Duration
 	last := samples[len(samples)-1]
 	fmt.Fprintf(w, "crawl: %.0f pages fetched, %.0f URLs discovered, %.1f s wall, %.1f CPU-s, peak RSS %.1f MiB\n",
 		last.fetched, last.discovered, wall.Seconds(), cpu.Seconds(), peak/(1<<20))
-	fmt.Fprintf(w, "\n%10s %12s %12s %12s %10s\n", "fetched", "discovered", "RSS MiB", "pages/s", "at s")
+	fmt.Fprintf(w, "\n%10s %12s %10s %10s %14s %8s\n", "fetched", "discovered", "RSS MiB", "pages/s", "pages/CPU-s", "at s")
 	for _, mark := range []float64{10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000} {
 		if mark > float64(maxPages) {
 			break
 		}
-		i := firstAt(samples, mark)
+		i := firstAt(samples, min(mark, float64(maxPages)*0.99))
 		if i < 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%10.0f %12.0f %12.1f %12.0f %10.1f\n", samples[i].fetched, samples[i].discovered,
-			samples[i].rss/(1<<20), rateBefore(samples, i, 10_000), samples[i].at.Seconds())
+		wall, cpu := ratesBefore(samples, i, 10_000)
+		fmt.Fprintf(w, "%10.0f %12.0f %10.1f %10.0f %14.0f %8.1f\n", samples[i].fetched, samples[i].discovered,
+			samples[i].rss/(1<<20), wall, cpu, samples[i].at.Seconds())
 	}
-	r20 := rateBefore(samples, firstAt(samples, 20_000), 10_000)
-	rEnd := rateBefore(samples, firstAt(samples, float64(maxPages)*0.99), 10_000)
-	if r20 > 0 {
-		fmt.Fprintf(w, "\npages/s near the end / near 20k: %.2f\n", rEnd/r20)
+	w20, c20 := ratesBefore(samples, firstAt(samples, 20_000), 10_000)
+	wEnd, cEnd := ratesBefore(samples, firstAt(samples, float64(maxPages)*0.99), 10_000)
+	if w20 > 0 && c20 > 0 {
+		fmt.Fprintf(w, "\nnear the end / near 20k: pages/s %.2f, pages per CPU-second %.2f\n", wEnd/w20, cEnd/c20)
 	}
 }
 
@@ -176,24 +178,28 @@ func firstAt(samples []sample, n float64) int {
 	return -1
 }
 
-// rateBefore returns pages/s over the span ending at sample i that covers
-// the last span pages.
-func rateBefore(samples []sample, i int, span float64) float64 {
+// ratesBefore returns pages per second and pages per CPU-second over the
+// span ending at sample i that covers the last span pages. The second does
+// not depend on how much of the machine the crawler got.
+func ratesBefore(samples []sample, i int, span float64) (wall, cpu float64) {
 	if i <= 0 {
-		return 0
+		return 0, 0
 	}
 	j := i
 	for j > 0 && samples[i].fetched-samples[j].fetched < span {
 		j--
 	}
-	dt := (samples[i].at - samples[j].at).Seconds()
-	if dt <= 0 {
-		return 0
+	pages := samples[i].fetched - samples[j].fetched
+	if dt := (samples[i].at - samples[j].at).Seconds(); dt > 0 {
+		wall = pages / dt
 	}
-	return (samples[i].fetched - samples[j].fetched) / dt
+	if dc := samples[i].cpu - samples[j].cpu; dc > 0 {
+		cpu = pages / dc
+	}
+	return wall, cpu
 }
 
-var metricLine = regexp.MustCompile(`^(trawl_pages_total|trawl_discovered_total|process_resident_memory_bytes)(\{[^}]*\})? (\S+)$`)
+var metricLine = regexp.MustCompile(`^(trawl_pages_total|trawl_discovered_total|process_resident_memory_bytes|process_cpu_seconds_total)(\{[^}]*\})? (\S+)$`)
 
 // scrape reads the figures it needs from the crawler's /metrics.
 func scrape(addr string) (sample, error) {
@@ -220,6 +226,8 @@ func scrape(addr string) (sample, error) {
 			s.discovered = v
 		case "process_resident_memory_bytes":
 			s.rss = v
+		case "process_cpu_seconds_total":
+			s.cpu = v
 		}
 	}
 	return s, sc.Err()
@@ -234,4 +242,3 @@ func freeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
-

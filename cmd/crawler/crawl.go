@@ -207,8 +207,12 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer stopMetrics()
 
+	before, err := db.Totals(ctx) // figures continue across runs on the same file
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	stopProgress := startProgress(stderr, !*quiet && isTerminal(stderr), engine)
+	stopProgress := startProgress(stderr, !*quiet && isTerminal(stderr), engine, before)
 	runErr := engine.Run(ctx, seeds)
 	stopProgress()
 
@@ -218,7 +222,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	p := engine.Progress()
 	if !*quiet {
-		fmt.Fprintln(stderr, summary(p, time.Since(start), *dbPath))
+		fmt.Fprintln(stderr, summary(p, before, time.Since(start), *dbPath))
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
@@ -280,11 +284,11 @@ func union(a, b []string) []string {
 	return out
 }
 
-func summary(p crawl.Progress, elapsed time.Duration, db string) string {
+func summary(p crawl.Progress, before storage.Totals, elapsed time.Duration, db string) string {
 	rate := float64(p.Fetched) / max(elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("crawled %d pages in %s (%.1f pages/s): %d 2xx, %d 3xx, %d 4xx, %d 5xx, %d failed, %d robots-denied, %d retries; %d links, %d new URLs; %d queued; results in %s",
-		p.Fetched, elapsed.Round(time.Millisecond), rate, p.Status[2], p.Status[3], p.Status[4], p.Status[5], p.Failed,
-		p.RobotsDenied, p.Retries, p.Links, p.Discovered, p.Frontier.Queued, db)
+	return fmt.Sprintf("crawled %d pages in %s (%.1f pages/s; %d in all in %s): %d 2xx, %d 3xx, %d 4xx, %d 5xx, %d failed, %d robots-denied, %d retries; %d links, %d new URLs; %d queued",
+		p.Fetched, elapsed.Round(time.Millisecond), rate, before.Pages+p.Fetched, db, p.Status[2], p.Status[3], p.Status[4], p.Status[5], p.Failed,
+		p.RobotsDenied, p.Retries, p.Links, p.Discovered, p.Frontier.Queued)
 }
 
 // duration is a time.Duration flag that stores as a string in JSON.

@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/trawl/trawl/crawl"
 	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/testserver"
 )
@@ -190,8 +192,12 @@ func TestResumeKeepsSettings(t *testing.T) {
 	if _, stderr, code := runCmd(t, args...); code != 0 {
 		t.Fatalf("first run exit %d:\n%s", code, stderr)
 	}
-	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--quiet"); code != 0 {
+	_, stderr, code := runCmd(t, "crawl", "--db", db)
+	if code != 0 {
 		t.Fatalf("resume exit %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "crawled 30 pages") || !strings.Contains(stderr, "; 60 in all in "+db) {
+		t.Errorf("resumed run's summary does not continue the totals (30 this run, 60 in all):\n%s", stderr)
 	}
 	if got := site.PagesServed() + 1; got != 60 { // + the root page
 		t.Errorf("pages fetched over two runs of --max-pages 30 = %d, want 60", got)
@@ -259,5 +265,16 @@ func TestSecondCrawlerRefused(t *testing.T) {
 	_, stderr, code := runCmd(t, "crawl", "--db", db, "http://"+closedPort(t)+"/")
 	if code != 1 || !strings.Contains(lastLine(stderr), "another crawler is using this file") {
 		t.Errorf("crawl on a locked file: exit %d, last line %q; want 1 and a clear message", code, lastLine(stderr))
+	}
+}
+
+func TestProgressLineContinuesTotals(t *testing.T) {
+	var p crawl.Progress
+	p.Fetched, p.Failed = 7, 1
+	p.Frontier.Queued, p.Frontier.InFlight, p.Frontier.Hosts = 40, 3, 2
+	got := progressLine(65*time.Second, 12.4, p, storage.Totals{Pages: 100, Failed: 4})
+	want := "\r\033[K1m5s  12 pages/s  fetched 107  queued 40  in flight 3  errors 5  hosts 2"
+	if got != want {
+		t.Errorf("progressLine = %q, want %q", got, want)
 	}
 }

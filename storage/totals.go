@@ -1,0 +1,25 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+)
+
+// Totals are a crawl file's running totals, cheap enough to read when a
+// crawl starts: the progress line adds the run's own counts to them, so that
+// a resumed crawl's figures continue instead of starting again from zero.
+type Totals struct {
+	Pages  int64 // rows in pages
+	Failed int64 // URLs whose fetch failed (urls.state 'failed')
+}
+
+// Totals reads the totals.
+func (db *DB) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := db.ro.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages), (SELECT count(*) FROM urls WHERE state = 'failed')`).
+		Scan(&t.Pages, &t.Failed)
+	if err != nil {
+		return t, fmt.Errorf("read totals: %w", err)
+	}
+	return t, nil
+}
