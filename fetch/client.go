@@ -38,6 +38,7 @@ type Client struct {
 	flights singleflight.Group               // robots.txt fetches, keyed by robotsKey
 
 	warnRobots rate.Sometimes // throttles "robots.txt unreachable" warnings
+	warnMemory rate.Sometimes // throttles warnings about failed Memory calls
 }
 
 // hostState is the politeness state of one host.
@@ -118,6 +119,7 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 		hosts:      hosts,
 		robots:     robots,
 		warnRobots: rate.Sometimes{First: 5, Interval: time.Minute},
+		warnMemory: rate.Sometimes{First: 5, Interval: time.Minute},
 	}, nil
 }
 
@@ -186,7 +188,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			return nil, err
 		}
 		takeToken = true // a hop is another request and takes its own token
-		retryAfter := c.noteBackoff(u.Host, resp)
+		retryAfter := c.noteBackoff(ctx, u.Host, resp)
 
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
@@ -306,9 +308,10 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	return resp, release, nil
 }
 
-// noteBackoff backs u's host off after a 429, or a 5xx carrying Retry-After, and returns the
-// response's capped Retry-After on a 429 or 5xx (0 if absent).
-func (c *Client) noteBackoff(host string, resp *http.Response) time.Duration {
+// noteBackoff backs u's host off after a 429, or a 5xx carrying Retry-After, saving the
+// backoff in the Memory when it starts or grows, and returns the response's capped
+// Retry-After on a 429 or 5xx (0 if absent).
+func (c *Client) noteBackoff(ctx context.Context, host string, resp *http.Response) time.Duration {
 	code := resp.StatusCode
 	if code != http.StatusTooManyRequests && code < 500 {
 		return 0
@@ -319,14 +322,15 @@ func (c *Client) noteBackoff(host string, resp *http.Response) time.Duration {
 	if !ok && code == http.StatusTooManyRequests {
 		wait = backoff(0)
 	}
-	if wait > 0 {
-		c.host(host).setBackoff(now.Add(wait))
+	if until := now.Add(wait); wait > 0 && c.host(host).setBackoff(until) {
+		c.rememberBackoff(ctx, host, until)
 	}
 	return ra
 }
 
 // host returns host's politeness state, creating it if needed. An evicted host starts afresh,
-// its Crawl-delay applied again from the robots.txt cache.
+// its Crawl-delay applied again from the robots.txt cache and its backoff restored from the
+// Memory.
 func (c *Client) host(host string) *hostState {
 	key := strings.ToLower(host)
 	if hs, ok := c.hosts.Get(key); ok {
@@ -338,6 +342,9 @@ func (c *Client) host(host string) *hostState {
 		lim = rate.NewLimiter(min(c.limit, rate.Every(d)), 1)
 	}
 	hs.lim.Store(lim)
+	if until, ok := c.recallBackoff(key); ok {
+		hs.backoffUntil.Store(until.UnixNano())
+	}
 	if prev, ok, _ := c.hosts.PeekOrAdd(key, hs); ok {
 		return prev // another goroutine created it first
 	}
@@ -358,13 +365,17 @@ func (hs *hostState) checkBackoff(host string) error {
 	return nil
 }
 
-// setBackoff backs hs off until t, unless it already is for longer.
-func (hs *hostState) setBackoff(t time.Time) {
+// setBackoff backs hs off until t, unless it already is for longer, and reports whether it
+// did.
+func (hs *hostState) setBackoff(t time.Time) bool {
 	n := t.UnixNano()
 	for {
 		old := hs.backoffUntil.Load()
-		if old >= n || hs.backoffUntil.CompareAndSwap(old, n) {
-			return
+		if old >= n {
+			return false
+		}
+		if hs.backoffUntil.CompareAndSwap(old, n) {
+			return true
 		}
 	}
 }

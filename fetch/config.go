@@ -69,6 +69,10 @@ type Config struct {
 	MaxCrawlDelay time.Duration
 	// MaxRetryAfter caps a Retry-After response header; 0 means 10m.
 	MaxRetryAfter time.Duration
+	// Memory keeps robots.txt verdicts and host backoffs across Clients (and processes),
+	// so that a resumed crawl neither refetches a fresh robots.txt nor contacts a host
+	// still backed off; nil means the Client remembers only in memory. See Memory.
+	Memory Memory
 }
 
 // withDefaults returns cfg with every zero field set to its documented default.

@@ -95,6 +95,9 @@ func (c *Client) robotsFor(ctx context.Context, scheme, host string) (*robotsEnt
 			if e, ok := c.robots.Peek(key); ok && time.Now().Before(e.expires) {
 				return e, nil // a flight that ended just now filled it
 			}
+			if e, ok := c.recallRobots(ctx, host, key); ok {
+				return e, nil // an earlier run fetched it: nothing is sent
+			}
 			return c.loadRobots(ctx, scheme, host, key)
 		})
 		if err == nil {
@@ -107,12 +110,13 @@ func (c *Client) robotsFor(ctx context.Context, scheme, host string) (*robotsEnt
 	}
 }
 
-// loadRobots fetches, caches and returns the robots.txt verdict for scheme and host. It
-// returns an error only when ctx ends, and then caches nothing.
+// loadRobots fetches, caches and returns the robots.txt verdict for scheme and host, and
+// saves it in the Memory if it was fetched. It returns an error only when ctx ends, and
+// then caches nothing.
 func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*robotsEntry, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	data, err := c.getRobots(rctx, &url.URL{Scheme: scheme, Host: host, Path: "/robots.txt"})
+	data, body, err := c.getRobots(rctx, &url.URL{Scheme: scheme, Host: host, Path: "/robots.txt"})
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // the caller left: not the host's fault
 	}
@@ -139,27 +143,30 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 	if e.delay > 0 {
 		c.applyCrawlDelay(host, e.delay)
 	}
+	c.rememberRobots(ctx, host, key, e, body, now)
 	return e, nil
 }
 
 // getRobots fetches robots.txt at u, following up to maxRobotsRedirects redirects, and
-// returns what it says: parsed for a 2xx, allow-all for a 4xx or a redirect that leads
-// nowhere. An error means robots.txt is unreachable (5xx, 429, network, body cut short) or
-// was not asked for (*BackoffError, ErrRateLimited).
-func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, error) {
+// returns what it says: parsed for a 2xx, with the body as read (never nil, at most
+// robots.MaxSize+1 bytes so that Parse can drop a line cut by its limit); allow-all and a
+// nil body for a 4xx or a redirect that leads nowhere. An error means robots.txt is
+// unreachable (5xx, 429, network, body cut short) or was not asked for (*BackoffError,
+// ErrRateLimited).
+func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byte, error) {
 	for hops := 0; ; hops++ {
 		resp, release, err := c.send(ctx, u, nil, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		c.noteBackoff(u.Host, resp)
+		c.noteBackoff(ctx, u.Host, resp)
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
 			next, err := u.Parse(loc)
 			if hops == maxRobotsRedirects || err != nil || checkURL(next) != nil {
 				// RFC 9309 §2.3.1.2: treated as unavailable, like a 4xx.
-				return robots.AllowAll(), nil
+				return robots.AllowAll(), nil, nil
 			}
 			u = next
 			continue
@@ -167,20 +174,23 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, error
 		code := resp.StatusCode
 		switch {
 		case code >= 200 && code <= 299:
-			body, _, err := readBody(resp, robots.MaxSize)
+			body, _, err := readBody(resp, robots.MaxSize+1)
 			release()
 			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", u, err)
+				return nil, nil, fmt.Errorf("read %s: %w", u, err)
 			}
-			return robots.Parse(body), nil
+			if body == nil {
+				body = []byte{}
+			}
+			return robots.Parse(body), body, nil
 		case code == http.StatusTooManyRequests || code >= 500:
 			discard(resp.Body)
 			release()
-			return nil, &StatusError{URL: u.String(), Code: code}
+			return nil, nil, &StatusError{URL: u.String(), Code: code}
 		default:
 			discard(resp.Body)
 			release()
-			return robots.AllowAll(), nil
+			return robots.AllowAll(), nil, nil
 		}
 	}
 }

@@ -75,6 +75,28 @@ import (
 //	host      TEXT NOT NULL  the host whose robots.txt lists it
 //	url       TEXT NOT NULL  the sitemap URL, as written
 //	found_at  TEXT NOT NULL  when it was first seen
+//
+// robots — the robots.txt verdict of each scheme and host, as the crawler
+// cached it, so that a resumed crawl obeys it without fetching robots.txt
+// again while it is fresh. One row per key, replaced when robots.txt is
+// fetched again. Unlike sitemaps and backoff it is an ordinary rowid table:
+// with bodies of kilobytes its rows are too large for WITHOUT ROWID to pay off
+// (SQLite advises it for rows under about a twentieth of a page).
+//
+//	key          TEXT PRIMARY KEY  scheme://host, host in lower case ("https://example.com:8443")
+//	body         BLOB              the robots.txt body as fetched (at most 500 KiB + 1 byte); NULL when none was kept
+//	allow        INTEGER NOT NULL  1 when robots.txt was absent (4xx): every path allowed
+//	unavailable  INTEGER NOT NULL  1 when robots.txt could not be had (5xx, 429, network error): the host is disallowed until expires_at
+//	cause        TEXT              why it was unavailable; NULL otherwise
+//	fetched_at   TEXT NOT NULL     when it was fetched
+//	expires_at   TEXT NOT NULL     when it is fetched again; a crawl ignores the row after that
+//
+// backoff — hosts told to slow down (429, or 5xx with Retry-After), so that a
+// resumed crawl does not contact them before the backoff ends. Rows are kept
+// after they expire and overwritten by the next backoff.
+//
+//	host   TEXT PRIMARY KEY  url.URL.Host in lower case ("example.com:8080")
+//	until  TEXT NOT NULL     no request is sent to host before this time (rounded up to the millisecond)
 const schemaV1 = `
 CREATE TABLE crawls (
 	id          INTEGER PRIMARY KEY,
@@ -131,6 +153,21 @@ CREATE TABLE sitemaps (
 	url      TEXT NOT NULL,
 	found_at TEXT NOT NULL,
 	PRIMARY KEY (host, url)
+) WITHOUT ROWID;
+
+CREATE TABLE robots (
+	key         TEXT PRIMARY KEY,
+	body        BLOB,
+	allow       INTEGER NOT NULL,
+	unavailable INTEGER NOT NULL,
+	cause       TEXT,
+	fetched_at  TEXT NOT NULL,
+	expires_at  TEXT NOT NULL
+);
+
+CREATE TABLE backoff (
+	host  TEXT PRIMARY KEY,
+	until TEXT NOT NULL
 ) WITHOUT ROWID;
 `
 

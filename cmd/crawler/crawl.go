@@ -189,6 +189,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fetcher, err := fetch.New(fetch.Config{
 		UserAgent: set.UserAgent, Concurrency: set.Concurrency, PerHost: set.PerHost, Rate: set.Rate,
 		Timeout: time.Duration(set.Timeout), MaxBody: int64(set.MaxBody), IgnoreRobots: set.IgnoreRobots,
+		Memory: crawl.Memory(db), // robots.txt verdicts and host backoffs survive a restart
 	}, nil, log)
 	if err != nil {
 		return usagef("%v", err)
