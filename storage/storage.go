@@ -75,12 +75,32 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 	if err := checkFile(abs); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{path: path, abs: abs, log: log}
-	if err := db.open(ctx, abs); err != nil {
+	// Several processes opening a new file at once can get SQLITE_BUSY
+	// while one of them switches it to WAL: SQLite does not run the busy
+	// handler for that, so retry here within the same 5 s budget.
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		db := &DB{path: path, abs: abs, log: log}
+		err := db.open(ctx, abs)
+		if err == nil {
+			return db, nil
+		}
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, explain(err))
+		if !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("open %s: %w", path, explain(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
-	return db, nil
+}
+
+// isBusy reports whether err is SQLite's "database is locked" or "busy".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 func (db *DB) open(ctx context.Context, abs string) error {

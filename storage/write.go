@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -95,6 +97,10 @@ func (c WriterConfig) withDefaults() WriterConfig {
 // Write may run on a DB at a time.
 func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, committed func(batch []Visit, err error)) error {
 	cfg = cfg.withDefaults()
+	ws, prepErr := db.prepareWrite(ctx) // on failure every batch reports it; receiving goes on
+	if ws != nil {
+		defer ws.close()
+	}
 	batch := make([]Visit, 0, cfg.BatchSize)
 	timer := time.NewTimer(cfg.FlushEvery)
 	timer.Stop()
@@ -107,7 +113,10 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 			return
 		}
 		start := time.Now()
-		err := db.commit(ctx, batch)
+		err := db.commit(ctx, ws, batch)
+		if ws == nil {
+			err = errors.Join(err, prepErr)
+		}
 		batches++
 		visits += len(batch)
 		if err != nil {
@@ -196,7 +205,7 @@ RETURNING id`
 	markVisited = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 
-	insertLink = `INSERT INTO links (page_id, src_url, dst_url, nofollow) VALUES (?, ?, ?, ?)`
+	insertLinks = `INSERT INTO links (page_id, src_url, dst_url, nofollow) VALUES `
 
 	insertSitemap = `INSERT OR IGNORE INTO sitemaps (host, url, found_at) VALUES (?, ?, ?)`
 
@@ -209,13 +218,16 @@ ON CONFLICT (url) DO NOTHING`
 )
 
 // commit writes batch in one transaction.
-func (db *DB) commit(ctx context.Context, batch []Visit) error {
+func (db *DB) commit(ctx context.Context, ws *writeStmts, batch []Visit) error {
+	if ws == nil {
+		return fmt.Errorf("write batch of %d visits: %w", len(batch), errNoStatements)
+	}
 	tx, err := db.rw.BeginTx(ctx, nil) // database/sql rolls it back if ctx ends
 	if err != nil {
 		return fmt.Errorf("write batch of %d visits: begin: %w", len(batch), err)
 	}
 	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
-	if err := writeBatch(ctx, tx, batch); err != nil {
+	if err := ws.writeBatch(ctx, tx, batch); err != nil {
 		return fmt.Errorf("write batch of %d visits: %w", len(batch), err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -224,18 +236,80 @@ func (db *DB) commit(ctx context.Context, batch []Visit) error {
 	return nil
 }
 
-func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
-	var stmts [6]*sql.Stmt
-	for i, q := range [...]string{insertPage, markVisited, insertLink, queueURL, dropLinks, insertSitemap} {
-		st, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return fmt.Errorf("prepare: %w", err)
-		}
-		defer st.Close()
-		stmts[i] = st
+// errNoStatements stands for the writer's statements failing to prepare.
+var errNoStatements = errors.New("writer statements not prepared")
+
+// linkChunks are the row counts of the multi-row link inserts: a page's
+// links go in as few statements as these sizes allow (10 links: 8 + 2).
+// Each statement execution has a fixed cost through database/sql and cgo
+// that one row per statement paid ten times a page.
+var linkChunks = [...]int{16, 8, 4, 2, 1}
+
+// writeStmts are the writer's statements, prepared once on the write
+// connection for the life of a Write and bound to each transaction.
+type writeStmts struct {
+	page, visited, queue, drop, sitemap *sql.Stmt
+	links                               [len(linkChunks)]*sql.Stmt
+	args                                []any // reused argument buffer for link inserts
+}
+
+// prepareWrite prepares the writer's statements on db.rw.
+func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
+	ws := &writeStmts{}
+	queries := []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.queue, queueURL}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}}
+	for i, n := range linkChunks {
+		rows := strings.Repeat("(?, ?, ?, ?), ", n)
+		queries = append(queries, struct {
+			dst **sql.Stmt
+			sql string
+		}{&ws.links[i], insertLinks + rows[:len(rows)-2]})
 	}
-	page, visited, link, queue, drop, sitemap := stmts[0], stmts[1], stmts[2], stmts[3], stmts[4], stmts[5]
+	for _, q := range queries {
+		st, err := db.rw.PrepareContext(ctx, q.sql)
+		if err != nil {
+			ws.close()
+			return nil, fmt.Errorf("prepare writer statements: %w", err)
+		}
+		*q.dst = st
+	}
+	return ws, nil
+}
+
+func (ws *writeStmts) close() {
+	for _, st := range append([]*sql.Stmt{ws.page, ws.visited, ws.queue, ws.drop, ws.sitemap}, ws.links[:]...) {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// insertLinkRows inserts rows (deduplicated already) of one page in chunks.
+func (ws *writeStmts) insertLinkRows(ctx context.Context, tx *sql.Tx, pageID int64, rows []Link) error {
+	for i, n := range linkChunks {
+		for len(rows) >= n {
+			args := ws.args[:0]
+			for _, l := range rows[:n] {
+				args = append(args, pageID, l.Src, l.Dst, l.Nofollow)
+			}
+			ws.args = args
+			if _, err := tx.StmtContext(ctx, ws.links[i]).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("links of %s: %w", rows[0].Src, err)
+			}
+			rows = rows[n:]
+		}
+	}
+	clear(ws.args) // drop references to this batch's strings
+	return nil
+}
+
+func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
+	page, visited, queue, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.visited),
+		tx.StmtContext(ctx, ws.queue), tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
 	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
+	var unique []Link
 
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
 	// so that it can interrupt it. Rows are microseconds each, so they run
@@ -282,14 +356,15 @@ func writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 			return fmt.Errorf("links of %s without its page", v.Links[0].Src)
 		}
 		clear(seenDst)
+		unique = unique[:0]
 		for _, l := range v.Links {
-			if seenDst[l.Dst] {
-				continue
+			if !seenDst[l.Dst] {
+				seenDst[l.Dst] = true
+				unique = append(unique, l)
 			}
-			seenDst[l.Dst] = true
-			if _, err := link.ExecContext(ectx, pageID, l.Src, l.Dst, l.Nofollow); err != nil {
-				return fmt.Errorf("link %s -> %s: %w", l.Src, l.Dst, err)
-			}
+		}
+		if err := ws.insertLinkRows(ectx, tx, pageID, unique); err != nil {
+			return err
 		}
 		for _, sm := range v.Sitemaps {
 			if _, err := sitemap.ExecContext(ectx, sm.Host, sm.URL, now); err != nil {
