@@ -234,7 +234,6 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Go(func() {
-			ack := make(chan error, 1) // this worker's visit committed (or not)
 			for {
 				it, err := e.front.Next(ctx)
 				if err != nil {
@@ -243,7 +242,7 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 					}
 					return
 				}
-				e.visit(fetchCtx, it, rows, ack, fail)
+				e.visit(fetchCtx, it, rows, fail)
 			}
 		})
 	}
@@ -262,10 +261,10 @@ var errRedirectSeen = errors.New("redirect target already seen")
 var errRedirectScope = errors.New("redirect target out of scope")
 
 // visit fetches one URL, records the result and queues what it discovered.
-func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, ack chan error, fail func(error)) {
+func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, fail func(error)) {
 	u, err := url.Parse(it.URL)
 	if err != nil { // canonical URLs always parse; a corrupt row is recorded, not fatal
-		e.record(ctx, it, rows, ack, storage.Visit{Page: &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}}, true)
+		e.record(ctx, it, rows, storage.Visit{Page: &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err)}}, true)
 		return
 	}
 	var aliases []storage.URL // redirect targets this fetch absorbed
@@ -356,7 +355,7 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 			}
 		}
 	}
-	e.record(ctx, it, rows, ack, v, failed(page.Status, err))
+	e.record(ctx, it, rows, v, failed(page.Status, err))
 }
 
 // links extracts res's links, records them, and returns the in-scope ones
@@ -397,13 +396,10 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 	return links, found, nil
 }
 
-// record queues what v found, sends v (its Page set) to the writer, waits
-// until it is committed, then marks it done: Done last, so that the frontier
-// never looks empty while work remains, and only once the page is durable,
-// so that a worker's next URL waits for its last page to be safe and a crash
-// loses at most one page per worker. The writer's group commit takes every
-// waiting worker's page in one transaction.
-func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, ack chan error, v storage.Visit, failed bool) {
+// record queues what v found, sends v (its Page set) to the writer, then
+// marks it done: Done last, so that the frontier never looks empty while
+// work remains.
+func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- storage.Visit, v storage.Visit, failed bool) {
 	page := v.Page
 	page.URL, page.Host, page.Depth, page.Attempts = it.URL, it.Host, it.Depth, it.Attempt+1
 	v.CrawlID = e.cfg.CrawlID
@@ -416,9 +412,7 @@ func (e *Engine) record(ctx context.Context, it frontier.Item, rows chan<- stora
 	e.counts.discovered.Add(int64(len(v.Discovered)))
 	e.log.LogAttrs(ctx, slog.LevelDebug, "fetched", slog.String("url", it.URL), slog.Int("status", page.Status), slog.Duration("elapsed", page.Duration), slog.String("err", page.Error))
 	e.place(v.Discovered)
-	v.Ack = ack
 	rows <- v
-	<-ack // a failed commit also ends the crawl (the writer's callback)
 	e.front.Done(it)
 }
 

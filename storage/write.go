@@ -58,13 +58,12 @@ type Sitemap struct {
 // unless already known) and the new state of the visited URL (urls.state
 // becomes 'failed' when Page.Error is set, else 'done').
 type Visit struct {
-	Page       *Page        // the fetch's record; nil for a visit that only queues (seeds)
-	Links      []Link       // the page's outgoing links; requires Page
-	Discovered []URL        // new URLs to queue
-	Aliases    []URL        // redirect targets this fetch followed: recorded as done so they are never fetched on their own
-	Sitemaps   []Sitemap    // Sitemap lines of a robots.txt read during this fetch
-	Ack        chan<- error // if set, receives the transaction's result once it ended (buffer it: Write does not wait)
-	CrawlID    int64        // crawls.id from BeginCrawl; 0 stores NULL
+	Page       *Page     // the fetch's record; nil for a visit that only queues (seeds)
+	Links      []Link    // the page's outgoing links; requires Page
+	Discovered []URL     // new URLs to queue
+	Aliases    []URL     // redirect targets this fetch followed: recorded as done so they are never fetched on their own
+	Sitemaps   []Sitemap // Sitemap lines of a robots.txt read during this fetch
+	CrawlID    int64     // crawls.id from BeginCrawl; 0 stores NULL
 }
 
 // WriterConfig tunes Write. The zero value is ready to use.
@@ -130,14 +129,6 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 			slog.Int("visits", len(batch)), slog.Duration("elapsed", time.Since(start)), slog.Bool("ok", err == nil))
 		if committed != nil {
 			committed(batch, err)
-		}
-		for i := range batch {
-			if ack := batch[i].Ack; ack != nil {
-				select {
-				case ack <- err:
-				default: // unbuffered or full: the sender is not waiting for it
-				}
-			}
 		}
 		clear(batch) // drop references to pages and links before reuse
 		batch = batch[:0]

@@ -545,24 +545,3 @@ func TestWriteSitemaps(t *testing.T) {
 		t.Errorf("Stats.Sitemaps = %d, want 2", st.Sitemaps)
 	}
 }
-
-// TestWriteAck: a visit's Ack receives its transaction's result after the
-// commit, so a sender may wait until what it sent is durable.
-func TestWriteAck(t *testing.T) {
-	db := openTest(t)
-	ack := make(chan error, 1)
-	rows := make(chan Visit)
-	done := make(chan error, 1)
-	go func() { done <- db.Write(context.Background(), WriterConfig{}, rows, nil) }()
-	rows <- Visit{Page: &Page{URL: "https://a.test/", Host: "a.test", Status: 200}, Ack: ack}
-	if err := <-ack; err != nil {
-		t.Fatalf("Ack = %v", err)
-	}
-	if n := count(t, db, `SELECT count(*) FROM pages`); n != 1 { // durable before the ack
-		t.Errorf("pages after the ack = %d, want 1", n)
-	}
-	close(rows)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
