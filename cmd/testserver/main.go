@@ -1,9 +1,10 @@
 // Command testserver serves a deterministic synthetic web site on loopback
-// ports, for demos and benchmarks.
+// ports, or (with "api") upstream JSON APIs, for demos and benchmarks.
 //
 // Usage:
 //
 //	testserver [-hosts N] [-pages N] [-links N] [-size BYTES] [-latency D] [-cross F] [-robots FILE] [-seed N]
+//	testserver api [-addr ADDR] [-latency D | -latency-dist SPEC] [-error-rate F] [-hang] ... (see api.go)
 //
 // It prints the seed URL of each host on stdout, one per line, then "ready" on
 // stderr, and serves until SIGINT or SIGTERM. It then stops and prints, as its
@@ -57,6 +58,9 @@ func exitCode(err error) int {
 // run serves the site described by args until ctx ends. Seed URLs go to
 // stdout; "ready", usage messages and the final totals go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "api" {
+		return runAPI(ctx, args[1:], stdout, stderr) // api.go
+	}
 	var cfg testserver.SiteConfig
 	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)

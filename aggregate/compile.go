@@ -1,0 +1,561 @@
+package aggregate
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"math"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// compiled is a validated Endpoint, ready to serve.
+type compiled struct {
+	method    string
+	path      string
+	timeout   time.Duration
+	reportKey []byte // the key JSON-encoded with quotes; nil without a report
+	reportRaw []byte // ReportKey as configured
+	cacheTTL  time.Duration
+	cacheSize int
+	coalesce  bool
+	backends  []*backend
+	params    []string // path parameter names, in path order
+	keyQuery  []string // client query names any backend uses, sorted
+	keyHeader []string // forwarded header names (canonical), sorted
+	seed      maphash.Seed
+	// The causes of a fan-out's deadline, for reports.
+	deadlineCause       error // the endpoint's timeout
+	callerDeadlineCause error // an earlier deadline of the caller's context
+}
+
+// backend is a compiled Backend. The limiter and semaphore are added by New.
+type backend struct {
+	name     string
+	nameJSON []byte
+	required bool
+	timeout  time.Duration // 0: the endpoint's deadline alone
+	cause    error         // the cause of this backend's own timeout
+	maxBody  int64
+	headers  []string // canonical names
+
+	parts      []tpart  // the URL template; a single literal when static
+	hasQuery   bool     // the template already has a '?'
+	extraQuery []string // Query names not used in the template, appended
+
+	group      cfgName // Group; zero without
+	target     [][]byte
+	collection cfgName // Collection; zero without
+	allow      map[string]struct{}
+	deny       map[string]struct{}
+	mapping    map[string]int32 // old name -> index in mapTo
+	mapTo      []cfgName        // the new names
+	shaped     bool             // any rule besides Group: the body's members are examined
+
+	maxConcurrent int
+	rate          float64
+	burst         int
+	sem           chan struct{} // a token per call in flight; nil when unlimited
+	lim           *rate.Limiter // nil when unlimited
+}
+
+// cfgName is a field name from the configuration, in both forms.
+type cfgName struct {
+	key  []byte // JSON-encoded, with quotes
+	name []byte // as configured
+}
+
+// tpart is one piece of a URL template: literal text or a placeholder.
+type tpart struct {
+	lit      string
+	name     string // placeholder name; "" for a literal
+	fromPath bool   // a path parameter, else a client query parameter
+	catchAll bool   // a *name path parameter: slashes are kept
+	inQuery  bool   // after the '?': query-escaped
+}
+
+// hopHeaders cannot be forwarded: they describe one connection, or the
+// transport sets them itself.
+func hopHeader(h string) bool {
+	switch h {
+	case "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length", "X-Request-Id":
+		return true
+	}
+	return false
+}
+
+// compileEndpoint checks ep and compiles it. idx is its position, used to
+// name it in errors when it has no path.
+func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
+	place := ep.Path
+	if place == "" {
+		place = "#" + strconv.Itoa(idx+1)
+	}
+	var errs []error
+	add := func(backend, field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Endpoint: place, Backend: backend, Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	c := &compiled{
+		method:    ep.Method,
+		path:      ep.Path,
+		timeout:   time.Duration(ep.Timeout),
+		cacheTTL:  time.Duration(ep.Cache.TTL),
+		cacheSize: ep.Cache.Size,
+		coalesce:  !ep.NoCoalesce,
+		reportRaw: []byte(ep.ReportKey),
+		seed:      maphash.MakeSeed(),
+	}
+	if c.method == "" {
+		c.method = http.MethodGet
+	}
+	defer func() {
+		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s passed", place, Duration(c.timeout))
+		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline passed", place)
+	}()
+	switch c.method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+	default:
+		add("", "method", "%q is not an HTTP method (use upper case, such as GET)", ep.Method)
+	}
+	params, catchAll, perr := parseRoute(ep.Path)
+	if perr != "" {
+		add("", "path", "%s", perr)
+	}
+	c.params = params
+	switch {
+	case c.timeout < 0:
+		add("", "timeout", "%s is negative", ep.Timeout)
+		c.timeout = DefaultTimeout // so that the backends are not all reported too
+	case c.timeout == 0:
+		c.timeout = DefaultTimeout
+	}
+	switch {
+	case c.cacheTTL < 0:
+		add("", "cache.ttl", "%s is negative", ep.Cache.TTL)
+	case c.cacheSize < 0:
+		add("", "cache.size", "%d is negative", c.cacheSize)
+	case c.cacheSize == 0:
+		c.cacheSize = DefaultCacheSize
+	}
+	if ep.ReportKey != "" {
+		c.reportKey = appendJSONString(nil, ep.ReportKey)
+	}
+	if len(ep.Backends) == 0 {
+		add("", "backends", "at least one backend is required")
+	}
+	names := map[string]int{}
+	groups := map[string]string{}
+	queries, headers := map[string]bool{}, map[string]bool{}
+	for i := range ep.Backends {
+		bc := &ep.Backends[i]
+		bplace := bc.Name
+		if bplace == "" {
+			bplace = "#" + strconv.Itoa(i+1)
+			add(bplace, "name", "a name is required")
+		} else if j, dup := names[bc.Name]; dup {
+			add(bplace, "name", "duplicate name (also backend #%d)", j+1)
+		} else {
+			names[bc.Name] = i
+		}
+		b, berrs := compileBackend(bc, c, params, catchAll)
+		for _, e := range berrs {
+			e.Endpoint, e.Backend = place, bplace
+			errs = append(errs, e)
+		}
+		if bc.Group != "" {
+			if other, dup := groups[bc.Group]; dup {
+				add(bplace, "group", "%q is also the group of backend %s (the first would hide the second)", bc.Group, other)
+			}
+			groups[bc.Group] = bplace
+			if bc.Group == ep.ReportKey {
+				add(bplace, "group", "%q is also the endpoint's report_key", bc.Group)
+			}
+		}
+		for _, q := range bc.Query {
+			queries[q] = true
+		}
+		for _, h := range b.headers {
+			headers[h] = true
+		}
+		c.backends = append(c.backends, b)
+	}
+	for q := range queries {
+		c.keyQuery = append(c.keyQuery, q)
+	}
+	for h := range headers {
+		c.keyHeader = append(c.keyHeader, h)
+	}
+	slices.Sort(c.keyQuery)
+	slices.Sort(c.keyHeader)
+	return c, errs
+}
+
+// compileBackend checks one backend (leaving the place of its errors to the
+// caller) and compiles it.
+func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) (*backend, []*ConfigError) {
+	var errs []*ConfigError
+	add := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	b := &backend{
+		name:          bc.Name,
+		nameJSON:      appendJSONString(nil, bc.Name),
+		required:      bc.Required,
+		timeout:       time.Duration(bc.Timeout),
+		maxBody:       bc.MaxBody,
+		maxConcurrent: bc.MaxConcurrent,
+		rate:          bc.Rate,
+		burst:         bc.Burst,
+	}
+	switch {
+	case b.timeout < 0:
+		add("timeout", "%s is negative", bc.Timeout)
+	case b.timeout > c.timeout:
+		add("timeout", "%s exceeds the endpoint's %s", bc.Timeout, Duration(c.timeout))
+	case b.timeout == c.timeout:
+		b.timeout = 0 // the endpoint's deadline is enough
+	}
+	if b.timeout > 0 {
+		b.cause = fmt.Errorf("backend %s: no answer within its timeout of %s", bc.Name, bc.Timeout)
+	}
+	switch {
+	case b.maxBody < 0:
+		add("max_body", "%d is negative", b.maxBody)
+	case b.maxBody == 0:
+		b.maxBody = DefaultMaxBody
+	}
+	if b.maxConcurrent < 0 {
+		add("max_concurrent", "%d is negative", b.maxConcurrent)
+	}
+	if b.rate < 0 || math.IsNaN(b.rate) || math.IsInf(b.rate, 0) {
+		add("rate", "%v is not a rate (calls per second, 0 for unlimited)", b.rate)
+	}
+	switch {
+	case b.burst < 0:
+		add("burst", "%d is negative", b.burst)
+	case b.burst == 0:
+		b.burst = 1
+	}
+
+	seenQuery := map[string]bool{}
+	for _, q := range bc.Query {
+		switch {
+		case q == "":
+			add("query", "empty parameter name")
+		case seenQuery[q]:
+			add("query", "%q is listed twice", q)
+		case slices.Contains(params, q):
+			add("query", "%q is also a path parameter, which would shadow it in the url", q)
+		}
+		seenQuery[q] = true
+	}
+	parts, hasQuery, used, uerr := parseTemplate(bc.URL, params, catchAll, bc.Query)
+	for _, e := range uerr {
+		add("url", "%s", e)
+	}
+	b.parts, b.hasQuery = parts, hasQuery
+	for _, q := range bc.Query {
+		if q != "" && !used[q] && !slices.Contains(b.extraQuery, q) {
+			b.extraQuery = append(b.extraQuery, q)
+		}
+	}
+
+	for _, h := range bc.Headers {
+		ch := textproto.CanonicalMIMEHeaderKey(h)
+		switch {
+		case !validHeaderName(h):
+			add("headers", "%q is not a header name", h)
+		case hopHeader(ch):
+			add("headers", "%s cannot be forwarded", ch)
+		case slices.Contains(b.headers, ch):
+			add("headers", "%s is listed twice", ch)
+		default:
+			b.headers = append(b.headers, ch)
+		}
+	}
+
+	if bc.Group != "" {
+		b.group = cfgName{key: appendJSONString(nil, bc.Group), name: []byte(bc.Group)}
+	}
+	if bc.Target != "" {
+		for seg := range strings.SplitSeq(bc.Target, ".") {
+			if seg == "" {
+				add("target", "%q has an empty segment", bc.Target)
+				break
+			}
+			b.target = append(b.target, []byte(seg))
+		}
+	}
+	if bc.Collection != "" {
+		b.collection = cfgName{key: appendJSONString(nil, bc.Collection), name: []byte(bc.Collection)}
+	}
+	b.allow = fieldSet(bc.Allow, "allow", add)
+	b.deny = fieldSet(bc.Deny, "deny", add)
+	for _, f := range slices.Sorted(maps.Keys(b.allow)) {
+		if _, both := b.deny[f]; both {
+			add("deny", "%q is also allowed", f)
+		}
+	}
+	if len(bc.Mapping) > 0 {
+		b.mapping = make(map[string]int32, len(bc.Mapping))
+		to := map[string]string{}
+		olds := slices.Sorted(maps.Keys(bc.Mapping))
+		for _, old := range olds {
+			nw := bc.Mapping[old]
+			switch {
+			case old == "" || nw == "":
+				add("mapping", "%q: %q: empty field name", old, nw)
+				continue
+			case to[nw] != "":
+				add("mapping", "%q and %q are both renamed to %q", to[nw], old, nw)
+				continue
+			}
+			to[nw] = old
+			b.mapping[old] = int32(len(b.mapTo))
+			b.mapTo = append(b.mapTo, cfgName{key: appendJSONString(nil, nw), name: []byte(nw)})
+		}
+	}
+	b.shaped = len(b.target) > 0 || b.collection.key != nil || b.allow != nil || b.deny != nil || b.mapping != nil
+	return b, errs
+}
+
+// fieldSet makes a set of field names, reporting empty and repeated ones.
+func fieldSet(fields []string, field string, add func(field, format string, args ...any)) map[string]struct{} {
+	if len(fields) == 0 {
+		return nil
+	}
+	set := make(map[string]struct{}, len(fields))
+	for _, f := range fields {
+		if f == "" {
+			add(field, "empty field name")
+			continue
+		}
+		if _, dup := set[f]; dup {
+			add(field, "%q is listed twice", f)
+		}
+		set[f] = struct{}{}
+	}
+	return set
+}
+
+// validHeaderName reports whether h is an HTTP token.
+func validHeaderName(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// parseRoute checks a gin route and returns its parameter names, or a
+// problem. A parameter starts at ':' or '*' and runs to the end of its
+// segment; a catch-all ('*') must be the last segment, after a '/'.
+func parseRoute(path string) (params []string, catchAll, problem string) {
+	if path == "" {
+		return nil, "", "a path is required"
+	}
+	if path[0] != '/' {
+		return nil, "", fmt.Sprintf("%q does not start with /", path)
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if c != ':' && c != '*' {
+			continue
+		}
+		end := i + 1
+		for end < len(path) && path[end] != '/' {
+			end++
+		}
+		name := path[i+1 : end]
+		switch {
+		case name == "":
+			return nil, "", fmt.Sprintf("%q: parameter without a name at byte %d", path, i)
+		case strings.ContainsAny(name, ":*"):
+			return nil, "", fmt.Sprintf("%q: one parameter per segment", path)
+		case !validParamName(name):
+			return nil, "", fmt.Sprintf("%q: parameter name %q may use only letters, digits, '_' and '-'", path, name)
+		case slices.Contains(params, name):
+			return nil, "", fmt.Sprintf("%q: parameter %q appears twice", path, name)
+		case c == '*' && (end != len(path) || path[i-1] != '/'):
+			return nil, "", fmt.Sprintf("%q: catch-all *%s must be the whole last segment", path, name)
+		}
+		if c == '*' {
+			catchAll = name
+		}
+		params = append(params, name)
+		i = end - 1
+	}
+	return params, catchAll, ""
+}
+
+func validParamName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseTemplate splits a backend URL template into literals and
+// placeholders, and reports every problem. used holds the query names used
+// as placeholders.
+func parseTemplate(tmpl string, params []string, catchAll string, query []string) (parts []tpart, hasQuery bool, used map[string]bool, problems []string) {
+	if tmpl == "" {
+		return nil, false, nil, []string{"a URL is required"}
+	}
+	used = map[string]bool{}
+	// Check the URL with every placeholder replaced by a harmless value.
+	var probe strings.Builder
+	inQuery := false
+	authorityEnd := -1 // the index where the path starts, once known
+	if k := strings.Index(tmpl, "://"); k >= 0 {
+		rest := tmpl[k+3:]
+		if e := strings.IndexAny(rest, "/?#"); e >= 0 {
+			authorityEnd = k + 3 + e
+		} else {
+			authorityEnd = len(tmpl)
+		}
+	}
+	lit := 0
+	for i := 0; i < len(tmpl); i++ {
+		switch tmpl[i] {
+		case '?':
+			inQuery = true
+		case '}':
+			problems = append(problems, fmt.Sprintf("%q: '}' without '{' at byte %d", tmpl, i))
+		case '{':
+			end := strings.IndexByte(tmpl[i:], '}')
+			if end < 0 {
+				problems = append(problems, fmt.Sprintf("%q: '{' without '}' at byte %d", tmpl, i))
+				i = len(tmpl)
+				continue
+			}
+			name := tmpl[i+1 : i+end]
+			p := tpart{name: name, inQuery: inQuery}
+			switch {
+			case !validParamName(name):
+				problems = append(problems, fmt.Sprintf("%q: bad placeholder {%s}", tmpl, name))
+			case authorityEnd < 0 || i < authorityEnd:
+				problems = append(problems, fmt.Sprintf("placeholder {%s} outside the path and query", name))
+			case slices.Contains(params, name):
+				p.fromPath = true
+				p.catchAll = name == catchAll
+			case slices.Contains(query, name):
+				used[name] = true
+			default:
+				problems = append(problems, fmt.Sprintf("unknown placeholder {%s}: not a path parameter nor listed in query", name))
+			}
+			if lit < i {
+				parts = append(parts, tpart{lit: tmpl[lit:i]})
+			}
+			parts = append(parts, p)
+			probe.WriteString(tmpl[lit:i])
+			probe.WriteString("x")
+			i += end
+			lit = i + 1
+		}
+	}
+	if lit < len(tmpl) {
+		parts = append(parts, tpart{lit: tmpl[lit:]})
+	}
+	probe.WriteString(tmpl[lit:])
+	u, err := url.Parse(probe.String())
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		problems = append(problems, fmt.Sprintf("%q: %v", tmpl, err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		problems = append(problems, fmt.Sprintf("%q: want an absolute http or https URL", tmpl))
+	case u.Host == "":
+		problems = append(problems, fmt.Sprintf("%q: no host", tmpl))
+	case u.Fragment != "" || strings.Contains(tmpl, "#"):
+		problems = append(problems, fmt.Sprintf("%q: a fragment is never sent", tmpl))
+	case u.User != nil:
+		problems = append(problems, fmt.Sprintf("%q: user information in the URL (forward an Authorization header instead)", tmpl))
+	}
+	return parts, inQuery, used, problems
+}
+
+// routeConflicts reports endpoints that gin could not register together:
+// the same method and path shape twice, or parameters with different names
+// in the same place after the same prefix.
+func routeConflicts(eps []Endpoint) []error {
+	var errs []error
+	type seen struct {
+		idx  int
+		segs []string
+	}
+	byMethod := map[string][]seen{}
+	for i := range eps {
+		ep := &eps[i]
+		if _, _, bad := parseRoute(ep.Path); bad != "" {
+			continue // reported already
+		}
+		m := ep.Method
+		if m == "" {
+			m = http.MethodGet
+		}
+		segs := strings.Split(ep.Path, "/")
+		for _, o := range byMethod[m] {
+			theirs, ours, dup := routeConflict(o.segs, segs)
+			var problem string
+			switch {
+			case dup:
+				problem = fmt.Sprintf("duplicate route: %s %s is also endpoint #%d", m, eps[o.idx].Path, o.idx+1)
+			case ours != "":
+				problem = fmt.Sprintf("parameter %s conflicts with %s in the same place of endpoint #%d (%s %s)",
+					ours, theirs, o.idx+1, m, eps[o.idx].Path)
+			default:
+				continue
+			}
+			errs = append(errs, &ConfigError{Endpoint: ep.Path, Field: "path", Problem: problem})
+			break
+		}
+		byMethod[m] = append(byMethod[m], seen{i, segs})
+	}
+	return errs
+}
+
+// routeConflict compares two routes' segments: it returns the two
+// parameters that gin cannot tell apart, or reports that the routes are the
+// same.
+func routeConflict(a, b []string) (pa, pb string, dup bool) {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		sa, sb := a[i], b[i]
+		wa, wb := strings.IndexAny(sa, ":*"), strings.IndexAny(sb, ":*")
+		switch {
+		case wa < 0 && wb < 0:
+			if sa != sb {
+				return "", "", false
+			}
+		case wa >= 0 && wb >= 0 && sa[:wa] == sb[:wb]:
+			if sa[wa:] != sb[wb:] {
+				return sa[wa:], sb[wb:], false
+			}
+		default:
+			return "", "", false // gin tells a static segment from a parameter
+		}
+	}
+	return "", "", len(a) == len(b)
+}

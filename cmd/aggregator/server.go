@@ -1,0 +1,526 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/trawl/trawl/aggregate"
+)
+
+// Canonical header keys, so the hot path can index header maps directly.
+const (
+	hdrRequestID     = "X-Request-Id"
+	hdrCompleted     = "X-Aggregate-Completed"
+	hdrBackends      = "X-Aggregate-Backends"
+	hdrContentType   = "Content-Type"
+	hdrContentLength = "Content-Length"
+	hdrCacheControl  = "Cache-Control"
+)
+
+// serve runs the server for cfg until ctx ends, then shuts it down
+// gracefully: it stops accepting, lets in-flight requests finish within
+// server.shutdown_timeout and returns nil. Logs go to stderr as JSON.
+func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Level) error {
+	logw := newLogWriter(stderr)
+	defer logw.Flush()
+	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level}))
+
+	transport := aggregate.NewTransport()
+	defer transport.CloseIdleConnections()
+	svc, err := newService(cfg, &http.Client{Transport: transport}, log)
+	if err != nil {
+		return err
+	}
+	sc := svc.cfg
+	ln, err := net.Listen("tcp", sc.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := svc.httpServer()
+
+	var wg sync.WaitGroup
+	served := make(chan error, 1) // one sender: the Serve goroutine
+	wg.Go(func() { served <- srv.Serve(ln) })
+	stopFlush := make(chan struct{}) // closed by serve when it returns
+	wg.Go(func() { logw.flushEvery(100*time.Millisecond, stopFlush) })
+	defer func() {
+		close(stopFlush)
+		wg.Wait()
+	}()
+
+	log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", ln.Addr().String()), slog.Int("endpoints", len(cfg.Endpoints)))
+	logw.Flush()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err) // never ErrServerClosed: only shutdown below closes it
+	case <-ctx.Done():
+	}
+
+	log.LogAttrs(ctx, slog.LevelInfo, "shutting down", slog.Duration("timeout", time.Duration(sc.ShutdownTimeout)))
+	logw.Flush()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(sc.ShutdownTimeout))
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close() //nolint:errcheck // already failing; Close only cuts connections
+		err = fmt.Errorf("shutdown: in-flight requests still running after %s: %w", time.Duration(sc.ShutdownTimeout), err)
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, fmt.Errorf("serve: %w", serr))
+	}
+	if err == nil {
+		// Every handler has returned, so no Do runs: wait for the backend
+		// calls that were cut at their deadlines to end too. (After a
+		// timed-out shutdown handlers may still run; the process exits.)
+		svc.wait()
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "stopped")
+	return err
+}
+
+// service is the aggregator's HTTP side for one configuration: the gin
+// engine with its middleware and routes, and the metrics they feed. It is safe
+// for concurrent use once built.
+type service struct {
+	cfg     serverConfig // with defaults filled
+	log     *slog.Logger
+	metrics *metrics
+	engine  *gin.Engine
+	routes  []*route // one per endpoint, in config order
+	ids     idSource
+
+	// Header values shared by every response; net/http never modifies them.
+	trueValue, falseValue, jsonValue []string
+	tooLarge                         []byte // the 413 body
+}
+
+// newService builds the routes for cfg. Every upstream call goes through
+// client; log nil means discard. It starts no goroutines.
+func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*service, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &service{
+		cfg:        cfg.Server.withDefaults(),
+		log:        log,
+		metrics:    newMetrics(),
+		trueValue:  []string{"true"},
+		falseValue: []string{"false"},
+		jsonValue:  []string{"application/json; charset=utf-8"},
+	}
+	s.tooLarge = errorJSON("request body exceeds " + strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + " bytes")
+	var raw [4]byte
+	rand.Read(raw[:]) // never fails since Go 1.24
+	hex.Encode(s.ids.prefix[:8], raw[:])
+	s.ids.prefix[8] = '-'
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(nil); err != nil { // no client IP from headers
+		return nil, fmt.Errorf("gin: %w", err)
+	}
+	e.Use(s.requestID, s.accessLog, s.recovery, s.limitBody)
+	e.NoRoute(s.fixedError(http.StatusNotFound, "no such endpoint"))
+	e.NoMethod(s.fixedError(http.StatusMethodNotAllowed, "method not allowed"))
+	e.GET(healthPath, s.fixedJSON(http.StatusOK, []byte(`{"status":"ok"}`)))
+	e.GET(metricsPath, gin.WrapH(s.metrics.handler()))
+	for i := range cfg.Endpoints {
+		ep := cfg.Endpoints[i]
+		agg, err := aggregate.New(ep, client, log)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
+		}
+		rt := &route{
+			agg:     agg,
+			metrics: s.metrics.endpoint(&ep),
+		}
+		for _, b := range ep.Backends {
+			rt.useQuery = rt.useQuery || len(b.Query) > 0
+		}
+		if ep.Cache.TTL > 0 {
+			rt.cacheControl = []string{"max-age=" + strconv.Itoa(int(time.Duration(ep.Cache.TTL)/time.Second))}
+		}
+		if err := registerRoute(e, endpointMethod(&ep), ep.Path, s.endpointHandler(rt)); err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
+		}
+		s.routes = append(s.routes, rt)
+	}
+	s.engine = e
+	return s, nil
+}
+
+// httpServer returns an http.Server for s with the configured timeouts and
+// header cap; its own errors (bad requests, TLS) are logged at Warn.
+func (s *service) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.engine,
+		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(s.cfg.ReadTimeout),
+		WriteTimeout:      time.Duration(s.cfg.WriteTimeout),
+		IdleTimeout:       time.Duration(s.cfg.IdleTimeout),
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// wait blocks until every backend call started by the endpoints has ended.
+// Call it after the server has shut down.
+func (s *service) wait() {
+	for _, rt := range s.routes {
+		rt.agg.Wait()
+	}
+}
+
+// registerRoute adds a route, turning gin's panic on a conflicting route
+// into an error.
+func registerRoute(e *gin.Engine, method, path string, h gin.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("route: %v", r)
+		}
+	}()
+	e.Handle(method, path, h)
+	return nil
+}
+
+// route is one endpoint as served.
+type route struct {
+	agg          *aggregate.Aggregator
+	useQuery     bool     // some backend takes client query parameters
+	cacheControl []string // "max-age=N" for complete responses; nil without a cache
+	metrics      *endpointMetrics
+}
+
+// endpointHandler fans the request out through rt and writes the merged body
+// as it is, with the completion headers; 5xx get a JSON error body.
+func (s *service) endpointHandler(rt *route) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r := c.Request
+		// Do applies the endpoint's timeout itself, from now; the request's
+		// context only adds the client leaving. A second WithTimeout here
+		// would cost a timer and three allocations for the same deadline.
+		ctx := r.Context()
+		req := aggregate.Request{Header: r.Header, RequestID: r.Header[hdrRequestID][0]} // set by requestID
+		if len(c.Params) > 0 {
+			req.Params = make(map[string]string, len(c.Params))
+			for _, p := range c.Params {
+				req.Params[p.Key] = p.Value
+			}
+		}
+		if rt.useQuery {
+			req.Query = r.URL.Query()
+		}
+		start := time.Now()
+		rt.metrics.inFlight.Inc()
+		res := rt.agg.Do(ctx, req)
+		rt.metrics.inFlight.Dec()
+		status := res.Status()
+		rt.metrics.observe(res, status, time.Since(start).Seconds())
+
+		h := c.Writer.Header()
+		if res.Complete {
+			h[hdrCompleted] = s.trueValue
+		} else {
+			h[hdrCompleted] = s.falseValue
+		}
+		h[hdrBackends] = []string{backendsHeader(res.Backends)}
+		body := res.Body
+		if status >= 500 {
+			body = errorBody(res, status)
+		} else if res.Complete && rt.cacheControl != nil {
+			h[hdrCacheControl] = rt.cacheControl
+		}
+		h[hdrContentType] = s.jsonValue
+		h[hdrContentLength] = []string{strconv.Itoa(len(body))}
+		c.Status(status)
+		c.Writer.Write(body) //nolint:errcheck // the client left; nothing to do
+	}
+}
+
+// backendsHeader renders the per-backend report compactly, in config order:
+// "profile=ok;200;12ms, orders=timeout;;300ms". Latencies under 10 ms keep
+// one decimal.
+func backendsHeader(reports []aggregate.BackendReport) string {
+	var arr [256]byte
+	b := arr[:0]
+	for i, rep := range reports {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, rep.Name...)
+		b = append(b, '=')
+		b = append(b, rep.Outcome...)
+		b = append(b, ';')
+		if rep.Status != 0 {
+			b = strconv.AppendInt(b, int64(rep.Status), 10)
+		}
+		b = append(b, ';')
+		b = appendMillis(b, rep.Latency)
+	}
+	return string(b)
+}
+
+// appendMillis appends d in milliseconds: "12ms", or "0.4ms" under 10 ms.
+func appendMillis(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		d = 0
+	}
+	if tenths := (d + 50*time.Microsecond) / (100 * time.Microsecond); tenths < 100 {
+		b = strconv.AppendInt(b, int64(tenths/10), 10)
+		b = append(b, '.', byte('0'+tenths%10))
+	} else {
+		b = strconv.AppendInt(b, int64((d+500*time.Microsecond)/time.Millisecond), 10)
+	}
+	return append(b, "ms"...)
+}
+
+// errorResponse is the body of a 5xx answer.
+type errorResponse struct {
+	Error    string                    `json:"error"`
+	Backends []aggregate.BackendReport `json:"backends"`
+}
+
+// errorBody explains a failed aggregation: why, and every backend's report.
+func errorBody(res *aggregate.Result, status int) []byte {
+	msg := "every backend failed"
+	if status == http.StatusGatewayTimeout {
+		msg = "every backend timed out"
+	}
+	for _, b := range res.Backends {
+		if b.Required && b.Outcome != aggregate.OK {
+			msg = "required backend " + b.Name + ": " + string(b.Outcome)
+			if b.Error != "" {
+				msg += ": " + b.Error
+			}
+			break
+		}
+	}
+	body, err := json.Marshal(errorResponse{Error: msg, Backends: res.Backends})
+	if err != nil { // a report that cannot be encoded: say so rather than send nothing
+		return errorJSON(msg)
+	}
+	return body
+}
+
+// errorJSON returns {"error":msg}.
+func errorJSON(msg string) []byte {
+	body, _ := json.Marshal(struct { //nolint:errcheck // a string always encodes
+		Error string `json:"error"`
+	}{msg})
+	return body
+}
+
+// fixedError answers every request with status and {"error":msg}.
+func (s *service) fixedError(status int, msg string) gin.HandlerFunc {
+	return s.fixedJSON(status, errorJSON(msg))
+}
+
+// fixedJSON answers every request with status and body.
+func (s *service) fixedJSON(status int, body []byte) gin.HandlerFunc {
+	length := []string{strconv.Itoa(len(body))}
+	return func(c *gin.Context) {
+		s.writeJSON(c, status, body, length)
+	}
+}
+
+// writeJSON writes a JSON body; length may be nil.
+func (s *service) writeJSON(c *gin.Context, status int, body []byte, length []string) {
+	h := c.Writer.Header()
+	h[hdrContentType] = s.jsonValue
+	if length == nil {
+		length = []string{strconv.Itoa(len(body))}
+	}
+	h[hdrContentLength] = length
+	c.Status(status)
+	c.Writer.Write(body) //nolint:errcheck // the client left; nothing to do
+}
+
+// requestID takes the client's X-Request-ID when it is valid and makes one
+// otherwise. Either way the ID is in the request's header, where the handler
+// and the access log read it, and in the response's.
+func (s *service) requestID(c *gin.Context) {
+	h := c.Request.Header
+	v := h[hdrRequestID]
+	if len(v) != 1 || !validRequestID(v[0]) {
+		v = []string{s.ids.next()}
+		h[hdrRequestID] = v
+	}
+	c.Writer.Header()[hdrRequestID] = v
+	c.Next()
+}
+
+// validRequestID reports whether a client's request ID is safe to log and
+// pass on: 1 to 128 letters, digits and "-_.:+/=".
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := range len(id) {
+		switch ch := id[i]; {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
+		case ch == '-', ch == '_', ch == '.', ch == ':', ch == '+', ch == '/', ch == '=':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// idSource makes request IDs unique to this process: a random prefix and a
+// counter, "9f2c41d0-1a". It is safe for concurrent use.
+type idSource struct {
+	prefix [9]byte // 8 hex digits and '-'; set once by newService
+	n      atomic.Uint64
+}
+
+func (s *idSource) next() string {
+	var arr [32]byte
+	b := append(arr[:0], s.prefix[:]...)
+	b = strconv.AppendUint(b, s.n.Add(1), 36)
+	return string(b)
+}
+
+// accessLog writes one JSON line per request: method, path, route, status,
+// elapsed, request_id and, on endpoints, complete. Partial and failed
+// answers log at Warn, /healthz and /metrics at Debug.
+func (s *service) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	r := c.Request
+	status := c.Writer.Status()
+	route := c.FullPath()
+	completed := c.Writer.Header()[hdrCompleted]
+	level := slog.LevelInfo
+	switch {
+	case status >= 500 || len(completed) == 1 && completed[0] == "false":
+		level = slog.LevelWarn
+	case route == healthPath || route == metricsPath:
+		level = slog.LevelDebug
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	if len(completed) == 1 {
+		s.log.LogAttrs(ctx, level, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("elapsed", time.Since(start)),
+			slog.String("request_id", r.Header[hdrRequestID][0]), slog.Bool("complete", completed[0] == "true"))
+		return
+	}
+	s.log.LogAttrs(ctx, level, "request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
+		slog.Int("status", status), slog.Duration("elapsed", time.Since(start)),
+		slog.String("request_id", r.Header[hdrRequestID][0]))
+}
+
+// recovery turns a panic in a handler into a logged 500 with a JSON body.
+func (s *service) recovery(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, not a wrapped error
+			panic(v) // net/http's way to abort a response: let it
+		}
+		r := c.Request
+		s.log.LogAttrs(r.Context(), slog.LevelError, "panic",
+			slog.Any("panic", v), slog.String("path", r.URL.Path),
+			slog.String("request_id", r.Header[hdrRequestID][0]), slog.String("stack", string(debug.Stack())))
+		c.Abort()
+		if !c.Writer.Written() {
+			s.writeJSON(c, http.StatusInternalServerError, errorJSON("internal error"), nil)
+		}
+	}()
+	c.Next()
+}
+
+// limitBody refuses request bodies over server.max_body_bytes with 413. No
+// endpoint uses a body, so one of unknown length is read here, through the
+// cap, and dropped.
+func (s *service) limitBody(c *gin.Context) {
+	r := c.Request
+	max := s.cfg.MaxBodyBytes
+	switch {
+	case r.ContentLength > max:
+		c.Abort()
+		s.writeJSON(c, http.StatusRequestEntityTooLarge, s.tooLarge, nil)
+		return
+	case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
+		r.Body = http.MaxBytesReader(c.Writer, r.Body, max)
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			c.Abort()
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				s.writeJSON(c, http.StatusRequestEntityTooLarge, s.tooLarge, nil)
+			} else {
+				s.writeJSON(c, http.StatusBadRequest, errorJSON("read request body: "+err.Error()), nil)
+			}
+			return
+		}
+	}
+	c.Next()
+}
+
+// logWriter buffers log lines so that a request's access log costs no
+// system call; flushEvery and Flush write them out. It is safe for
+// concurrent use.
+type logWriter struct {
+	mu sync.Mutex // guards w
+	w  *bufio.Writer
+}
+
+func newLogWriter(out io.Writer) *logWriter {
+	return &logWriter{w: bufio.NewWriterSize(out, 64<<10)}
+}
+
+// Write buffers p (one log record), writing out what was buffered first when
+// p does not fit.
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(p) > l.w.Available() && l.w.Buffered() > 0 {
+		if err := l.w.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return l.w.Write(p)
+}
+
+// Flush writes out what is buffered.
+func (l *logWriter) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Flush()
+}
+
+// flushEvery flushes every interval until stop is closed, then once more.
+func (l *logWriter) flushEvery(interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.Flush() //nolint:errcheck // stderr: nowhere to report it
+		case <-stop:
+			l.Flush() //nolint:errcheck // as above
+			return
+		}
+	}
+}
