@@ -22,8 +22,9 @@ import (
 //	settings     TEXT NOT NULL        JSON object of the run's settings (for resume and for the record)
 //
 // urls — the durable seen-set and the frontier: every URL ever queued, once.
-// Indexed on (state, host, id) so that the frontier leases a host's queued
-// URLs in discovery order. A crawler holds in memory only a window of each
+// A partial index on (host, id) of the queued rows only lets the frontier
+// lease a host's queued URLs in discovery order; URLs the crawler takes
+// straight into memory are inserted 'leased' and never touch it. A crawler holds in memory only a window of each
 // host's URLs, in state 'leased'; when a crawl starts, leases left by a run
 // that died are reclaimed (back to 'queued').
 //
@@ -37,8 +38,9 @@ import (
 //	crawl_id       INTEGER              crawls.id of the run that discovered it; NULL if unknown
 //
 // pages — one row per fetched canonical URL, failed fetches included (with
-// error set). A URL fetched again (after a resume) replaces its row. Indexed
-// on host and on status.
+// error set). A URL fetched again (after a resume) replaces its row. Only
+// url is indexed: every other index is one more B-tree insert per page, and
+// the per-host and per-status counts of crawler stats scan the table.
 //
 //	id            INTEGER PRIMARY KEY
 //	url           TEXT NOT NULL UNIQUE  canonical URL that was requested (urls.url)
@@ -115,7 +117,7 @@ CREATE TABLE urls (
 	discovered_at TEXT NOT NULL,
 	crawl_id      INTEGER REFERENCES crawls(id)
 );
-CREATE INDEX urls_state_host ON urls (state, host, id);
+CREATE INDEX urls_queued ON urls (host, id) WHERE state = 'queued';
 
 CREATE TABLE pages (
 	id           INTEGER PRIMARY KEY,
@@ -137,8 +139,6 @@ CREATE TABLE pages (
 	error        TEXT,
 	crawl_id     INTEGER REFERENCES crawls(id)
 );
-CREATE INDEX pages_host ON pages (host);
-CREATE INDEX pages_status ON pages (status);
 
 CREATE TABLE links (
 	page_id  INTEGER NOT NULL,
