@@ -118,8 +118,9 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.method = http.MethodGet
 	}
 	defer func() {
-		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s passed", place, Duration(c.timeout))
-		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline passed", place)
+		c.deadlineCause = fmt.Errorf("endpoint %s: upstream budget of %s (%d%% of the %s timeout) spent",
+			place, Duration(c.timeout*upstreamShare/100), upstreamShare, Duration(c.timeout))
+		c.callerDeadlineCause = fmt.Errorf("endpoint %s: upstream budget of the caller's deadline spent", place)
 	}()
 	switch c.method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
