@@ -164,7 +164,9 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 			bplace = "#" + strconv.Itoa(i+1)
 			add(bplace, "name", "a name is required")
 		} else if j, dup := names[bc.Name]; dup {
-			add(bplace, "name", "duplicate name (also backend #%d)", j+1)
+			// Placed by position: the name alone would point at the first one.
+			bplace = "#" + strconv.Itoa(i+1)
+			add(bplace, "name", "duplicate name %q (backend #%d has it)", bc.Name, j+1)
 		} else {
 			names[bc.Name] = i
 		}

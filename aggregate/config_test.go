@@ -169,7 +169,7 @@ func TestValidate(t *testing.T) {
 		{"no backends", []Endpoint{ep("/a")}, []string{"endpoint /a: backends: at least one backend is required"}},
 		{"backend names", []Endpoint{ep("/a", validBackend("x"), Backend{URL: "http://h/"}, validBackend("x"))}, []string{
 			"endpoint /a: backend #2: name: a name is required",
-			"endpoint /a: backend x: name: duplicate name (also backend #1)",
+			"endpoint /a: backend #3: name: duplicate name \"x\" (backend #1 has it)",
 		}},
 		{"backend timeout", []Endpoint{{Path: "/users/:id", Timeout: Duration(time.Second), Backends: []Backend{
 			{Name: "profile", URL: "http://h/", Timeout: Duration(2 * time.Second)}}}},
