@@ -20,7 +20,11 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // as main does
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildBin != "" { // built once for every test and run (-count), removed at the end
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
 }
 
 // runCmd runs the command line and returns stdout, stderr and the exit code.

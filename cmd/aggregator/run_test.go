@@ -183,8 +183,7 @@ func TestSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := aggregatorBinary(t)
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := aggregatorBinary(t) // TestMain removes it
 	up, arrived := slowUpstream(t, 300*time.Millisecond)
 	path := writeFile(t, "c.yaml", "endpoints:\n  - path: /slow\n    timeout: 2s\n    backends: [{name: s, url: '"+up.URL+"/s'}]\n")
 	cmd := exec.Command(bin, "-config", path, "-addr", "127.0.0.1:0")

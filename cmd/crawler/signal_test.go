@@ -24,6 +24,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" { // built once for every test and run (-count), removed at the end
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
 // crawlerBinary builds this command once per test run.
 func crawlerBinary(t *testing.T) string {
 	t.Helper()
