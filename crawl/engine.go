@@ -355,7 +355,9 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 			}
 		}
 	}
-	e.record(ctx, it, rows, v, failed(page.Status, err))
+	isFailed := failed(page.Status, err)
+	page.Answered = page.Error != "" && !isFailed // urls.state says done, as the summary counts it
+	e.record(ctx, it, rows, v, isFailed)
 }
 
 // links extracts res's links, records them, and returns the in-scope ones

@@ -33,7 +33,8 @@ import (
 //	host           TEXT NOT NULL        its host, as canonicalised
 //	depth          INTEGER NOT NULL     link hops from a seed; seeds are 0
 //	state          TEXT NOT NULL        'queued' (waiting on disk), 'leased' (in a running crawler's memory or in flight),
-//	                                    'done' (fetched) or 'failed' (fetched with an error)
+//	                                    'done' (fetched: a page or the site's answer, a 4xx or a robots.txt
+//	                                    denial included) or 'failed' (no usable response)
 //	discovered_at  TEXT NOT NULL        when it was first queued
 //	crawl_id       INTEGER              crawls.id of the run that discovered it; NULL if unknown
 //

@@ -30,6 +30,7 @@ type Page struct {
 	Redirects   []string      // URLs redirected through, in order; nil or empty is stored as NULL
 	Attempts    int           // HTTP attempts, retries included; 0 means 1
 	Error       string        // why the fetch failed; "" when it succeeded
+	Answered    bool          // Error is the site's answer (a robots.txt denial, an HTTP 4xx), not a failure: the URL is 'done'
 }
 
 // Link is one outgoing link of a page.
@@ -340,7 +341,7 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
 			}
 			state := "done"
-			if p.Error != "" {
+			if p.Error != "" && !p.Answered {
 				state = "failed"
 			}
 			if _, err := visited.ExecContext(ectx, p.URL, p.Host, p.Depth, state, fetchedAt, crawlID); err != nil {

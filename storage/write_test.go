@@ -545,3 +545,25 @@ func TestWriteSitemaps(t *testing.T) {
 		t.Errorf("Stats.Sitemaps = %d, want 2", st.Sitemaps)
 	}
 }
+
+// TestWriteAnswered: a page whose error is the site's answer (a 404, a
+// robots.txt denial) is done, not failed; its error text is kept.
+func TestWriteAnswered(t *testing.T) {
+	db := openTest(t)
+	visits := []Visit{
+		{Page: &Page{URL: "https://a.test/gone", Host: "a.test", Status: 404, Error: "status 404", Answered: true}},
+		{Page: &Page{URL: "https://a.test/down", Host: "a.test", Error: "connection refused"}},
+	}
+	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/gone' AND state = 'done'`); n != 1 {
+		t.Errorf("answered page not done")
+	}
+	if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/down' AND state = 'failed'`); n != 1 {
+		t.Errorf("failed page not failed")
+	}
+	if n := count(t, db, `SELECT count(*) FROM pages WHERE error IS NOT NULL`); n != 2 {
+		t.Errorf("error texts kept for %d pages, want 2", n)
+	}
+}

@@ -47,8 +47,8 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func printStats(w io.Writer, st *storage.Stats) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "pages\t%d\n", st.Pages)
-	fmt.Fprintf(tw, "  without error\t%d\n", st.Done)
-	fmt.Fprintf(tw, "  with an error (robots.txt, HTTP 4xx/5xx, network)\t%d\n", st.Failed)
+	fmt.Fprintf(tw, "  done\t%d\n", st.Done)
+	fmt.Fprintf(tw, "  failed (no usable response)\t%d\n", st.Failed)
 	fmt.Fprintf(tw, "queued\t%d\n", st.Queued+st.Leased)
 	fmt.Fprintf(tw, "  in a crawler's memory or in flight\t%d\n", st.Leased)
 	fmt.Fprintf(tw, "urls discovered\t%d\n", st.Discovered)
