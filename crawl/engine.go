@@ -447,10 +447,11 @@ func (l leaser) Lease(ctx context.Context, host string, n int) ([]frontier.Item,
 
 // failed reports whether a fetch that ended with status and err counts as
 // failed: no usable response (a network error, or a 5xx after the retries).
-// A 4xx is the site's answer, and a URL that robots.txt disallows was rightly
-// not fetched.
+// A 4xx is the site's answer, and a URL that robots.txt disallows, or whose
+// address the guard refuses, was rightly not fetched.
 func failed(status int, err error) bool {
-	return (status == 0 && err != nil && !errors.Is(err, fetch.ErrDisallowed)) || status >= 500
+	policy := errors.Is(err, fetch.ErrDisallowed) || errors.Is(err, fetch.ErrForbiddenAddress)
+	return (status == 0 && err != nil && !policy) || status >= 500
 }
 
 // canonicalURL parses a seed and returns its canonical form.

@@ -379,6 +379,7 @@ func TestFailed(t *testing.T) {
 		{"server error", 503, &fetch.StatusError{Code: 503}, true},
 		{"no response", 0, errors.New("connection refused"), true},
 		{"robots denied", 0, fmt.Errorf("fetch: %w", fetch.ErrDisallowed), false},
+		{"address refused", 0, fmt.Errorf("fetch http://internal.test/: %w", fetch.ErrForbiddenAddress), false},
 		{"redirect stopped", 301, errors.New("redirect target out of scope"), false},
 	}
 	for _, tt := range tests {

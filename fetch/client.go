@@ -174,7 +174,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 	// robots.txt first, under its own timeout, so that the page keeps its whole budget.
 	robotsEntry, err := c.allowed(ctx, u)
 	if err != nil {
-		return nil, err
+		return nil, forbiddenFinal(u, err) // a guarded address is refused, not unavailable
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -205,7 +205,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 				return stopped(err)
 			}
 			if err := c.Allowed(ctx, next); err != nil {
-				return stopped(&RedirectError{From: u.String(), To: next.String(), Err: err})
+				return stopped(&RedirectError{From: u.String(), To: next.String(), Err: forbiddenFinal(next, err)})
 			}
 			res.Redirects = append(res.Redirects, next.String())
 			if !strings.EqualFold(next.Host, u.Host) {

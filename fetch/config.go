@@ -1,11 +1,13 @@
 package fetch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -73,6 +75,24 @@ type Config struct {
 	// so that a resumed crawl neither refetches a fresh robots.txt nor contacts a host
 	// still backed off; nil means the Client remembers only in memory. See Memory.
 	Memory Memory
+	// Guard refuses to connect to loopback, private, link-local, multicast, unspecified,
+	// CGNAT and other special-purpose addresses (see Forbidden), checked on every address a
+	// host resolves to, at dial time, so that redirects, robots.txt fetches and DNS tricks are
+	// covered alike; a refusal is an error matching ErrForbiddenAddress, not worth retrying.
+	// false (the zero value) connects anywhere. Guard works in the Transport built by
+	// NewTransport: a Client given its own *http.Client is guarded only if that client's
+	// Transport came from NewTransport with Guard set.
+	Guard bool
+	// AllowAddrs are addresses Guard lets through all the same (the seeds' own addresses,
+	// see SeedPrefixes); nil allows none. Unused without Guard.
+	AllowAddrs []netip.Prefix
+	// Resolver resolves a host name to its addresses for Guard (a test hook); nil means
+	// net.DefaultResolver.LookupNetIP(ctx, "ip", host). Unused without Guard.
+	Resolver func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Dial connects the Transport built by NewTransport (a test hook); with Guard it is given
+	// only allowed IP addresses ("ip:port"). nil means a net.Dialer with ConnectTimeout
+	// (with Guard, one whose Control checks the address again).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // withDefaults returns cfg with every zero field set to its documented default.
@@ -146,6 +166,11 @@ func (cfg Config) validate() error {
 	if cfg.MaxBody < 0 || cfg.MaxBody > maxMaxBody {
 		bad("MaxBody %d is outside [0, %d]", cfg.MaxBody, maxMaxBody)
 	}
+	for _, p := range cfg.AllowAddrs {
+		if !p.IsValid() {
+			bad("AllowAddrs has an invalid prefix %v", p)
+		}
+	}
 	if strings.ContainsFunc(cfg.UserAgent, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		bad("UserAgent %q has a control character", cfg.UserAgent)
 	} else if cfg.UserAgent != "" && productToken(cfg.UserAgent) == "" {
@@ -170,14 +195,15 @@ func productToken(ua string) string {
 // defaults): idle pools sized to Concurrency and PerHost, at most PerHost connections per
 // host, ConnectTimeout, TLSTimeout and HeaderTimeout applied, HTTP/2 attempted, no proxy,
 // and no transparent decompression (Fetch asks for gzip and deflate and decodes them itself,
-// under its own size cap). Share one Transport between Clients: it owns the connection pools.
+// under its own size cap). With cfg.Guard it refuses forbidden addresses (see Config.Guard);
+// cfg.Dial replaces its dialer. Share one Transport between Clients: it owns the connection pools.
 func NewTransport(cfg Config) *http.Transport {
 	cfg = cfg.withDefaults()
 	perHost := max(cfg.PerHost, 1)
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		// No Proxy: ProxyFromEnvironment would read the environment, which only cmd/* may do.
-		DialContext:            dialer.DialContext,
+		// No Proxy: ProxyFromEnvironment would read the environment, which only cmd/* may do
+		// (and a proxy would connect where Guard cannot see).
+		DialContext:            dialFunc(cfg),
 		ForceAttemptHTTP2:      true,
 		TLSHandshakeTimeout:    cfg.TLSTimeout,
 		ResponseHeaderTimeout:  cfg.HeaderTimeout,

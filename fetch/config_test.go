@@ -3,6 +3,7 @@ package fetch
 import (
 	"math"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		RobotsRetry: time.Minute, RobotsCacheSize: 10_000, MaxCrawlDelay: 30 * time.Second,
 		MaxRetryAfter: 10 * time.Minute,
 	}
-	if c.cfg != want {
+	if !reflect.DeepEqual(c.cfg, want) { // Config holds a slice and funcs: not comparable
 		t.Errorf("defaults = %+v\nwant %+v", c.cfg, want)
 	}
 	if DefaultUserAgent != "Trawl/0.1.0 (+https://github.com/trawl/trawl)" {

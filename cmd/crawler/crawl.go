@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -36,6 +38,7 @@ type settings struct {
 	Timeout      duration `json:"timeout"`
 	MaxBody      byteSize `json:"max_body"`
 	Retries      int      `json:"retries"`
+	AllowPrivate bool     `json:"allow_private"`
 }
 
 func defaultSettings() settings {
@@ -66,6 +69,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.Var(&s.Timeout, "timeout", "per-request timeout, body included")
 	fs.Var(&s.MaxBody, "max-body", "body bytes kept per page (e.g. 10MiB); longer bodies are truncated and marked")
 	fs.IntVar(&s.Retries, "retries", s.Retries, "retries of a URL after a network error, 5xx, 408 or 429")
+	fs.BoolVar(&s.AllowPrivate, "allow-private", s.AllowPrivate, "connect to loopback, private, link-local and other special-purpose addresses (by default only the seeds' own)")
 }
 
 // validate rejects impossible settings with a usage error.
@@ -186,7 +190,24 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
+	// The address guard: no connection to loopback, private, link-local and
+	// other special-purpose addresses, except the seeds' own (checked on the
+	// resolved IP at dial time, so redirects and DNS cannot get past it).
+	var allow []netip.Prefix
+	if !set.AllowPrivate {
+		seedURLs := make([]*url.URL, 0, len(seeds))
+		for _, s := range seeds {
+			if u, err := url.Parse(s); err == nil {
+				seedURLs = append(seedURLs, u)
+			}
+		}
+		var lookupErr error
+		if allow, lookupErr = fetch.SeedPrefixes(ctx, fetch.Config{}, seedURLs); lookupErr != nil {
+			log.Warn("seed host not resolved; its private addresses stay blocked", "err", lookupErr)
+		}
+	}
 	fetcher, err := fetch.New(fetch.Config{
+		Guard: !set.AllowPrivate, AllowAddrs: allow,
 		UserAgent: set.UserAgent, Concurrency: set.Concurrency, PerHost: set.PerHost, Rate: set.Rate,
 		Timeout: time.Duration(set.Timeout), MaxBody: int64(set.MaxBody), IgnoreRobots: set.IgnoreRobots,
 		Memory: crawl.Memory(db), // robots.txt verdicts and host backoffs survive a restart
@@ -266,6 +287,8 @@ func (s *settings) copyFlag(name string, dst *settings) {
 		dst.MaxBody = s.MaxBody
 	case "retries":
 		dst.Retries = s.Retries
+	case "allow-private":
+		dst.AllowPrivate = s.AllowPrivate
 	}
 }
 
