@@ -2,11 +2,8 @@ package aggregate
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"strconv"
 	"testing"
 )
 
@@ -38,10 +35,6 @@ func staticClient(bodies map[string]string) *http.Client {
 	})}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // mustNew compiles ep or fails the test.
 func mustNew(t testing.TB, ep Endpoint, client *http.Client) *Aggregator {
 	t.Helper()
@@ -63,15 +56,3 @@ func outcomes(r *Result) string {
 	}
 	return string(b)
 }
-
-// checkObject fails unless body is a valid JSON object.
-func checkObject(t testing.TB, body []byte) map[string]json.RawMessage {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil || m == nil {
-		t.Fatalf("body %s is not a JSON object: %v", body, err)
-	}
-	return m
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,14 +14,8 @@ import (
 // into dir. Trawl's two commands are built in the root module, Lura's peer in
 // its own module under bench/peers/lura.
 func build(ctx context.Context, cfg *config, dir string, progress io.Writer) error {
-	src := cfg.Src
-	if src == "" {
-		var err error
-		if src, err = moduleRoot(ctx); err != nil {
-			return err
-		}
-	}
-	if err := gobuild.CheckRoot(src, "lura"); err != nil {
+	src, err := root(ctx, cfg.Src)
+	if err != nil {
 		return err
 	}
 	return gobuild.Build(ctx, []gobuild.Target{
@@ -30,12 +25,12 @@ func build(ctx context.Context, cfg *config, dir string, progress io.Writer) err
 	}, dir, progress, "aggbench")
 }
 
-// moduleRoot returns the root of the module around the working directory; outside
-// one it is a usage error.
-func moduleRoot(ctx context.Context) (string, error) {
-	root, err := gobuild.ModuleRoot(ctx)
-	if err != nil {
+// root returns the Trawl module's root (src, or the module around the working
+// directory); outside a module it is a usage error.
+func root(ctx context.Context, src string) (string, error) {
+	r, err := gobuild.Root(ctx, src, "lura")
+	if errors.Is(err, gobuild.ErrNotInModule) {
 		return "", fmt.Errorf("%w: %w", errUsage, err)
 	}
-	return root, nil
+	return r, err
 }

@@ -28,11 +28,9 @@ type mergeResult struct {
 // runMergeBench runs the merge benchmark in the module at src (the module
 // around the working directory when src is "").
 func runMergeBench(ctx context.Context, src string) ([]mergeResult, error) {
-	if src == "" {
-		var err error
-		if src, err = moduleRoot(ctx); err != nil {
-			return nil, err
-		}
+	src, err := root(ctx, src)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, "go", mergeBenchArgs()...)
 	cmd.Dir = src

@@ -8,16 +8,16 @@ import (
 )
 
 func TestModuleRoot(t *testing.T) {
-	got, err := moduleRoot(t.Context())
+	got, err := root(t.Context(), "")
 	if err != nil {
-		t.Fatalf("moduleRoot: %v", err)
+		t.Fatalf("root: %v", err)
 	}
 	want, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != want {
-		t.Errorf("moduleRoot() = %q, want %q (the root module, not bench/peers/colly's)", got, want)
+		t.Errorf("root(\"\") = %q, want %q (the root module, not bench/peers/colly's)", got, want)
 	}
 }
 

@@ -61,11 +61,19 @@ func ModuleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// CheckRoot reports, as an error, when src has no module file for the peer
-// under bench/peers/<peer>: src is then not the Trawl module's root.
-func CheckRoot(src, peer string) error {
-	if _, err := os.Stat(filepath.Join(src, "bench", "peers", peer, "go.mod")); err != nil {
-		return fmt.Errorf("%s does not look like the Trawl module root (use -src): %w", src, err)
+// Root returns the Trawl module's root: src, or when src is "" the module
+// around the working directory. It fails when that directory has no module
+// for the peer under bench/peers/<peer>, and with ErrNotInModule outside a
+// module.
+func Root(ctx context.Context, src, peer string) (string, error) {
+	if src == "" {
+		var err error
+		if src, err = ModuleRoot(ctx); err != nil {
+			return "", err
+		}
 	}
-	return nil
+	if _, err := os.Stat(filepath.Join(src, "bench", "peers", peer, "go.mod")); err != nil {
+		return "", fmt.Errorf("%s does not look like the Trawl module root (use -src): %w", src, err)
+	}
+	return src, nil
 }
