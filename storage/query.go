@@ -180,21 +180,27 @@ func (db *DB) EachURL(ctx context.Context, fn func(url string)) error {
 
 // Stats is a summary of a crawl database, for `crawler stats`.
 type Stats struct {
-	Pages      int64         // rows in pages: URLs fetched, failed fetches included
-	Failed     int64         // URLs whose last fetch failed (urls.state 'failed')
-	Queued     int64         // URLs waiting on disk (urls.state 'queued')
-	Leased     int64         // URLs a running (or killed) crawler holds in memory or in flight (urls.state 'leased')
-	Done       int64         // URLs fetched without error (urls.state 'done')
-	Links      int64         // rows in links: distinct (source, destination) pairs
-	Discovered int64         // rows in urls: every URL ever queued
-	Bytes      int64         // body bytes read, summed over pages
-	ByStatus   map[int]int64 // pages per HTTP status; 0 counts fetches without a response
-	ByHost     []HostCount   // every host with pages, most pages first, ties by host name
-	TopErrors  []ErrorCount  // the 10 most frequent fetch errors, most frequent first
-	Sitemaps   int64         // rows in sitemaps: Sitemap lines found in robots.txt files
-	Crawls     int           // crawl runs on this file
-	First      time.Time     // start of the first crawl run; zero without one
-	Last       time.Time     // latest fetch or end of a run, whichever is later; zero without either
+	Pages      int64            // rows in pages: URLs fetched, failed fetches included
+	Failed     int64            // URLs whose last fetch failed (urls.state 'failed')
+	Queued     int64            // URLs waiting on disk (urls.state 'queued')
+	Leased     int64            // URLs a running (or killed) crawler holds in memory or in flight (urls.state 'leased')
+	Done       int64            // URLs fetched without error (urls.state 'done')
+	Links      int64            // rows in links: distinct (source, destination) pairs
+	Discovered int64            // rows in urls: every URL ever queued
+	Bytes      int64            // body bytes read, summed over pages
+	ByStatus   map[int]int64    // pages per HTTP status; 0 counts fetches without a response
+	ByHost     []HostCount      // every host with pages, most pages first, ties by host name
+	TopErrors  []ErrorCount     // the 10 most frequent fetch errors, most frequent first
+	Sitemaps   int64            // rows in sitemaps: Sitemap lines found in robots.txt files
+	Drops      []Drop           // links and URLs not followed, by reason, most first
+	ByClass    map[string]int64 // pages per error class (pages.error_class), errors only
+	NoIndex    int64            // pages that said noindex
+	NoFollow   int64            // pages that said nofollow
+	Capped     int64            // pages with more links than the per-page cap
+	Unchanged  int64            // pages whose latest fetch was a 304 on a recrawl
+	Crawls     int              // crawl runs on this file
+	First      time.Time        // start of the first crawl run; zero without one
+	Last       time.Time        // latest fetch or end of a run, whichever is later; zero without either
 }
 
 // HostCount is the tally of one host in Stats.ByHost.
@@ -218,7 +224,7 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
 	defer tx.Rollback() // read-only: nothing to commit
-	s := &Stats{ByStatus: map[int]int64{}}
+	s := &Stats{ByStatus: map[int]int64{}, ByClass: map[string]int64{}}
 	if err := s.load(ctx, tx); err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
@@ -235,8 +241,13 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		(SELECT min(started_at) FROM crawls),
 		(SELECT max(finished_at) FROM crawls),
 		(SELECT max(fetched_at) FROM pages),
-		(SELECT count(*) FROM sitemaps)`).Scan(
-		&s.Pages, &s.Bytes, &s.Links, &s.Crawls, &first, &lastRun, &lastFetch, &s.Sitemaps); err != nil {
+		(SELECT count(*) FROM sitemaps),
+		(SELECT coalesce(sum(noindex), 0) FROM pages),
+		(SELECT coalesce(sum(nofollow), 0) FROM pages),
+		(SELECT coalesce(sum(links_capped), 0) FROM pages),
+		(SELECT coalesce(sum(unchanged), 0) FROM pages)`).Scan(
+		&s.Pages, &s.Bytes, &s.Links, &s.Crawls, &first, &lastRun, &lastFetch, &s.Sitemaps,
+		&s.NoIndex, &s.NoFollow, &s.Capped, &s.Unchanged); err != nil {
 		return err
 	}
 	var err error
@@ -297,6 +308,33 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
+	err = eachRow(ctx, tx, `SELECT reason, count, coalesce(example, '') FROM drops ORDER BY count DESC, reason`,
+		func(rows *sql.Rows) error {
+			var d Drop
+			if err := rows.Scan(&d.Reason, &d.Count, &d.Example); err != nil {
+				return err
+			}
+			s.Drops = append(s.Drops, d)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+
+	err = eachRow(ctx, tx, `SELECT error_class, count(*) FROM pages WHERE error_class IS NOT NULL GROUP BY 1`,
+		func(rows *sql.Rows) error {
+			var class string
+			var n int64
+			if err := rows.Scan(&class, &n); err != nil {
+				return err
+			}
+			s.ByClass[class] = n
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+
 	return eachRow(ctx, tx, `SELECT error, count(*) FROM pages WHERE error IS NOT NULL
 		GROUP BY error ORDER BY 2 DESC, error LIMIT ?`, func(rows *sql.Rows) error {
 		var e ErrorCount
@@ -321,4 +359,91 @@ func eachRow(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) e
 		}
 	}
 	return rows.Err()
+}
+
+// Requeue starts a recrawl: every URL fetched before (state 'done' or
+// 'failed') is queued again, and the number requeued is returned. Their
+// pages rows stay, so that the recrawl can send their validators
+// (Validators) and a 304 keeps what was stored.
+func (db *DB) Requeue(ctx context.Context) (int64, error) {
+	res, err := db.rw.ExecContext(ctx, `UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed')`)
+	if err != nil {
+		return 0, fmt.Errorf("requeue for recrawl: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("requeue for recrawl: %w", err)
+	}
+	return n, nil
+}
+
+// Validators returns the ETag and Last-Modified stored with url's page, for
+// a conditional request; both are "" when there is no page or it sent
+// neither, or when its last fetch failed (there is nothing to revalidate).
+func (db *DB) Validators(ctx context.Context, url string) (etag, lastModified string, err error) {
+	var e, lm sql.NullString
+	err = db.ro.QueryRowContext(ctx, `SELECT etag, last_modified FROM pages
+		WHERE url = ? AND error IS NULL AND status BETWEEN 200 AND 299`, url).Scan(&e, &lm)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("validators of %s: %w", url, err)
+	}
+	return e.String, lm.String, nil
+}
+
+// URLsPerHost calls fn with every host in urls and how many URLs it has, in
+// any state: a crawl that caps pages per host starts its counts from these.
+func (db *DB) URLsPerHost(ctx context.Context, fn func(host string, n int) error) error {
+	rows, err := db.ro.QueryContext(ctx, `SELECT host, count(*) FROM urls GROUP BY host`)
+	if err != nil {
+		return fmt.Errorf("urls per host: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var host string
+		var n int
+		if err := rows.Scan(&host, &n); err != nil {
+			return fmt.Errorf("urls per host: %w", err)
+		}
+		if err := fn(host, n); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("urls per host: %w", err)
+	}
+	return nil
+}
+
+// Fingerprint is one page's SimHash, for near-duplicate search.
+type Fingerprint struct {
+	ID      int64  // pages.id
+	URL     string // pages.url
+	SimHash uint64 // pages.simhash
+}
+
+// EachFingerprint calls fn with every page that has a SimHash, in id order.
+func (db *DB) EachFingerprint(ctx context.Context, fn func(Fingerprint) error) error {
+	rows, err := db.ro.QueryContext(ctx, `SELECT id, url, simhash FROM pages WHERE simhash IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("fingerprints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f Fingerprint
+		var h int64
+		if err := rows.Scan(&f.ID, &f.URL, &h); err != nil {
+			return fmt.Errorf("fingerprints: %w", err)
+		}
+		f.SimHash = uint64(h)
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("fingerprints: %w", err)
+	}
+	return nil
 }

@@ -172,10 +172,53 @@ CREATE TABLE backoff (
 ) WITHOUT ROWID;
 `
 
+// schemaV2 adds what the crawler learns on the hostile web (issue 3): why a
+// fetch failed, in classes; the page's directives and encoding; the
+// validators and fingerprint a recrawl and near-duplicate detection need;
+// and the drops table. Columns added to pages:
+//
+//	error_class    TEXT              the class of error: 'timeout', 'too-large', 'truncated-body',
+//	                                 'redirect-loop', 'too-many-redirects', 'robots', 'robots-unavailable',
+//	                                 'address', 'network', 'http-4xx', 'http-5xx', 'invalid-url', 'other'; NULL without error
+//	charset        TEXT              the encoding the HTML was decoded from ('utf-8', 'windows-1252', ...); NULL when not parsed
+//	noindex        INTEGER NOT NULL  1 when <meta name=robots> or X-Robots-Tag said noindex (or none)
+//	nofollow       INTEGER NOT NULL  1 when <meta name=robots> or X-Robots-Tag said nofollow (or none): no link was followed
+//	links_capped   INTEGER NOT NULL  1 when the page had more links than the per-page cap; the rest were dropped
+//	simhash        INTEGER           64-bit SimHash of the page's visible text (dedupe.SimHash), stored as a signed integer
+//	etag           TEXT              ETag response header, as sent
+//	last_modified  TEXT              Last-Modified response header, as sent
+//	unchanged      INTEGER NOT NULL  1 when the latest fetch was a recrawl answered 304 Not Modified: the content
+//	                                 columns and the links are those of the earlier fetch
+//
+// drops — links and URLs the crawler chose not to follow, counted by reason
+// over every run on the file. Already-seen URLs are not drops.
+//
+//	reason   TEXT PRIMARY KEY  'scope', 'excluded', 'robots', 'nofollow', 'depth', 'too-long', 'path-depth',
+//	                           'repeated-segments', 'query-variants', 'host-cap', 'link-cap', 'invalid-url'
+//	count    INTEGER NOT NULL  how many (for 'link-cap': pages that hit the cap)
+//	example  TEXT              the latest URL dropped for this reason
+const schemaV2 = `
+ALTER TABLE pages ADD COLUMN error_class TEXT;
+ALTER TABLE pages ADD COLUMN charset TEXT;
+ALTER TABLE pages ADD COLUMN noindex INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pages ADD COLUMN nofollow INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pages ADD COLUMN links_capped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pages ADD COLUMN simhash INTEGER;
+ALTER TABLE pages ADD COLUMN etag TEXT;
+ALTER TABLE pages ADD COLUMN last_modified TEXT;
+ALTER TABLE pages ADD COLUMN unchanged INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE drops (
+	reason  TEXT PRIMARY KEY,
+	count   INTEGER NOT NULL,
+	example TEXT
+) WITHOUT ROWID;
+`
+
 // migrations returns the schema changes in order: migrations()[i] takes a file
 // from user_version i to i+1. Append new ones; never edit a released one.
 func migrations() []string {
-	return []string{schemaV1}
+	return []string{schemaV1, schemaV2}
 }
 
 // migrate brings the file up to the newest schema, one transaction per

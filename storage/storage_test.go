@@ -68,7 +68,7 @@ func TestOpenMigratesOnce(t *testing.T) {
 			tables = append(tables, name)
 		}
 		rows.Close()
-		if got, want := strings.Join(tables, ","), "backoff,crawls,links,pages,robots,sitemaps,urls"; got != want {
+		if got, want := strings.Join(tables, ","), "backoff,crawls,drops,links,pages,robots,sitemaps,urls"; got != want {
 			t.Errorf("Open #%d: tables = %s, want %s", i+1, got, want)
 		}
 		if err := db.Close(); err != nil {

@@ -31,6 +31,28 @@ type Page struct {
 	Attempts    int           // HTTP attempts, retries included; 0 means 1
 	Error       string        // why the fetch failed; "" when it succeeded
 	Answered    bool          // Error is the site's answer (a robots.txt denial, an HTTP 4xx), not a failure: the URL is 'done'
+	ErrorClass  string        // the class of Error (see the schema's pages.error_class); "" without error
+	Charset     string        // encoding the HTML was decoded from
+	NoIndex     bool          // meta robots or X-Robots-Tag said noindex
+	NoFollow    bool          // meta robots or X-Robots-Tag said nofollow: no link was followed
+	LinksCapped bool          // the page had more links than the per-page cap
+	SimHash     uint64        // SimHash of the visible text; stored only when HasSimHash
+	HasSimHash  bool          // SimHash was computed (an HTML page with text)
+	ETag        string        // ETag response header
+	LastMod     string        // Last-Modified response header
+	// Unchanged records a recrawl answered 304 Not Modified: only the fetch
+	// time, duration, attempts and crawl id of the existing row change, and
+	// unchanged is set; its content columns and links stay. A URL without a
+	// row gets one as any other page.
+	Unchanged bool
+}
+
+// Drop counts URLs not followed for one reason (see the schema's drops
+// table).
+type Drop struct {
+	Reason  string // e.g. "scope", "too-long"
+	Count   int    // how many; at least 1
+	Example string // one of them, the latest
 }
 
 // Link is one outgoing link of a page.
@@ -64,6 +86,7 @@ type Visit struct {
 	Discovered []URL     // new URLs to queue
 	Aliases    []URL     // redirect targets this fetch followed: recorded as done so they are never fetched on their own
 	Sitemaps   []Sitemap // Sitemap lines of a robots.txt read during this fetch
+	Drops      []Drop    // links and URLs not followed, by reason
 	CrawlID    int64     // crawls.id from BeginCrawl; 0 stores NULL
 }
 
@@ -191,15 +214,27 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 const (
 	// insertPage replaces the row of a URL fetched again, keeping its id.
 	insertPage = `INSERT INTO pages (url, host, final_url, status, content_type, title, depth, fetched_at,
-	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
+	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, unchanged)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 ON CONFLICT (url) DO UPDATE SET host = excluded.host, final_url = excluded.final_url,
 	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
 	depth = excluded.depth, fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
 	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
 	canonical = excluded.canonical, redirects = excluded.redirects, attempts = excluded.attempts,
-	error = excluded.error, crawl_id = excluded.crawl_id
+	error = excluded.error, crawl_id = excluded.crawl_id, error_class = excluded.error_class,
+	charset = excluded.charset, noindex = excluded.noindex, nofollow = excluded.nofollow,
+	links_capped = excluded.links_capped, simhash = excluded.simhash, etag = excluded.etag,
+	last_modified = excluded.last_modified, unchanged = 0
 RETURNING id`
+
+	// touchPage records a 304 on a recrawl: the stored content stays.
+	touchPage = `UPDATE pages SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
+	error = NULL, error_class = NULL WHERE url = ? RETURNING id`
+
+	// countDrops adds to a reason's tally.
+	countDrops = `INSERT INTO drops (reason, count, example) VALUES (?, ?, ?)
+ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, example = excluded.example`
 
 	// markVisited sets the state of a fetched URL, adding it to urls if the
 	// caller never queued it, so that the seen-set stays complete.
@@ -249,7 +284,7 @@ var linkChunks = [...]int{16, 8, 4, 2, 1}
 // writeStmts are the writer's statements, prepared once on the write
 // connection for the life of a Write and bound to each transaction.
 type writeStmts struct {
-	page, visited, queue, drop, sitemap *sql.Stmt
+	page, visited, queue, drop, sitemap, touch, drops *sql.Stmt
 	links                               [len(linkChunks)]*sql.Stmt
 	args                                []any // reused argument buffer for link inserts
 }
@@ -260,7 +295,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	queries := []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.queue, queueURL}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}}
+	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.queue, queueURL}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}, {&ws.touch, touchPage}, {&ws.drops, countDrops}}
 	for i, n := range linkChunks {
 		rows := strings.Repeat("(?, ?, ?, ?), ", n)
 		queries = append(queries, struct {
@@ -280,7 +315,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range append([]*sql.Stmt{ws.page, ws.visited, ws.queue, ws.drop, ws.sitemap}, ws.links[:]...) {
+	for _, st := range append([]*sql.Stmt{ws.page, ws.visited, ws.queue, ws.drop, ws.sitemap, ws.touch, ws.drops}, ws.links[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -309,8 +344,10 @@ func (ws *writeStmts) insertLinkRows(ctx context.Context, tx *sql.Tx, pageID int
 func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
 	page, visited, queue, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.visited),
 		tx.StmtContext(ctx, ws.queue), tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
+	touch, drops := tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.drops)
 	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
 	var unique []Link
+	var dropped map[string]Drop // the batch's drops by reason, written once per reason
 
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
 	// so that it can interrupt it. Rows are microseconds each, so they run
@@ -331,14 +368,31 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 				return fmt.Errorf("page %s: redirects: %w", p.URL, err)
 			}
 			attempts := max(p.Attempts, 1)
-			if err := page.QueryRowContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
-				nullString(p.ContentType), nullString(p.Title), p.Depth, fetchedAt, p.Duration.Milliseconds(),
-				p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
-				attempts, nullString(p.Error), crawlID).Scan(&pageID); err != nil {
-				return fmt.Errorf("page %s: %w", p.URL, err)
+			touched := false
+			if p.Unchanged {
+				err := touch.QueryRowContext(ectx, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, p.URL).Scan(&pageID)
+				switch {
+				case err == nil:
+					touched = true
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("page %s unchanged: %w", p.URL, err)
+				}
 			}
-			if _, err := drop.ExecContext(ectx, pageID); err != nil { // a refetch replaces its links
-				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+			if !touched {
+				var simhash any
+				if p.HasSimHash {
+					simhash = int64(p.SimHash) // SQLite integers are signed; the bits are kept
+				}
+				if err := page.QueryRowContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
+					nullString(p.ContentType), nullString(p.Title), p.Depth, fetchedAt, p.Duration.Milliseconds(),
+					p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
+					attempts, nullString(p.Error), crawlID, nullString(p.ErrorClass), nullString(p.Charset),
+					p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod)).Scan(&pageID); err != nil {
+					return fmt.Errorf("page %s: %w", p.URL, err)
+				}
+				if _, err := drop.ExecContext(ectx, pageID); err != nil { // a refetch replaces its links
+					return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+				}
 			}
 			state := "done"
 			if p.Error != "" && !p.Answered {
@@ -367,6 +421,17 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 		if err := ws.insertLinkRows(ectx, tx, pageID, unique); err != nil {
 			return err
 		}
+		for _, d := range v.Drops {
+			if dropped == nil {
+				dropped = map[string]Drop{}
+			}
+			sum := dropped[d.Reason]
+			sum.Reason, sum.Count = d.Reason, sum.Count+max(d.Count, 1)
+			if d.Example != "" {
+				sum.Example = d.Example
+			}
+			dropped[d.Reason] = sum
+		}
 		for _, sm := range v.Sitemaps {
 			if _, err := sitemap.ExecContext(ectx, sm.Host, sm.URL, now); err != nil {
 				return fmt.Errorf("sitemap %s of %s: %w", sm.URL, sm.Host, err)
@@ -380,6 +445,11 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 			if _, err := queue.ExecContext(ectx, u.URL, u.Host, u.Depth, state, now, crawlID); err != nil {
 				return fmt.Errorf("queue %s: %w", u.URL, err)
 			}
+		}
+	}
+	for _, d := range dropped {
+		if _, err := drops.ExecContext(ectx, d.Reason, d.Count, nullString(d.Example)); err != nil {
+			return fmt.Errorf("count drops (%s): %w", d.Reason, err)
 		}
 	}
 	return nil
