@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"sync"
@@ -37,6 +39,33 @@ type Config struct {
 	Window    int              // URLs of one host held in memory, the rest wait in the database; 0 means 512
 	MaxQueued int              // URLs held in memory over all hosts; 0 means 200_000
 	CrawlID   int64            // crawls.id these rows belong to (storage.DB.BeginCrawl)
+
+	// MaxPagesPerHost caps the URLs queued per host over the whole crawl file
+	// (seeds included; earlier runs count); links past it are dropped as
+	// "host-cap". 0 means no cap.
+	MaxPagesPerHost int
+	// Recrawl sends each URL's stored validators (ETag, Last-Modified) as
+	// If-None-Match and If-Modified-Since, and records a 304 as unchanged
+	// (storage.Page.Unchanged). The caller queues the URLs again first
+	// (storage.DB.Requeue).
+	Recrawl bool
+	// CanonicalIdentity makes a page's rel=canonical its identity: a page
+	// whose canonical URL is another one is recorded, its canonical URL is
+	// queued (when in scope and new), and its own links are not followed
+	// (they are dropped as "canonical"; the canonical page has them).
+	CanonicalIdentity bool
+	// Canonicalizer computes every URL's canonical form, the parameters it
+	// strips included; nil means dedupe's defaults (dedupe.DefaultStripParams).
+	// A crawl file must keep one set of rules: its URLs are stored canonical.
+	Canonicalizer *dedupe.Canonicalizer
+	// Traps configures the trap checks on discovered URLs (length, path depth,
+	// repeated segments, query variants per path); the zero value means
+	// dedupe's defaults.
+	Traps dedupe.TrapConfig
+	// Sitemaps queues, before the crawl starts, the pages listed in the
+	// sitemaps of the seeds' hosts (robots.txt Sitemap lines and
+	// /sitemap.xml), as seeds (see package sitemap for the caps).
+	Sitemaps bool
 }
 
 // Engine runs one crawl. Create it with New; Run may be called once.
@@ -50,6 +79,33 @@ type Engine struct {
 	seen    *dedupe.Set
 	scope   *scope
 	counts  counters
+	perHost hostCounts
+	canon   *dedupe.Canonicalizer
+	traps   *dedupe.Traps
+}
+
+// hostCounts counts the URLs queued per host, for Config.MaxPagesPerHost.
+type hostCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// take counts one more URL for host and reports whether it is within max.
+func (h *hostCounts) take(host string, max int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n[host] >= max {
+		return false
+	}
+	h.n[host]++
+	return true
+}
+
+// set records n URLs already queued for host.
+func (h *hostCounts) set(host string, n int) {
+	h.mu.Lock()
+	h.n[host] = n
+	h.mu.Unlock()
 }
 
 // counters are the engine's running totals, read by Progress.
@@ -97,7 +153,17 @@ func New(cfg Config, db *storage.DB, fetcher *fetch.Client, ex *extract.Extracto
 		return nil, fmt.Errorf("crawl: %w", err)
 	}
 	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages, Window: cfg.Window, MaxQueued: cfg.MaxQueued}, fetcher, leaser{db})
-	return &Engine{cfg: cfg, db: db, fetcher: fetcher, extract: ex, log: log, front: front, seen: seen, scope: sc}, nil
+	canon := cfg.Canonicalizer
+	if canon == nil {
+		if canon, err = dedupe.NewCanonicalizer(dedupe.DefaultStripParams); err != nil {
+			return nil, fmt.Errorf("crawl: %w", err)
+		}
+	}
+	if cfg.MaxPagesPerHost < 0 {
+		return nil, errors.New("crawl: MaxPagesPerHost must not be negative")
+	}
+	return &Engine{cfg: cfg, db: db, fetcher: fetcher, extract: ex, log: log, front: front, seen: seen, scope: sc,
+		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}, nil
 }
 
 // Progress returns the crawl's running totals. Safe to call at any time.
@@ -127,7 +193,7 @@ func (e *Engine) Deepest(n int) []frontier.HostDepth { return e.front.Deepest(n)
 func (e *Engine) Run(ctx context.Context, seeds []string) error {
 	seedURLs := make([]*url.URL, 0, len(seeds))
 	for _, s := range seeds {
-		u, err := canonicalURL(s)
+		u, err := e.canonicalURL(s)
 		if err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
@@ -205,6 +271,11 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 			return fmt.Errorf("crawl: load seen-set: %w", err)
 		}
 	}
+	if e.cfg.MaxPagesPerHost > 0 {
+		if err := e.db.URLsPerHost(ctx, func(host string, n int) error { e.perHost.set(host, n); return nil }); err != nil {
+			return fmt.Errorf("crawl: %w", err)
+		}
+	}
 	restored := 0
 	err = e.db.QueuedHosts(ctx, func(host string, n int) error {
 		restored += n
@@ -221,6 +292,10 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 		if err != nil {
 			return fmt.Errorf("crawl: seed %s: %w", key, err)
 		}
+		if isNew && e.cfg.MaxPagesPerHost > 0 && !e.perHost.take(u.Host, e.cfg.MaxPagesPerHost) {
+			e.seen.Forget(key)
+			isNew = false
+		}
 		if isNew {
 			fresh = append(fresh, storage.URL{URL: key, Host: u.Host, Depth: 0})
 		}
@@ -228,6 +303,11 @@ func (e *Engine) crawl(ctx, fetchCtx context.Context, seeds []*url.URL, rows cha
 	if len(fresh) > 0 {
 		e.place(fresh)
 		rows <- storage.Visit{Discovered: fresh, CrawlID: e.cfg.CrawlID}
+	}
+	if e.cfg.Sitemaps {
+		if err := e.seedSitemaps(ctx, seeds, rows); err != nil {
+			return err
+		}
 	}
 	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", len(fresh), "queued", restored, "reclaimed", reclaimed, "workers", e.cfg.Workers)
 
@@ -269,7 +349,7 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	}
 	var aliases []storage.URL // redirect targets this fetch absorbed
 	req := fetch.Request{URL: u, Reserved: true, Redirect: func(to *url.URL) error {
-		cu, err := dedupe.CanonicalURL(to)
+		cu, err := e.canon.CanonicalURL(to)
 		if err != nil {
 			return err
 		}
@@ -287,6 +367,25 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		aliases = append(aliases, storage.URL{URL: key, Host: cu.Host, Depth: it.Depth})
 		return nil
 	}}
+	if e.cfg.Recrawl {
+		etag, lastMod, err := e.db.Validators(ctx, it.URL)
+		if err != nil && ctx.Err() == nil {
+			fail(fmt.Errorf("crawl: %w", err))
+		}
+		if err != nil {
+			e.front.Done(it)
+			return
+		}
+		if etag != "" || lastMod != "" {
+			req.Header = http.Header{}
+			if etag != "" {
+				req.Header.Set("If-None-Match", etag)
+			}
+			if lastMod != "" {
+				req.Header.Set("If-Modified-Since", lastMod)
+			}
+		}
+	}
 	start := time.Now()
 	res, err := e.fetcher.Fetch(ctx, req)
 	// Paths that record nothing release the redirect targets this attempt
@@ -322,13 +421,19 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	if errors.Is(err, errRedirectSeen) {
 		err = nil // a redirect to a page recorded under its own URL: the 3xx is the answer
 	}
+	if res != nil && res.Status == http.StatusNotModified && req.Header != nil {
+		err = nil // the recrawl's answer: the stored page stands
+		page.Unchanged = true
+	}
 	if err != nil {
 		page.Error = err.Error()
-	}
-	if errors.Is(err, fetch.ErrDisallowed) {
-		e.counts.robotsDenied.Add(1)
+		page.ErrorClass = errorClass(err)
 	}
 	v := storage.Visit{Page: page, Aliases: aliases}
+	if errors.Is(err, fetch.ErrDisallowed) {
+		e.counts.robotsDenied.Add(1)
+		v.Drops = append(v.Drops, storage.Drop{Reason: dropRobots, Count: 1, Example: it.URL})
+	}
 	if res != nil {
 		for _, sm := range res.Sitemaps {
 			v.Sitemaps = append(v.Sitemaps, storage.Sitemap{Host: it.Host, URL: sm})
@@ -340,13 +445,15 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		page.Truncated = res.Truncated
 		page.Redirects = res.Redirects
 		page.Duration = res.Duration
+		page.ETag = res.Header.Get("ETag")
+		page.LastMod = res.Header.Get("Last-Modified")
 		if len(res.Body) > 0 {
 			page.ContentHash = dedupe.ContentHash(res.Body)
 		}
 		e.counts.bytes.Add(res.Size)
-		if err == nil && res.Status/100 == 2 && isHTML(res.ContentType) {
+		if err == nil && res.Status/100 == 2 {
 			var lerr error
-			v.Links, v.Discovered, lerr = e.links(ctx, it, res, page)
+			v.Links, v.Discovered, lerr = e.links(ctx, it, res, page, &v.Drops)
 			if lerr != nil { // the seen-set's durable lookup failed: stop, losing nothing
 				forget()
 				fail(fmt.Errorf("crawl: seen-set: %w", lerr))
@@ -360,42 +467,151 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 	e.record(ctx, it, rows, v, isFailed)
 }
 
-// links extracts res's links, records them, and returns the in-scope ones
-// not seen before.
-func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result, page *storage.Page) ([]storage.Link, []storage.URL, error) {
-	doc, err := e.extract.Extract(res.Body, res.FinalURL)
-	if err != nil {
-		page.Error = err.Error()
+// Drop reasons decided by the engine (storage's drops table); the scope
+// adds dropScope and dropExcluded.
+const (
+	dropRobots    = "robots"      // robots.txt disallows the URL (counted when its fetch is refused)
+	dropNofollow  = "nofollow"    // rel=nofollow on the link, or the page said nofollow
+	dropDepth     = "depth"       // the page is at the depth limit
+	dropHostCap   = "host-cap"    // the host has MaxPagesPerHost URLs
+	dropLinkCap   = "link-cap"    // a page had more links than the extractor keeps (counted per page)
+	dropInvalid   = "invalid-url" // the link is not a crawlable URL
+	dropCanonical = "canonical"   // the page's canonical URL is another page, which has its links (CanonicalIdentity)
+)
+
+// trapDrops names dedupe's trap reasons in the drops table.
+var trapDrops = map[dedupe.Reason]string{
+	dedupe.ReasonTooLong:       "too-long",
+	dedupe.ReasonPathDepth:     "path-depth",
+	dedupe.ReasonRepeated:      "repeated-segments",
+	dedupe.ReasonQueryVariants: "query-variants",
+}
+
+// addDrop counts one URL not followed for reason.
+func addDrop(drops *[]storage.Drop, reason, example string) {
+	for i := range *drops {
+		if d := &(*drops)[i]; d.Reason == reason {
+			d.Count++
+			d.Example = example
+			return
+		}
+	}
+	*drops = append(*drops, storage.Drop{Reason: reason, Count: 1, Example: example})
+}
+
+// links reads res (a 2xx response): its headers (Link, Refresh, Location,
+// X-Robots-Tag) and, for HTML, the document in its declared or sniffed
+// encoding. It fills page's directives, title, charset and fingerprint,
+// records the links, and returns the in-scope ones not seen before; links
+// not followed are counted in drops by reason.
+func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result, page *storage.Page, drops *[]storage.Drop) ([]storage.Link, []storage.URL, error) {
+	hi, err := e.extract.HeaderLinks(res.Header, res.Status, res.FinalURL)
+	if err != nil { // only for a relative final URL, which fetch never returns
+		page.Error, page.ErrorClass = err.Error(), classOther
 		return nil, nil, nil
 	}
-	page.Title = doc.Title
+	doc := &extract.Document{}
+	if isHTML(res.ContentType) {
+		if doc, err = e.extract.ExtractCharset(res.Body, res.FinalURL, res.Header.Get("Content-Type")); err != nil {
+			page.Error, page.ErrorClass = err.Error(), classOther
+			return nil, nil, nil
+		}
+		page.Title, page.Charset = doc.Title, doc.Charset
+		if doc.Text != "" {
+			page.SimHash, page.HasSimHash = dedupe.SimHash(doc.Text), true
+		}
+	}
+	page.NoIndex = doc.NoIndex || hi.NoIndex
+	page.NoFollow = doc.NoFollow || hi.NoFollow
+	page.LinksCapped = doc.LinksCapped || hi.LinksCapped
+	if page.LinksCapped {
+		addDrop(drops, dropLinkCap, it.URL)
+	}
+	if doc.Canonical == nil {
+		doc.Canonical = hi.Canonical // the document's own <link rel=canonical> wins
+	}
+	if len(hi.Links) > 0 {
+		doc.Links = append(hi.Links, doc.Links...)
+	}
+	var found []storage.URL
+	follow := e.cfg.MaxDepth < 0 || it.Depth < e.cfg.MaxDepth
+	skip := "" // why no link of this page is followed
+	switch {
+	case page.NoFollow:
+		skip = dropNofollow
+	case !follow:
+		skip = dropDepth
+	}
 	if doc.Canonical != nil {
-		if c, err := dedupe.CanonicalURL(doc.Canonical); err == nil {
+		if c, err := e.canon.CanonicalURL(doc.Canonical); err == nil {
 			page.Canonical = c.String()
+			if e.cfg.CanonicalIdentity && page.Canonical != it.URL {
+				if skip == "" {
+					skip = dropCanonical
+				}
+				u, err := e.accept(ctx, c, page.Canonical, it.Depth, drops)
+				if err != nil {
+					return nil, nil, err
+				}
+				if u != nil {
+					found = append(found, *u)
+				}
+			}
 		}
 	}
 	links := make([]storage.Link, 0, len(doc.Links))
-	var found []storage.URL
-	follow := e.cfg.MaxDepth < 0 || it.Depth < e.cfg.MaxDepth
 	for _, l := range doc.Links {
-		cu, err := dedupe.CanonicalURL(l.URL)
+		cu, err := e.canon.CanonicalURL(l.URL)
 		if err != nil {
+			addDrop(drops, dropInvalid, l.URL.Redacted())
 			continue
 		}
 		key := cu.String()
 		links = append(links, storage.Link{Src: it.URL, Dst: key, Nofollow: l.Nofollow})
-		if l.Nofollow || !follow || !e.scope.allows(cu, key) {
+		switch {
+		case skip != "":
+			addDrop(drops, skip, key)
+			continue
+		case l.Nofollow:
+			addDrop(drops, dropNofollow, key)
 			continue
 		}
-		isNew, err := e.seen.Add(ctx, key)
+		u, err := e.accept(ctx, cu, key, it.Depth+1, drops)
 		if err != nil {
-			return nil, nil, fmt.Errorf("seen %s: %w", key, err)
+			return nil, nil, err
 		}
-		if isNew {
-			found = append(found, storage.URL{URL: key, Host: cu.Host, Depth: it.Depth + 1})
+		if u != nil {
+			found = append(found, *u)
 		}
 	}
 	return links, found, nil
+}
+
+// accept decides whether the crawl queues cu (canonical, key its string)
+// at depth: it returns the URL to queue, or nil when cu is out of scope
+// (counted in drops) or seen before.
+func (e *Engine) accept(ctx context.Context, cu *url.URL, key string, depth int, drops *[]storage.Drop) (*storage.URL, error) {
+	if reason := e.scope.check(cu, key); reason != "" {
+		addDrop(drops, reason, key)
+		return nil, nil
+	}
+	if reason := e.traps.Check(cu); reason != "" {
+		addDrop(drops, trapDrops[reason], key)
+		return nil, nil
+	}
+	isNew, err := e.seen.Add(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("seen %s: %w", key, err)
+	}
+	if !isNew {
+		return nil, nil
+	}
+	if e.cfg.MaxPagesPerHost > 0 && !e.perHost.take(cu.Host, e.cfg.MaxPagesPerHost) {
+		e.seen.Forget(key) // not queued: the seen-set must not claim it
+		addDrop(drops, dropHostCap, key)
+		return nil, nil
+	}
+	return &storage.URL{URL: key, Host: cu.Host, Depth: depth}, nil
 }
 
 // record queues what v found, sends v (its Page set) to the writer, then
@@ -454,13 +670,71 @@ func failed(status int, err error) bool {
 	return (status == 0 && err != nil && !policy) || status >= 500
 }
 
+// Error classes of storage.Page.ErrorClass (the schema's pages.error_class).
+const (
+	classTimeout           = "timeout"
+	classTooLarge          = "too-large"
+	classTruncated         = "truncated-body"
+	classRedirectLoop      = "redirect-loop"
+	classTooManyRedirects  = "too-many-redirects"
+	classRedirectScope     = "redirect-out-of-scope"
+	classRobots            = "robots"
+	classRobotsUnavailable = "robots-unavailable"
+	classAddress           = "address"
+	classNetwork           = "network"
+	classHTTP4xx           = "http-4xx"
+	classHTTP5xx           = "http-5xx"
+	classInvalidURL        = "invalid-url"
+	classOther             = "other"
+)
+
+// errorClass sorts a fetch error into one of the classes above, so that
+// `SELECT error_class, count(*) FROM pages GROUP BY 1` says what went wrong
+// without parsing messages. The order matters: a robots.txt that timed out
+// is robots-unavailable, not a timeout.
+func errorClass(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, fetch.ErrDisallowed):
+		return classRobots
+	case errors.As(err, new(*fetch.RobotsUnavailableError)):
+		return classRobotsUnavailable
+	case errors.Is(err, fetch.ErrForbiddenAddress):
+		return classAddress
+	case errors.Is(err, fetch.ErrRedirectLoop):
+		return classRedirectLoop
+	case errors.Is(err, fetch.ErrTooManyRedirects):
+		return classTooManyRedirects
+	case errors.Is(err, errRedirectScope):
+		return classRedirectScope
+	case errors.Is(err, fetch.ErrTooLarge):
+		return classTooLarge
+	case errors.Is(err, dedupe.ErrInvalid), errors.Is(err, fetch.ErrUnsupportedScheme):
+		return classInvalidURL
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return classTimeout
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return classTruncated
+	}
+	if se, ok := errors.AsType[*fetch.StatusError](err); ok {
+		if se.Code >= 500 {
+			return classHTTP5xx
+		}
+		return classHTTP4xx
+	}
+	if errors.As(err, &netErr) || errors.As(err, new(*net.OpError)) || errors.Is(err, io.EOF) {
+		return classNetwork
+	}
+	return classOther
+}
+
 // canonicalURL parses a seed and returns its canonical form.
-func canonicalURL(raw string) (*url.URL, error) {
+func (e *Engine) canonicalURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, err
 	}
-	return dedupe.CanonicalURL(u)
+	return e.canon.CanonicalURL(u)
 }
 
 // isHTML reports whether a media type (fetch.Result.ContentType: lower

@@ -41,32 +41,42 @@ func (s *scope) addSeed(seed *url.URL) {
 	s.domains[registrable(seed.Hostname())] = true
 }
 
+// Drop reasons of the scope (storage's drops table).
+const (
+	dropScope    = "scope"    // outside the seeds' hosts or domains
+	dropExcluded = "excluded" // matched an --exclude pattern, or no --include pattern
+)
+
 // allows reports whether the crawl follows u, whose canonical form is key.
-func (s *scope) allows(u *url.URL, key string) bool {
+func (s *scope) allows(u *url.URL, key string) bool { return s.check(u, key) == "" }
+
+// check returns "" when the crawl follows u, whose canonical form is key,
+// or the reason it does not: dropScope or dropExcluded.
+func (s *scope) check(u *url.URL, key string) string {
 	switch s.mode {
 	case ScopeHost:
 		if !s.hosts[u.Host] {
-			return false
+			return dropScope
 		}
 	case ScopeDomain:
 		if !s.domains[registrable(u.Hostname())] {
-			return false
+			return dropScope
 		}
 	}
 	for _, re := range s.exclude {
 		if re.MatchString(key) {
-			return false
+			return dropExcluded
 		}
 	}
 	if len(s.include) == 0 {
-		return true
+		return ""
 	}
 	for _, re := range s.include {
 		if re.MatchString(key) {
-			return true
+			return ""
 		}
 	}
-	return false
+	return dropExcluded
 }
 
 // registrable returns host's registrable domain ("eTLD+1"), or host itself

@@ -32,8 +32,9 @@ const bufSize = 256
 // Canonical returns the canonical form of an absolute http or https URL, or an
 // error wrapping [ErrInvalid]. It applies the normalisations of RFC 3986
 // §6.2.2 and §6.2.3, which keep the meaning of a URL on any server, and drops
-// what a server never sees (userinfo, fragment). It does not guess beyond
-// that: "index.html", "www." and tracking parameters are left alone. The rules:
+// what a server never sees (userinfo, fragment), and it strips the session and
+// tracking parameters in [DefaultStripParams] (see [Canonicalizer]). It does
+// not guess beyond that: "index.html" and "www." are left alone. The rules:
 //
 //   - scheme and host are lower-cased; the host must be non-empty;
 //   - userinfo ("user:pass@") and the fragment are dropped;
@@ -55,7 +56,10 @@ const bufSize = 256
 //     that does not start a valid escape becomes "%25", and space, controls,
 //     non-ASCII bytes and `"<>\^`{|}` are escaped; everything else is kept;
 //   - the query keeps its parameter order and its '+' signs; an empty query
-//     ("?" alone) is dropped.
+//     ("?" alone) is dropped;
+//   - then the parameters named in [DefaultStripParams] are removed, from
+//     the query and from the last path segment, as [Canonicalizer.Canonical]
+//     describes; a query left empty is dropped with its '?'.
 //
 // raw is taken as it is, not trimmed: it must not contain ASCII control
 // characters (tab and newline included; the caller strips those from an HTML
@@ -68,8 +72,13 @@ const bufSize = 256
 // other ASCII URLs up to 256 bytes cost one allocation. It is safe for
 // concurrent use.
 func Canonical(raw string) (string, error) {
+	return defaultCanonicalizer.Canonical(raw)
+}
+
+// canonical is Canonical with c's stripping rules; a nil c strips nothing.
+func (c *Canonicalizer) canonical(raw string) (string, error) {
 	var arr [bufSize]byte
-	b, reason := appendCanonical(arr[:0], raw)
+	b, reason := appendCanonical(arr[:0], raw, c)
 	if reason != "" {
 		return "", invalid(raw, reason)
 	}
@@ -81,16 +90,22 @@ func Canonical(raw string) (string, error) {
 
 // CanonicalURL is [Canonical] for a parsed URL: it returns a new URL whose
 // String() is the canonical form of u. It does not modify u. An error wraps
-// [ErrInvalid]; a nil u is invalid too.
+// [ErrInvalid]; a nil u is invalid too. Like Canonical, it strips the
+// parameters in [DefaultStripParams].
 //
 // It reads u's escaped path as it was written (u.RawPath when that decodes to
 // u.Path) rather than u.String(), which re-escapes a whole path with a space
 // in it, '!' and all: a link gives the same key whether the caller holds it as
 // a string or as a *url.URL.
 func CanonicalURL(u *url.URL) (*url.URL, error) {
+	return defaultCanonicalizer.CanonicalURL(u)
+}
+
+// canonicalURL is CanonicalURL with c's stripping rules.
+func (c *Canonicalizer) canonicalURL(u *url.URL) (*url.URL, error) {
 	s, err := urlString(u)
 	if err == nil {
-		s, err = Canonical(s)
+		s, err = c.canonical(s)
 	}
 	if err != nil {
 		return nil, err
@@ -186,9 +201,10 @@ func redact(raw string) string {
 	return raw[:i+2] + "xxxxx" + raw[i+2+at:]
 }
 
-// appendCanonical appends the canonical form of raw to b. On failure it
-// returns a non-empty reason, and b is garbage.
-func appendCanonical(b []byte, raw string) ([]byte, string) {
+// appendCanonical appends the canonical form of raw to b, with the parameters
+// c names stripped (a nil c strips nothing). On failure it returns a non-empty
+// reason, and b is garbage.
+func appendCanonical(b []byte, raw string, c *Canonicalizer) ([]byte, string) {
 	if len(raw) > MaxLen {
 		return b, "longer than " + strconv.Itoa(MaxLen) + " bytes"
 	}
@@ -243,10 +259,17 @@ func appendCanonical(b []byte, raw string) ([]byte, string) {
 	if b, reason = appendAuthority(b, authority, defaultPort); reason != "" {
 		return b, reason
 	}
-	b = appendPath(b, path)
+	b = appendPath(b, path, c)
 	if query != "" {
 		b = append(b, '?')
+		start := len(b)
 		b = appendEscaped(b, query, false)
+		if c != nil && len(c.query.prefixes)+len(c.query.exact) > 0 {
+			b = c.query.stripQuery(b, start)
+			if len(b) == start {
+				b = b[:start-1] // nothing left: drop the '?'
+			}
+		}
 	}
 	if len(b) > MaxLen {
 		return b, "longer than " + strconv.Itoa(MaxLen) + " bytes once escaped"
@@ -440,8 +463,9 @@ func checkName(name []byte) string {
 }
 
 // appendPath appends the canonical form of path, which is empty or starts
-// with '/': percent-encoding normalised and literal dot segments removed.
-func appendPath(b []byte, path string) []byte {
+// with '/': percent-encoding normalised and literal dot segments removed, and
+// the path parameters c names removed from the last segment.
+func appendPath(b []byte, path string, c *Canonicalizer) []byte {
 	start := len(b)
 	for path != "" {
 		seg := path[1:] // skip the '/'
@@ -452,6 +476,25 @@ func appendPath(b []byte, path string) []byte {
 			path = ""
 		}
 		dots, literal := dotSegment(seg)
+		if last && dots == 0 && c != nil && len(c.path.prefixes)+len(c.path.exact) > 0 &&
+			strings.IndexByte(seg, ';') >= 0 {
+			// Strip after escapes are normalised, so that an escaped name
+			// matches as its second pass would; what is left may be a dot
+			// segment only now (as "..;jsessionid=1"), so classify it again.
+			segStart := len(b) + 1
+			b = c.path.stripPathParams(appendEscaped(append(b, '/'), seg, false), segStart)
+			switch string(b[segStart:]) {
+			case ".":
+				b = append(b[:segStart-1], '/')
+			case "..":
+				b = b[:segStart-1]
+				if i := bytes.LastIndexByte(b[start:], '/'); i >= 0 {
+					b = b[:start+i]
+				}
+				b = append(b, '/')
+			}
+			continue
+		}
 		switch {
 		case dots == 1 && literal:
 			if last {

@@ -270,7 +270,7 @@ func TestCanonicalIDNStable(t *testing.T) {
 // TestCanonicalNoAlloc checks the promise made to the hot path: a URL that is
 // already canonical is returned as is.
 func TestCanonicalNoAlloc(t *testing.T) {
-	const in = "https://www.example.org/path/to/page.html?utm_source=x&id=42"
+	const in = "https://www.example.org/path/to/page.html;v=1?ref=x&id=42"
 	allocs := testing.AllocsPerRun(100, func() {
 		if _, err := Canonical(in); err != nil {
 			t.Fatal(err)
@@ -406,7 +406,18 @@ func FuzzCanonical(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	for _, s := range []string{
+		"http://a/x;jsessionid=1?utm_source=x&a=1", "http://a/b/..;c=1?a&&B=2", "http://a/%2e.;d=1;c;e?a=1&",
+		"http://a/.;c?b", "http://a/x;%64=1?%61=2",
+	} {
+		f.Add(s)
+	}
+	rules := fuzzCanonicalizers(f)
 	f.Fuzz(func(t *testing.T, in string) {
+		for _, c := range rules {
+			checkStripped(t, c, in)
+		}
+		checkStripped(t, defaultCanonicalizer, in)
 		out, err := Canonical(in)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
@@ -425,10 +436,25 @@ func FuzzCanonical(f *testing.F) {
 		if err != nil {
 			return // url.String may print a URL differently (say, an Opaque one)
 		}
-		if cu.String() != out {
+		if cu.String() != out && !parseForgotEscapes(defaultCanonicalizer, u, out) {
 			t.Fatalf("CanonicalURL(%q) = %q, but Canonical(%q) = %q", u, cu, in, out)
 		}
 	})
+}
+
+// parseForgotEscapes reports whether CanonicalURL(u) may differ from out,
+// the canonical form of the string u was parsed from, because url.Parse
+// forgot how that string escaped its path. url.Parse drops RawPath when the
+// path is written as Go would escape it, and Go escapes sub-delimiters such as
+// '!' that Canonical keeps: "/a%21" and "/a!" parse to the same *url.URL,
+// which CanonicalURL reads as "/a!". So out may be the canonical form of the
+// escaped reading, u.String(), instead.
+func parseForgotEscapes(c *Canonicalizer, u *url.URL, out string) bool {
+	if u.RawPath != "" {
+		return false
+	}
+	escaped, err := c.Canonical(u.String())
+	return err == nil && escaped == out
 }
 
 // benchURLs returns typical link shapes, from already canonical to messy.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/trawl/trawl/dedupe"
 )
@@ -45,4 +47,51 @@ func ExampleSet() {
 	// http://a.example/ false
 	// http://b.example/ true
 	// pending: 0
+}
+
+func ExampleNewCanonicalizer() {
+	c, err := dedupe.NewCanonicalizer([]string{"ref", "sort*", ";sid"})
+	if err != nil {
+		panic(err)
+	}
+	s, _ := c.Canonical("https://example.com/list;sid=9F2A?sort_by=date&ref=home&page=2&utm_source=x")
+	fmt.Println(s)
+	s, _ = dedupe.Canonical("https://example.com/list;sid=9F2A?sort_by=date&ref=home&page=2&utm_source=x")
+	fmt.Println(s)
+	// Output:
+	// https://example.com/list?page=2&utm_source=x
+	// https://example.com/list?sort_by=date&ref=home&page=2
+}
+
+func ExampleTraps() {
+	traps := dedupe.NewTraps(dedupe.TrapConfig{MaxQueryVariants: 2})
+	for _, raw := range []string{
+		"https://example.com/a/b/a/b/a/b/a/b/",
+		"https://example.com/cal?day=1",
+		"https://example.com/cal?day=2",
+		"https://example.com/cal?day=1",
+		"https://example.com/cal?day=3",
+	} {
+		u, _ := url.Parse(raw)
+		fmt.Printf("%s %q\n", raw, traps.Check(u))
+	}
+	// Output:
+	// https://example.com/a/b/a/b/a/b/a/b/ "repeated path segments"
+	// https://example.com/cal?day=1 ""
+	// https://example.com/cal?day=2 ""
+	// https://example.com/cal?day=1 ""
+	// https://example.com/cal?day=3 "too many query variants"
+}
+
+func ExampleClusters() {
+	page := "Trawl is a polite, resumable web crawler driven from the command line. " +
+		"A URL frontier feeds a pool of fetchers that is rate-limited per host."
+	fps := []dedupe.Fingerprint{
+		{ID: 1, Hash: dedupe.SimHash(page)},
+		{ID: 2, Hash: dedupe.SimHash("An HTTP service that fans one request out to several upstream APIs.")},
+		{ID: 3, Hash: dedupe.SimHash(strings.ToUpper(page))},
+	}
+	fmt.Println(dedupe.Clusters(fps, 3))
+	// Output:
+	// [[1 3]]
 }

@@ -1,12 +1,14 @@
 // Package extract reads a fetched HTML document: the links a crawler may
 // follow, the rel="nofollow" and meta robots hints that say whether it should,
-// the <base href> those links resolve against, the canonical link and the
-// title.
+// the <base href> those links resolve against, the canonical link, the title
+// and the visible text (for near-duplicate detection). ExtractCharset first
+// decodes a page that is not UTF-8; HeaderLinks reads the same kind of hints
+// from the HTTP response headers (Link, Refresh, Location, X-Robots-Tag).
 //
 // Every fetched page goes through Extract, so it makes one streaming pass over
 // the bytes with the golang.org/x/net/html Tokenizer (the tokenizer goquery's
 // parser is built on) instead of building a DOM. It looks only at the few tags
-// it needs and skips text except inside <title>. The tests keep a goquery
+// it needs and copies text only into the title and Document.Text. The tests keep a goquery
 // implementation of the same rules as the reference and check that both agree.
 //
 // Because it does not build a tree, Extract sees tags in source order and as
@@ -37,6 +39,7 @@ var ErrNotAbsolute = errors.New("extract: page URL is not absolute")
 
 const (
 	defaultMaxLinks = 10_000
+	defaultMaxText  = 64 << 10
 	defaultAgent    = "trawl"
 	// MaxTitleBytes is the longest Document.Title, in bytes.
 	MaxTitleBytes = 1024
@@ -51,22 +54,35 @@ type Config struct {
 
 	// Agent is the crawler's robots product token. Besides
 	// <meta name="robots">, a <meta name> equal to Agent (compared
-	// case-insensitively) is obeyed; "" means "trawl".
+	// case-insensitively) is obeyed, and so is an X-Robots-Tag directive
+	// prefixed "Agent:" (see HeaderLinks); "" means "trawl".
 	Agent string
+
+	// Text turns on Document.Text. It is off by default because it costs
+	// about a quarter more time per page (BenchmarkExtractText).
+	Text bool
+
+	// MaxText is the longest Document.Text, in bytes; 0 means 64 KiB.
+	// A negative value is a programmer error: New panics.
+	MaxText int
 }
 
 // Extractor extracts links and metadata from HTML documents.
 // It holds no per-page state, so one Extractor is safe for concurrent use.
 type Extractor struct {
 	maxLinks int
+	maxText  int // 0: no Document.Text
 	agent    string
 }
 
-// New returns an Extractor configured by cfg. It panics if cfg.MaxLinks is
-// negative.
+// New returns an Extractor configured by cfg. It panics if cfg.MaxLinks or
+// cfg.MaxText is negative.
 func New(cfg Config) *Extractor {
 	if cfg.MaxLinks < 0 {
 		panic(fmt.Sprintf("extract: negative Config.MaxLinks %d", cfg.MaxLinks))
+	}
+	if cfg.MaxText < 0 {
+		panic(fmt.Sprintf("extract: negative Config.MaxText %d", cfg.MaxText))
 	}
 	if cfg.MaxLinks == 0 {
 		cfg.MaxLinks = defaultMaxLinks
@@ -74,7 +90,13 @@ func New(cfg Config) *Extractor {
 	if cfg.Agent == "" {
 		cfg.Agent = defaultAgent
 	}
-	return &Extractor{maxLinks: cfg.MaxLinks, agent: strings.TrimSpace(cfg.Agent)}
+	switch {
+	case !cfg.Text:
+		cfg.MaxText = 0
+	case cfg.MaxText == 0:
+		cfg.MaxText = defaultMaxText
+	}
+	return &Extractor{maxLinks: cfg.MaxLinks, maxText: cfg.MaxText, agent: strings.TrimSpace(cfg.Agent)}
 }
 
 // Document is what Extract found in one HTML page. The caller owns it: it
@@ -112,6 +134,22 @@ type Document struct {
 	// LinksCapped reports whether links were dropped because the page had
 	// more than Config.MaxLinks.
 	LinksCapped bool
+
+	// Text is the page's visible text, for a content fingerprint (SimHash):
+	// the text of every element but <title>, <script>, <style>, <noscript>,
+	// <template>, <iframe>, <noembed> and <noframes>, and not comments, with
+	// entities decoded. Runs of ASCII whitespace collapse to one space, and
+	// so does each tag boundary except that of an inline element (<a>, <b>,
+	// <span>, <em> ...: "<b>x</b>y" is "xy", "<p>x</p>y" is "x y"); the text
+	// is trimmed, invalid UTF-8 is replaced by U+FFFD, and it is cut on a
+	// rune boundary to at most Config.MaxText bytes. It is "" unless
+	// Config.Text is set.
+	Text string
+
+	// Charset is the name (WHATWG, lower case) of the encoding the body was
+	// decoded from: "utf-8" for Extract, which assumes it, or what
+	// ExtractCharset determined, e.g. "windows-1252" or "shift_jis".
+	Charset string
 }
 
 // Link is one link found in a document.
@@ -124,8 +162,10 @@ type Link struct {
 	// page as a whole is Document.NoFollow.
 	Nofollow bool
 
-	// Tag is the element the link came from: "a", "area", "frame" or
-	// "iframe".
+	// Tag is where the link came from: "a", "area", "frame", "iframe" or
+	// "meta-refresh" (<meta http-equiv="refresh" content="N; url=...">) for
+	// Extract; "link-header", "refresh-header" or "location-header" for
+	// HeaderLinks.
 	Tag string
 }
 
@@ -135,7 +175,10 @@ type Link struct {
 // wrapping ErrNotAbsolute if pageURL is nil or not absolute, and no other.
 // The body is assumed to be UTF-8; transcoding is the caller's job.
 //
-// Links come from a[href], area[href], frame[src] and iframe[src]. Attribute
+// Links come from a[href], area[href], frame[src], iframe[src] and the URL of
+// <meta http-equiv="refresh" content="...">, which is read as the HTML
+// standard's declarative refresh does ("5; url=/next", "0;URL='/next'"; a
+// refresh without a URL is the page itself and yields no link). Attribute
 // values are trimmed of leading and trailing C0 controls and spaces and
 // stripped of tabs and newlines, as the URL standard does. A value that is
 // then empty (a link to the page itself), fails to parse, or does not resolve
@@ -157,34 +200,57 @@ func (e *Extractor) Extract(body []byte, pageURL *url.URL) (*Document, error) {
 	if !pageURL.IsAbs() {
 		return nil, fmt.Errorf("%w: %q", ErrNotAbsolute, pageURL)
 	}
+	return e.extract(body, pageURL, "utf-8"), nil
+}
+
+// extract is Extract on a UTF-8 body and an absolute pageURL; charset names
+// the encoding the body was decoded from.
+func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Document {
 	page := *pageURL
-	p := pass{e: e, doc: &Document{Base: &page}}
+	p := pass{e: e, doc: &Document{Base: &page, Charset: charset}}
+	p.title.max = MaxTitleBytes
+	p.text.max = e.maxText
+	p.text.full = e.maxText == 0
+	if e.maxText > 0 {
+		// Text is typically a third to a half of an article's bytes: one
+		// allocation in most cases, and never more than MaxText.
+		p.text.buf = make([]byte, 0, min(len(body)/2, e.maxText)+utf8.UTFMax)
+	}
 	z := html.NewTokenizer(bytes.NewReader(body))
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
 			// io.EOF: a bytes.Reader has no other error, and no MaxBuf is set.
 			p.finish()
-			return p.doc, nil
+			return p.doc
 		case html.TextToken:
-			if p.inTitle {
+			switch {
+			case p.inTitle:
 				p.title.write(z.Text())
+			case !p.text.full && !p.hidden && p.template == 0:
+				p.text.write(z.Text())
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
-			p.inTitle = false
+			p.inTitle, p.hidden = false, false
 			p.startTag(z)
+		case html.EndTagToken:
+			p.inTitle, p.hidden = false, false
+			if !p.text.full {
+				p.endTag(z)
+			}
 		default:
-			p.inTitle = false
+			p.inTitle, p.hidden = false, false
 		}
 	}
 }
 
 // Tag values of Link.Tag.
 const (
-	tagA      = "a"
-	tagArea   = "area"
-	tagFrame  = "frame"
-	tagIFrame = "iframe"
+	tagA           = "a"
+	tagArea        = "area"
+	tagFrame       = "frame"
+	tagIFrame      = "iframe"
+	tagMetaRefresh = "meta-refresh"
 )
 
 // pass is the state of one Extract call.
@@ -197,16 +263,23 @@ type pass struct {
 	canonRef  *url.URL // its href, resolved by finish; nil if unusable
 	titleDone bool     // the first <title> was seen
 	inTitle   bool     // the next text token is that title's content
-	title     titleBuilder
+	title     textBuilder
+	hidden    bool // the next text token is the raw text of an element not shown
+	template  int  // depth of open <template> elements, whose content is not shown
+	text      textBuilder
 }
 
 // startTag handles a start or self-closing tag. The tokenizer lower-cases
 // attribute names and keeps only the first of several with the same name.
 func (p *pass) startTag(z *html.Tokenizer) {
-	var buf [len("iframe")]byte // the longest name we look for
+	var buf [len("noscript")]byte // the longest name we look for
 	name, ok := tagName(z, buf[:])
 	if !ok {
+		p.text.space = true // a long name: not an inline element
 		return
+	}
+	if !p.text.full && !isInline(name) {
+		p.text.space = true
 	}
 	switch string(name) { // no allocation: the compiler compares in place
 	case "a":
@@ -217,6 +290,7 @@ func (p *pass) startTag(z *html.Tokenizer) {
 		p.link(z, tagFrame, "src", false)
 	case "iframe":
 		p.link(z, tagIFrame, "src", false)
+		p.hidden = true // its content is raw text, shown only without frames
 	case "base":
 		if !p.baseDone {
 			p.base(z)
@@ -232,12 +306,42 @@ func (p *pass) startTag(z *html.Tokenizer) {
 		// after it either way.
 		if !p.titleDone {
 			p.titleDone, p.inTitle = true, true
+		} else {
+			p.hidden = true
 		}
+	case "script", "style", "noscript", "noembed", "noframes":
+		// Raw text: the tokenizer returns the content as one text token.
+		p.hidden = true
+	case "template":
+		p.template++
 	}
 }
 
-// tagName lower-cases the current start tag's name into buf. It reports
-// false if the name is longer than buf, so not one we look for.
+// endTag handles an end tag: the end of a <template>, and word breaks.
+func (p *pass) endTag(z *html.Tokenizer) {
+	var buf [len("template")]byte
+	name, ok := tagName(z, buf[:])
+	if !ok || !isInline(name) {
+		p.text.space = true
+	}
+	if ok && string(name) == "template" && p.template > 0 {
+		p.template--
+	}
+}
+
+// isInline reports whether name (lower case) is an inline element, whose
+// tags do not separate words in Document.Text.
+func isInline(name []byte) bool {
+	switch string(name) {
+	case "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+		"mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr":
+		return true
+	}
+	return false
+}
+
+// tagName lower-cases the current start or end tag's name into buf. It
+// reports false if the name is longer than buf, so not one we look for.
 //
 // It reads z.Raw, "<name ...>", instead of calling z.TagName, which copies the
 // name to replace NUL bytes: one allocation for every tag of the page (about
@@ -246,18 +350,22 @@ func (p *pass) startTag(z *html.Tokenizer) {
 // of ours either way.
 func tagName(z *html.Tokenizer, buf []byte) ([]byte, bool) {
 	raw := z.Raw()
-	for i := 1; i < len(raw); i++ {
+	start := 1 // after '<'
+	if len(raw) > 1 && raw[1] == '/' {
+		start = 2 // after "</"
+	}
+	for i := start; i < len(raw); i++ {
 		switch c := raw[i]; c {
 		case ' ', '\n', '\r', '\t', '\f', '/', '>':
-			return buf[:i-1], true
+			return buf[:i-start], true
 		default:
-			if i > len(buf) {
+			if i-start >= len(buf) {
 				return nil, false
 			}
-			buf[i-1] = lowerASCII(c)
+			buf[i-start] = lowerASCII(c)
 		}
 	}
-	return nil, false // unreachable: a tag token ends in '>'
+	return nil, false // a tag token ends in '>'; an end tag may end the body unclosed
 }
 
 // link handles an element whose attribute attr holds a link.
@@ -277,7 +385,15 @@ func (p *pass) link(z *html.Tokenizer, tag, attr string, hasRel bool) {
 			nofollow = hasToken(v, "nofollow")
 		}
 	}
-	if !found {
+	if found {
+		p.addLink(val, tag, nofollow)
+	}
+}
+
+// addLink adds the link in attribute value val, if it is one, under the
+// rules of Extract.
+func (p *pass) addLink(val []byte, tag string, nofollow bool) {
+	if p.doc.LinksCapped && p.baseDone {
 		return
 	}
 	ref := parseRef(val)
@@ -341,10 +457,11 @@ func (p *pass) canonical(z *html.Tokenizer) {
 	}
 }
 
-// meta handles <meta name=robots|agent content=...>. Directives are separated
-// by commas (and, leniently, whitespace); several tags add up.
+// meta handles <meta name=robots|agent content=...>, whose directives are
+// separated by commas (and, leniently, whitespace) and add up over several
+// tags, and <meta http-equiv=refresh content=...>.
 func (p *pass) meta(z *html.Tokenizer) {
-	var name, content []byte
+	var name, content, equiv []byte
 	for more := true; more; {
 		var k, v []byte
 		k, v, more = z.TagAttr()
@@ -353,6 +470,13 @@ func (p *pass) meta(z *html.Tokenizer) {
 			name = v
 		case "content":
 			content = v
+		case "http-equiv":
+			equiv = v
+		}
+	}
+	if equalFoldASCII(equiv, "refresh") {
+		if u, ok := refreshURL(content); ok {
+			p.addLink(u, tagMetaRefresh, false)
 		}
 	}
 	name = bytes.Trim(name, asciiSpace)
@@ -377,6 +501,7 @@ func (p *pass) meta(z *html.Tokenizer) {
 func (p *pass) finish() {
 	d := p.doc
 	d.Title = p.title.String()
+	d.Text = p.text.String()
 	if d.NoFollow {
 		for i := range d.Links {
 			d.Links[i].Nofollow = true
@@ -523,17 +648,18 @@ func isHTTP(scheme string) bool {
 	return scheme == "http" || scheme == "https"
 }
 
-// titleBuilder normalises title text as it arrives, doing in one pass what
+// textBuilder normalises text as it arrives, doing in one pass what
 // strings.ToValidUTF8 and collapsing ASCII whitespace would, and stops
-// copying once the result is longer than MaxTitleBytes.
-type titleBuilder struct {
+// copying once the result is longer than max bytes.
+type textBuilder struct {
+	max     int // bytes kept
 	buf     []byte
-	space   bool // whitespace seen since the last byte written
+	space   bool // whitespace (or a word break) seen since the last byte written
 	invalid bool // the last thing written replaced invalid UTF-8
-	full    bool // buf holds more than MaxTitleBytes
+	full    bool // buf holds more than max bytes
 }
 
-func (t *titleBuilder) write(s []byte) {
+func (t *textBuilder) write(s []byte) {
 	for i := 0; i < len(s) && !t.full; {
 		c := s[i]
 		if isASCIISpace(c) {
@@ -543,33 +669,51 @@ func (t *titleBuilder) write(s []byte) {
 		}
 		if t.space && len(t.buf) > 0 {
 			t.buf = append(t.buf, ' ')
+			t.invalid = false // a space always has something after it
 		}
 		t.space = false
-		switch r, n := utf8.DecodeRune(s[i:]); {
-		case c < utf8.RuneSelf:
-			t.buf = append(t.buf, c)
+		if c < utf8.RuneSelf {
+			// Copy a run of ASCII at once, words and the single spaces
+			// between them, no further than what fills the builder
+			// (len(t.buf) <= t.max here, so the run is not empty).
+			j, end := i+1, min(len(s), i+t.max-len(t.buf)+1)
+			for j < end {
+				if b := s[j]; b >= utf8.RuneSelf {
+					break
+				} else if b == ' ' {
+					if j+1 == end || s[j+1] >= utf8.RuneSelf || isASCIISpace(s[j+1]) {
+						break // a space at the end, before non-ASCII, or in a run
+					}
+					j += 2
+				} else if isASCIISpace(b) {
+					break
+				} else {
+					j++
+				}
+			}
+			t.buf = append(t.buf, s[i:j]...)
 			t.invalid = false
-			i++
-		case r == utf8.RuneError && n == 1:
+			i = j
+		} else if r, n := utf8.DecodeRune(s[i:]); r == utf8.RuneError && n == 1 {
 			if !t.invalid { // one replacement per run of invalid bytes
 				t.buf = append(t.buf, "\uFFFD"...)
 				t.invalid = true
 			}
 			i++
-		default:
+		} else {
 			t.buf = append(t.buf, s[i:i+n]...)
 			t.invalid = false
 			i += n
 		}
-		t.full = len(t.buf) > MaxTitleBytes
+		t.full = len(t.buf) > t.max
 	}
 }
 
-// String returns the title cut on a rune boundary to at most MaxTitleBytes.
-func (t *titleBuilder) String() string {
+// String returns the text cut on a rune boundary to at most max bytes.
+func (t *textBuilder) String() string {
 	b := t.buf
-	if len(b) > MaxTitleBytes {
-		n := MaxTitleBytes
+	if len(b) > t.max {
+		n := t.max
 		for n > 0 && !utf8.RuneStart(b[n]) {
 			n--
 		}

@@ -104,8 +104,19 @@ func extractGoquery(body []byte, pageURL *url.URL, cfg Config) (*Document, error
 	})
 
 	baseDone := false
-	gd.Find("base[href], a[href], area[href], frame[src], iframe[src]").Each(func(_ int, s *goquery.Selection) {
+	gd.Find("base[href], a[href], area[href], frame[src], iframe[src], meta[http-equiv][content]").Each(func(_ int, s *goquery.Selection) {
 		tag := goquery.NodeName(s)
+		if tag == "meta" {
+			if refLower(s.AttrOr("http-equiv", "")) != "refresh" {
+				return
+			}
+			raw, ok := refRefresh(s.AttrOr("content", ""))
+			if !ok {
+				return
+			}
+			tag = "meta-refresh"
+			s = s.SetAttr("href", raw)
+		}
 		if tag == "base" {
 			if !baseDone {
 				baseDone = true
@@ -159,6 +170,74 @@ func extractGoquery(body []byte, pageURL *url.URL, cfg Config) (*Document, error
 		d.Canonical = refResolve(d.Base, refParse(canon.AttrOr("href", "")))
 	}
 	return d, nil
+}
+
+// refRefresh returns the URL of a declarative refresh, transcribing the HTML
+// standard's steps one by one.
+func refRefresh(input string) (string, bool) {
+	isSpace := func(c byte) bool { return strings.IndexByte("\t\n\f\r ", c) >= 0 }
+	pos := 0
+	skip := func() {
+		for pos < len(input) && isSpace(input[pos]) {
+			pos++
+		}
+	}
+	skip()
+	digits := pos
+	for pos < len(input) && input[pos] >= '0' && input[pos] <= '9' {
+		pos++
+	}
+	if pos == digits && (pos >= len(input) || input[pos] != '.') {
+		return "", false
+	}
+	for pos < len(input) && (input[pos] >= '0' && input[pos] <= '9' || input[pos] == '.') {
+		pos++
+	}
+	if pos >= len(input) {
+		return "", false
+	}
+	if c := input[pos]; c != ';' && c != ',' && !isSpace(c) {
+		return "", false
+	}
+	skip()
+	if pos < len(input) && (input[pos] == ';' || input[pos] == ',') {
+		pos++
+	}
+	skip()
+	if pos >= len(input) {
+		return "", false
+	}
+	urlString := input[pos:]
+	at := func(c byte) bool { return pos < len(input) && refLower(input[pos:pos+1]) == string(c) }
+	if !at('u') {
+		goto skipQuotes
+	}
+	pos++
+	if !at('r') {
+		return urlString, true
+	}
+	pos++
+	if !at('l') {
+		return urlString, true
+	}
+	pos++
+	skip()
+	if !at('=') {
+		return urlString, true
+	}
+	pos++
+	skip()
+skipQuotes:
+	quote := ""
+	if pos < len(input) && (input[pos] == '\'' || input[pos] == '"') {
+		quote = input[pos : pos+1]
+		pos++
+	}
+	urlString = input[pos:]
+	if quote != "" {
+		urlString, _, _ = strings.Cut(urlString, quote)
+	}
+	return urlString, true
 }
 
 // refLower lower-cases ASCII letters only.
@@ -803,7 +882,7 @@ func checkDocument(t *testing.T, d *Document, maxLinks int) {
 	for _, l := range d.Links {
 		check("link", l.URL)
 		switch l.Tag {
-		case "a", "area", "frame", "iframe":
+		case "a", "area", "frame", "iframe", "meta-refresh":
 		default:
 			t.Errorf("link %v has tag %q", l.URL, l.Tag)
 		}
@@ -828,12 +907,18 @@ func FuzzExtract(f *testing.F) {
 		`<p><a href=/1><div>clone</div></a><b><a href=/2><p>x</b>y</a>`,
 		`<a href="//[::1]:80/x"><a href="http://u:p%20w@h:8080/p?q#f"><a href="//h%41.example/"><a href="//bücher.example/">`,
 		`<a href="https://a.example/%zz/..%2f?%">` + "<a href=\"\x00/x\"><a href=\"/\x7f\"><iframe src=\"\\\\h\\p\">",
+		`<meta http-equiv=refresh content="0; URL='/r#f'"><base href=/b/><meta http-equiv=Refresh content="1,u">`,
+		"<meta charset=shift_jis><title>\x93\xfa</title><p>t<template>x</template><script>s</script>\x82\xa0",
+		"\xff\xfe<\x00a\x00 \x00h\x00r\x00e\x00f\x00=\x00/\x00u\x00>\x00",
 	} {
 		f.Add([]byte(s))
 	}
-	const max = 8
+	const max, maxText = 8, 64
 	page := mustParse(f, "https://example.com/dir/page?x=1#frag")
 	small, full := New(Config{MaxLinks: max}), New(Config{})
+	text := New(Config{MaxLinks: max, Text: true, MaxText: maxText})
+	contentTypes := []string{"", "text/html; charset=utf-8", "text/html; charset=windows-1251",
+		"text/html; charset=shift_jis", "text/html; charset=utf-16le", "text/html; charset=bogus"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		doc, err := small.Extract(body, page)
 		if err != nil {
@@ -842,6 +927,26 @@ func FuzzExtract(f *testing.F) {
 		checkDocument(t, doc, max)
 		if page.String() != "https://example.com/dir/page?x=1#frag" {
 			t.Fatalf("page URL modified: %v", page)
+		}
+
+		// Any encoding: the same invariants, and a bounded, normalised Text.
+		ct := contentTypes[len(body)%len(contentTypes)]
+		cd, err := text.ExtractCharset(body, page, ct)
+		if err != nil {
+			t.Fatalf("ExtractCharset error: %v", err)
+		}
+		checkDocument(t, cd, max)
+		if len(cd.Text) > maxText || !utf8.ValidString(cd.Text) || strings.Trim(cd.Text, " ") != cd.Text ||
+			strings.Contains(cd.Text, "  ") || strings.ContainsAny(cd.Text, "\t\n\f\r") {
+			t.Errorf("Text %q: %d bytes (MaxText %d), valid UTF-8 %t, not collapsed", cd.Text, len(cd.Text), maxText, utf8.ValidString(cd.Text))
+		}
+		if cd.Charset == "" {
+			t.Errorf("ExtractCharset(%q): no Charset", ct)
+		}
+		if cd.Charset == "utf-8" && !bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+			if got, want := docString(cd), docString(doc); got != want {
+				t.Errorf("ExtractCharset as utf-8 differs from Extract:\n%s\nExtract:\n%s", got, want)
+			}
 		}
 
 		all, err := full.Extract(body, page)
@@ -873,6 +978,19 @@ func FuzzExtract(f *testing.F) {
 func BenchmarkExtract(b *testing.B) {
 	body, page := readPage(b, "testdata/article.html")
 	e := New(Config{})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Extract(body, page); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExtractText is BenchmarkExtract with Config.Text on.
+func BenchmarkExtractText(b *testing.B) {
+	body, page := readPage(b, "testdata/article.html")
+	e := New(Config{Text: true})
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -62,7 +62,7 @@ func decodeBody(r io.Reader, codings []string, limit, size int64) (body []byte, 
 	if len(codings) == 0 && size >= 0 {
 		hint = min(size, limit) + 1
 	}
-	body, err = readAll(io.LimitReader(dec, limit+1), make([]byte, 0, hint))
+	body, err = readAll(io.LimitReader(dec, limit+1), make([]byte, 0, hint), int(limit+1))
 	if errors.Is(err, errRawLimit) {
 		truncated, err = true, nil
 	}
@@ -75,11 +75,18 @@ func decodeBody(r io.Reader, codings []string, limit, size int64) (body []byte, 
 	return body, truncated, nil
 }
 
-// readAll appends r to buf until EOF, like io.ReadAll with a caller-sized buffer.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
+// readAll appends r to buf until EOF, like io.ReadAll with a caller-sized buffer, reading at
+// most max bytes in all. It doubles the buffer as it fills, up to max: append's growth slows
+// to 1.25x on large slices, which would allocate about five times a large body on its way.
+func readAll(r io.Reader, buf []byte, max int) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			if len(buf) >= max {
+				return buf, nil
+			}
+			grown := make([]byte, len(buf), min(2*cap(buf)+512, max))
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -180,4 +187,29 @@ func mediaType(contentType string) string {
 	}
 	mt, _, _ := strings.Cut(contentType, ";")
 	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// charsetParam returns the charset parameter of a Content-Type value, lower-case and
+// unquoted, or "" when there is none. A value mime.ParseMediaType rejects is read leniently:
+// the first "charset=" parameter wins.
+func charsetParam(contentType string) string {
+	if !strings.Contains(strings.ToLower(contentType), "charset") {
+		return ""
+	}
+	if _, params, err := mime.ParseMediaType(contentType); err == nil {
+		return strings.ToLower(strings.TrimSpace(params["charset"]))
+	}
+	_, rest, _ := strings.Cut(contentType, ";")
+	for p := range strings.SplitSeq(rest, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "charset") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		return strings.ToLower(strings.TrimSpace(v))
+	}
+	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -68,18 +69,38 @@ type Request struct {
 }
 
 // Result is a completed exchange. The Client keeps no reference to it.
+//
+// ContentType is the media type of the Content-Type header whenever the header has one, even
+// when the body looks like something else (an HTML body sent as image/png stays image/png);
+// only when the header is absent, empty or has no media type (";;") is it sniffed from the
+// body (http.DetectContentType). Callers parse only what ContentType calls HTML.
 type Result struct {
-	URL         *url.URL      // as requested
-	FinalURL    *url.URL      // after redirects
-	Redirects   []string      // each hop's target in order; empty when none
-	Status      int           // final status code
-	Header      http.Header   // final response headers
-	ContentType string        // media type only, lower-case ("text/html"); sniffed when absent
-	Body        []byte        // decoded, at most Config.MaxBody bytes
-	Truncated   bool          // the body was longer than Config.MaxBody (or decompressed past it)
-	Size        int64         // len(Body)
-	Duration    time.Duration // from the call to Fetch to the end of the body, robots.txt included
-	Sitemaps    []string      // Sitemap lines of the host's robots.txt, on the first Result after it was loaded; nil otherwise
+	URL          *url.URL      // as requested
+	FinalURL     *url.URL      // after redirects
+	Redirects    []string      // each hop's target in order; empty when none
+	Status       int           // final status code
+	Header       http.Header   // final response headers
+	ContentType  string        // media type only, lower-case ("text/html"); sniffed when absent
+	Charset      string        // charset parameter of the Content-Type header, lower-case; "" when absent
+	ETag         string        // ETag header as sent (quotes and W/ kept); "" when absent
+	LastModified string        // Last-Modified header as sent, unparsed; "" when absent
+	Body         []byte        // decoded, at most Config.MaxBody bytes; empty for a 304, nil for a 3xx or ErrTooLarge
+	Truncated    bool          // the body was longer than Config.MaxBody (or decompressed past it)
+	Size         int64         // len(Body)
+	Duration     time.Duration // from the call to Fetch to the end of the body, robots.txt included
+	Sitemaps     []string      // Sitemap lines of the host's robots.txt, on the first Result after it was loaded; nil otherwise
+}
+
+// setResponse records the final response's URL, status and headers in r.
+func (r *Result) setResponse(u *url.URL, resp *http.Response) {
+	r.FinalURL = u
+	r.Status = resp.StatusCode
+	r.Header = resp.Header
+	ct := resp.Header.Get("Content-Type")
+	r.ContentType = mediaType(ct)
+	r.Charset = charsetParam(ct)
+	r.ETag = resp.Header.Get("ETag")
+	r.LastModified = resp.Header.Get("Last-Modified")
 }
 
 // New returns a Client configured by cfg, sending through hc (nil means an *http.Client over
@@ -144,11 +165,31 @@ func (c *Client) Reserve(host string) time.Duration {
 }
 
 // Fetch GETs req.URL once, following redirects, and returns the final response with its
-// decoded, size-capped body. A non-2xx final status returns both the Result and a
-// *StatusError. Other failures return a nil Result and an error: ErrDisallowed,
-// *RobotsUnavailableError, *BackoffError (nothing was sent), *RedirectError,
-// ErrTooManyRedirects, ErrRateLimited, or a transport or body error; RetryDelay says which are
-// worth retrying. The exchange is bounded by Config.Timeout under ctx.
+// decoded, size-capped body. The exchange is bounded by Config.Timeout under ctx, and
+// RetryDelay says which errors are worth retrying.
+//
+// Some answers come back as a Result together with an error, so that the caller can record
+// the status and headers:
+//   - a final status outside 2xx, other than 304: the Result with its body, and a *StatusError;
+//   - a redirect not followed: the 3xx Result (no body) and a *RedirectError (refused by
+//     Request.Redirect or robots.txt, not http(s), or back to a URL already visited in this
+//     fetch, which matches ErrRedirectLoop), or ErrTooManyRedirects after Config.MaxRedirects
+//     hops;
+//   - a Content-Length above Config.MaxBody: the Result with no body and ErrTooLarge; the body
+//     is not read and the connection is closed.
+//
+// A 304 Not Modified (an answer to If-None-Match or If-Modified-Since in Request.Header) is a
+// Result with Status 304, no body and no error. A body longer than Config.MaxBody without an
+// honest Content-Length (chunked, compressed, or read until close) is cut at MaxBody and the
+// Result says Truncated, without error.
+//
+// Other failures return a nil Result and an error: ErrDisallowed, *RobotsUnavailableError,
+// *BackoffError (nothing was sent), ErrRateLimited, ErrUnsupportedScheme, or a transport or
+// body error. A body cut short (connection closed before Content-Length or the last chunk,
+// a truncated gzip stream) is an error matching io.ErrUnexpectedEOF, never a short page; a
+// response whose headers do not come within Config.HeaderTimeout, or whose body is not done
+// by Config.Timeout, is a timeout error (net.Error with Timeout() true, or wrapping
+// context.DeadlineExceeded) and no Result.
 func (c *Client) Fetch(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	res, err := c.fetch(ctx, req, start)
@@ -182,6 +223,9 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 	res := &Result{URL: req.URL, Sitemaps: robotsEntry.newSitemaps()}
 	header := req.Header
 	takeToken := !req.Reserved
+	// visited holds every URL requested so far, to stop a redirect loop at its first
+	// repeat; MaxRedirects bounds it.
+	visited := []string{u.String()}
 	for {
 		resp, release, err := c.send(ctx, u, header, takeToken)
 		if err != nil {
@@ -196,11 +240,11 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			// A redirect that is not followed is still an answer: the caller
 			// gets this 3xx response as the Result along with the reason.
 			stopped := func(err error) (*Result, error) {
-				res.FinalURL, res.Status, res.Header = u, resp.StatusCode, resp.Header
+				res.setResponse(u, resp)
 				res.Duration = time.Since(start)
 				return res, err
 			}
-			next, err := c.redirectTarget(u, loc, len(res.Redirects), req.Redirect)
+			next, err := c.redirectTarget(u, loc, visited, req.Redirect)
 			if err != nil {
 				return stopped(err)
 			}
@@ -208,6 +252,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 				return stopped(&RedirectError{From: u.String(), To: next.String(), Err: forbiddenFinal(next, err)})
 			}
 			res.Redirects = append(res.Redirects, next.String())
+			visited = append(visited, next.String())
 			if !strings.EqualFold(next.Host, u.Host) {
 				header = withoutCredentials(header)
 			}
@@ -215,37 +260,55 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			continue
 		}
 
+		if resp.ContentLength > c.cfg.MaxBody {
+			// Declined unread: closing an unread body closes the connection, so the rest
+			// is never transferred. The status and headers are still the site's answer.
+			_ = resp.Body.Close()
+			release()
+			res.setResponse(u, resp)
+			res.Duration = time.Since(start)
+			return res, fmt.Errorf("fetch %s: %w: Content-Length %d, MaxBody %d", u, ErrTooLarge, resp.ContentLength, c.cfg.MaxBody)
+		}
 		body, truncated, err := readBody(resp, c.cfg.MaxBody)
 		release()
 		if err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Config.Timeout (or the caller's deadline) ended a stalled or dripping body.
+				// A transport may report that as something else: make it match.
+				if !errors.Is(err, context.DeadlineExceeded) {
+					err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+				}
+				return nil, fmt.Errorf("read body of %s: timeout: %w", u, err)
+			}
 			return nil, fmt.Errorf("read body of %s: %w", u, err)
 		}
-		res.FinalURL = u
-		res.Status = resp.StatusCode
-		res.Header = resp.Header
+		res.setResponse(u, resp)
 		res.Body = body
 		res.Truncated = truncated
 		res.Size = int64(len(body))
-		res.ContentType = mediaType(resp.Header.Get("Content-Type"))
 		if res.ContentType == "" && len(body) > 0 {
 			res.ContentType = mediaType(http.DetectContentType(body))
 		}
 		res.Duration = time.Since(start)
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if (resp.StatusCode < 200 || resp.StatusCode > 299) && resp.StatusCode != http.StatusNotModified {
 			return res, &StatusError{URL: u.String(), Code: resp.StatusCode, RetryAfter: retryAfter}
 		}
 		return res, nil
 	}
 }
 
-// redirectTarget resolves loc against from and checks it may be followed as hop number
-// hops+1: within MaxRedirects, http(s), and accepted by check.
-func (c *Client) redirectTarget(from *url.URL, loc string, hops int, check func(*url.URL) error) (*url.URL, error) {
+// redirectTarget resolves loc against from and checks it may be followed as the next hop
+// after visited (the URLs requested so far, from first): not one of them, within
+// MaxRedirects, http(s), and accepted by check.
+func (c *Client) redirectTarget(from *url.URL, loc string, visited []string, check func(*url.URL) error) (*url.URL, error) {
 	next, err := from.Parse(loc)
 	if err != nil {
 		return nil, &RedirectError{From: from.String(), To: loc, Err: err}
 	}
-	if hops >= c.cfg.MaxRedirects {
+	if slices.Contains(visited, next.String()) {
+		return nil, &RedirectError{From: from.String(), To: next.String(), Err: ErrRedirectLoop}
+	}
+	if hops := len(visited) - 1; hops >= c.cfg.MaxRedirects {
 		return nil, fmt.Errorf("fetch %s: %w (more than %d)", from, ErrTooManyRedirects, c.cfg.MaxRedirects)
 	}
 	if err := checkURL(next); err != nil {

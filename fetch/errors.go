@@ -23,6 +23,19 @@ var ErrDisallowed = errors.New("fetch: disallowed by robots.txt")
 // redirects.
 var ErrTooManyRedirects = errors.New("fetch: too many redirects")
 
+// ErrRedirectLoop is the Err of the *RedirectError returned when a redirect leads back to a
+// URL already requested in the same fetch (compared as url.URL.String), detected at the
+// first repeat. Fetch sends no cookies of its own, so a repeat cannot lead elsewhere the
+// second time. It is not worth retrying.
+var ErrRedirectLoop = errors.New("fetch: redirect loop")
+
+// ErrTooLarge is returned, wrapped with the Content-Length and Config.MaxBody, when a
+// response declares a Content-Length above Config.MaxBody: the body is not read (the
+// connection is closed) and Fetch returns the Result without a body along with the error.
+// It is not worth retrying. A body without an honest length is cut at MaxBody instead (see
+// Result.Truncated).
+var ErrTooLarge = errors.New("fetch: body too large")
+
 // ErrHostBackoff matches every *BackoffError (errors.Is), for callers that need no data.
 var ErrHostBackoff = errors.New("fetch: host backed off")
 
@@ -46,8 +59,9 @@ type StatusError struct {
 // Error returns "fetch URL: status CODE".
 func (e *StatusError) Error() string { return fmt.Sprintf("fetch %s: status %d", e.URL, e.Code) }
 
-// RedirectError reports a redirect that was not followed because Request.Redirect refused it
-// or the target is not a fetchable URL.
+// RedirectError reports a redirect that was not followed because Request.Redirect or
+// robots.txt refused it, the target is not a fetchable URL, or it leads back to a URL already
+// requested (Err is ErrRedirectLoop).
 type RedirectError struct {
 	From string // the URL that answered with the redirect
 	To   string // the redirect target, resolved against From when it parsed
@@ -137,7 +151,8 @@ func retryableStatus(code int) bool {
 func retryableNetwork(err error) bool {
 	// Policy refusals and our caller's cancellation are final.
 	if errors.Is(err, context.Canceled) || errors.Is(err, ErrDisallowed) ||
-		errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrUnsupportedScheme) {
+		errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrRedirectLoop) ||
+		errors.Is(err, ErrTooLarge) || errors.Is(err, ErrUnsupportedScheme) {
 		return false
 	}
 	if _, ok := errors.AsType[*RedirectError](err); ok {

@@ -49,6 +49,12 @@ func TestRetryDelay(t *testing.T) {
 		{"disallowed", ErrDisallowed, false, 0, nil},
 		{"too many redirects", fmt.Errorf("x: %w", ErrTooManyRedirects), false, 0, nil},
 		{"redirect refused", &RedirectError{From: "a", To: "b", Err: errors.New("out of scope")}, false, 0, nil},
+		{"redirect loop", &RedirectError{From: "a", To: "b", Err: ErrRedirectLoop}, false, 0, nil},
+		{"redirect loop wrapped", fmt.Errorf("crawl: %w", ErrRedirectLoop), false, 0, nil},
+		{"too large", fmt.Errorf("fetch http://a.test/: %w: Content-Length 2, MaxBody 1", ErrTooLarge), false, 0, nil},
+		{"too large joined with a network error", errors.Join(ErrTooLarge, io.ErrUnexpectedEOF), false, 0, nil},
+		{"header timeout", urlErr(&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}), true, 0, nil},
+		{"body timeout", fmt.Errorf("read body of http://a.test/: timeout: %w", context.DeadlineExceeded), true, 0, nil},
 		{"unsupported scheme", fmt.Errorf("x: %w", ErrUnsupportedScheme), false, 0, nil},
 		{"rate limited", fmt.Errorf("wait: %w", ErrRateLimited), true, 0, nil},
 		{"backed off", nil, true, 3 * time.Second, func(now time.Time) error {

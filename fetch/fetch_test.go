@@ -277,18 +277,20 @@ func TestFetchBody(t *testing.T) {
 		body     []byte
 	}
 	resources := map[string]resource{
-		"/plain":        {"", page},
-		"/gzip":         {"gzip", gz},
-		"/x-gzip":       {"x-gzip", gz},
-		"/deflate-zlib": {"deflate", compressed(t, "zlib", page)},
-		"/deflate-raw":  {"deflate", compressed(t, "deflate", page)},
-		"/bomb":         {"gzip", bomb},
-		"/corrupt":      {"gzip", corrupt},
-		"/endless":      {"gzip", endless},
-		"/gzip-cut":     {"gzip", gz[:len(gz)/2]},
-		"/brotli":       {"br", page},
-		"/empty-gzip":   {"gzip", nil},
-		"/no-type":      {"", []byte("<!DOCTYPE html><title>x</title>")},
+		"/plain":         {"", page},
+		"/plain-nolen":   {"", page},
+		"/gzip":          {"gzip", gz},
+		"/x-gzip":        {"x-gzip", gz},
+		"/deflate-zlib":  {"deflate", compressed(t, "zlib", page)},
+		"/deflate-raw":   {"deflate", compressed(t, "deflate", page)},
+		"/bomb":          {"gzip", bomb},
+		"/corrupt":       {"gzip", corrupt},
+		"/endless":       {"gzip", endless},
+		"/endless-nolen": {"gzip", endless},
+		"/gzip-cut":      {"gzip", gz[:len(gz)/2]},
+		"/brotli":        {"br", page},
+		"/empty-gzip":    {"gzip", nil},
+		"/no-type":       {"", []byte("<!DOCTYPE html><title>x</title>")},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rs, ok := resources[r.URL.Path]
@@ -304,7 +306,9 @@ func TestFetchBody(t *testing.T) {
 		} else {
 			w.Header()["Content-Type"] = nil // no sniffing by the server
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(rs.body)))
+		if !strings.HasSuffix(r.URL.Path, "-nolen") { // else chunked: the body is over 2 KiB
+			w.Header().Set("Content-Length", strconv.Itoa(len(rs.body)))
+		}
 		w.Write(rs.body)
 	}))
 	t.Cleanup(srv.Close)
@@ -320,8 +324,12 @@ func TestFetchBody(t *testing.T) {
 	}{
 		{path: "/plain", want: page, wantType: "text/plain"},
 		{path: "/plain", maxBody: 7000, want: page},
-		{path: "/plain", maxBody: 6999, want: page[:6999], wantTruncated: true},
-		{path: "/plain", maxBody: 1000, want: page[:1000], wantTruncated: true},
+		// A Content-Length over MaxBody is declined unread (see TestFetchTooLarge); a body
+		// without one is cut at MaxBody.
+		{path: "/plain", maxBody: 6999, wantErr: ErrTooLarge},
+		{path: "/plain-nolen", maxBody: 7000, want: page},
+		{path: "/plain-nolen", maxBody: 6999, want: page[:6999], wantTruncated: true},
+		{path: "/plain-nolen", maxBody: 1000, want: page[:1000], wantTruncated: true},
 		{path: "/gzip", want: page},
 		{path: "/gzip", maxBody: 100, want: page[:100], wantTruncated: true},
 		{path: "/x-gzip", want: page},
@@ -329,7 +337,8 @@ func TestFetchBody(t *testing.T) {
 		{path: "/deflate-raw", want: page},
 		{path: "/bomb", maxBody: 64 << 10, want: make([]byte, 64<<10), wantTruncated: true},
 		{path: "/empty-gzip", want: []byte{}},
-		{path: "/endless", maxBody: 1 << 10, want: []byte{}, wantTruncated: true},
+		{path: "/endless", maxBody: 1 << 10, wantErr: ErrTooLarge},
+		{path: "/endless-nolen", maxBody: 1 << 10, want: []byte{}, wantTruncated: true},
 		{path: "/no-type", want: resources["/no-type"].body, wantType: "text/html"},
 		{path: "/corrupt", wantErr: gzip.ErrChecksum},
 		{path: "/gzip-cut", wantErr: io.ErrUnexpectedEOF, retryable: true},
@@ -339,6 +348,12 @@ func TestFetchBody(t *testing.T) {
 		t.Run(fmt.Sprintf("%s max %d", tt.path, tt.maxBody), func(t *testing.T) {
 			c := newTestClient(t, Config{IgnoreRobots: true, MaxBody: tt.maxBody}, nil)
 			res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+tt.path)})
+			if tt.wantErr == ErrTooLarge { // declined with its status and headers
+				if res == nil || res.Status != 200 || res.Body != nil || !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("Fetch = %+v, %v; want the 200 without a body and ErrTooLarge", res, err)
+				}
+				return
+			}
 			if tt.wantErr != nil {
 				if res != nil || err == nil || (tt.wantErr != errAny && !errors.Is(err, tt.wantErr)) {
 					t.Fatalf("Fetch = %v, %v; want nil and %v", res, err, tt.wantErr)

@@ -285,8 +285,8 @@ var linkChunks = [...]int{16, 8, 4, 2, 1}
 // connection for the life of a Write and bound to each transaction.
 type writeStmts struct {
 	page, visited, queue, drop, sitemap, touch, drops *sql.Stmt
-	links                               [len(linkChunks)]*sql.Stmt
-	args                                []any // reused argument buffer for link inserts
+	links                                             [len(linkChunks)]*sql.Stmt
+	args                                              []any // reused argument buffer for link inserts
 }
 
 // prepareWrite prepares the writer's statements on db.rw.

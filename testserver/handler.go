@@ -1,9 +1,12 @@
 package testserver
 
 import (
+	"bytes"
+	"html"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -112,6 +115,9 @@ func (h *host) respond(w http.ResponseWriter, r *http.Request, key string, page 
 	if ov, ok := h.override(key, r.URL.Path); ok {
 		return writeOverride(w, ov)
 	}
+	if st, ok := h.respondMode(w, r, key); ok { // the opt-in modes: hostile.go, traps.go, sitemaps.go
+		return st
+	}
 	switch {
 	case isPage:
 		return s.writePage(w, h, page)
@@ -170,6 +176,7 @@ func (s *Site) writePage(w http.ResponseWriter, h *host, i int) int {
 	defer s.bufs.Put(rb)
 	if i < 0 {
 		s.renderRoot(rb, h.index)
+		s.appendModeLinks(&rb.buf, h)
 	} else {
 		s.renderPage(rb, i)
 	}
@@ -189,4 +196,61 @@ func (s *Site) markServed(i int) {
 	if s.served[i/64].Or(bit)&bit == 0 {
 		s.nServed.Add(1)
 	}
+}
+
+// respondMode serves the paths of the opt-in modes (Hostile, RobotsMode,
+// Traps, Sitemaps, Orphans) and reports whether key was one of them. With
+// every mode off it returns false at once.
+func (h *host) respondMode(w http.ResponseWriter, r *http.Request, key string) (int, bool) {
+	cfg := &h.site.cfg
+	path := r.URL.Path
+	switch {
+	case path == "/robots.txt" || path == PathRobotsReal:
+		return h.serveRobots(w, r, key, path)
+	case cfg.Hostile && strings.HasPrefix(path, "/hostile/"):
+		return h.serveHostile(w, r, key)
+	case cfg.RobotsMode != "" && strings.HasPrefix(path, RobotsDisallowed):
+		return writeTinyPage(w, "Private", path), true
+	case cfg.Traps && strings.HasPrefix(path, "/trap/"):
+		return h.serveTrap(w, r)
+	case cfg.Sitemaps && (path == PathSitemap || path == PathSitemapIndex || strings.HasPrefix(path, "/sitemaps/")):
+		return h.serveSitemap(w, r)
+	case cfg.Orphans > 0 && strings.HasPrefix(path, PathOrphanPrefix):
+		return h.serveOrphan(w, path)
+	}
+	return 0, false
+}
+
+// appendModeLinks adds to a host's rendered root page the links of the modes
+// that are on, just before its footer. It does nothing with every mode off,
+// so the root stays byte for byte what it was.
+func (s *Site) appendModeLinks(b *bytes.Buffer, h *host) {
+	cfg := &s.cfg
+	if !cfg.Hostile && !cfg.Traps && cfg.RobotsMode == "" {
+		return
+	}
+	b.Truncate(b.Len() - len(htmlFooter)) // render always ends with htmlFooter
+	b.WriteString("<ul class=\"modes\">\n")
+	link := func(href, text string) {
+		b.WriteString("<li><a href=\"")
+		b.WriteString(html.EscapeString(href))
+		b.WriteString("\">")
+		b.WriteString(html.EscapeString(text))
+		b.WriteString("</a></li>\n")
+	}
+	if cfg.Hostile {
+		for _, hp := range HostilePaths() {
+			link(hp.Path, hp.Path)
+		}
+	}
+	if cfg.Traps {
+		for _, p := range TrapEntries() {
+			link(p, p)
+		}
+	}
+	if cfg.RobotsMode != "" {
+		link(PathPrivate, "private")
+	}
+	b.WriteString("</ul>\n")
+	b.WriteString(htmlFooter)
 }

@@ -10,6 +10,11 @@
 // absolute links differ. Every page is reachable from its host's root "/"
 // without leaving the host and without following rel="nofollow" links.
 //
+// Opt-in modes add hostile responses (SiteConfig.Hostile, hostile.go),
+// misbehaving robots.txt files (RobotsMode), crawler traps (Traps, traps.go),
+// and sitemaps with orphan pages (Sitemaps, Orphans, sitemaps.go). With all of
+// them off, the site is exactly as described above.
+//
 // testserver is for tests, benchmarks and demos; production code never imports
 // it.
 package testserver
@@ -48,6 +53,32 @@ type SiteConfig struct {
 	Overrides    map[string]Response // by path, served instead of the normal response; see Response
 	Seed         int64               // the link graph is a deterministic function of the config and Seed
 	NoLog        bool                // keep only counters, not the per-request log (for million-page benchmarks)
+
+	// The modes below are off by default; with all of them off the site is
+	// exactly as described above. Overrides win over them.
+
+	// Hostile makes every host serve the paths of HostilePaths (hangs,
+	// bombs, broken bodies, redirect loops, odd encodings and markup) and
+	// its root link to each of them. See hostile.go.
+	Hostile bool
+	// RobotsMode serves a misbehaving robots.txt on every host; "" means
+	// the behaviour of Robots. One of the RobotsX constants ("huge", "slow",
+	// "redirect", "404", "500", "429"). Any mode also makes the root link to
+	// PathPrivate, which the modes that serve rules disallow. Set Robots or
+	// RobotsMode, not both.
+	RobotsMode string
+	// Traps makes every host serve crawler traps (an endless calendar,
+	// ever-deeper and repeating paths, session ids in links, endless query
+	// variants) and its root link to each of them. See traps.go.
+	Traps bool
+	// Sitemaps makes every host serve /sitemap.xml, /sitemap_index.xml,
+	// /sitemaps/1.xml and /sitemaps/2.xml.gz, and name the index in
+	// robots.txt. See sitemaps.go.
+	Sitemaps bool
+	// Orphans is the number of extra pages /orphan/<k> (k in [0, Orphans))
+	// that every host serves and that no page links to; only the sitemaps
+	// list them. 0 means none.
+	Orphans int
 }
 
 // Response is an override served instead of the normal response for one path
@@ -93,6 +124,12 @@ type Site struct {
 
 	logMu sync.Mutex // guards log
 	log   []Request
+
+	bombOnce    sync.Once // builds gzipBomb and deflateBomb on first use
+	gzipBomb    []byte    // read-only once built
+	deflateBomb []byte    // read-only once built
+	robotsOnce  sync.Once // builds hugeRobots on first use
+	hugeRobots  []byte    // read-only once built; without the Sitemap line
 }
 
 // host is one listener of a Site and its counters.
@@ -113,8 +150,9 @@ type host struct {
 	closed       bool
 	inFlight     int
 	maxInFlight  int
-	other        map[string]int // hits of every path that is not one of this host's pages
-	overrideHits map[string]int // requests matched per Overrides key
+	other        map[string]int   // hits of every path that is not one of this host's pages
+	overrideHits map[string]int   // requests matched per Overrides key
+	written      map[string]int64 // body bytes written by the streaming hostile handlers, by key as in other
 }
 
 // withDefaults returns cfg with zero values replaced by their defaults, or an
@@ -135,6 +173,14 @@ func (cfg SiteConfig) withDefaults() (SiteConfig, error) {
 		return cfg, fmt.Errorf("%w: PageSize %d < 0", ErrInvalidConfig, cfg.PageSize)
 	case cfg.Latency < 0:
 		return cfg, fmt.Errorf("%w: Latency %v < 0", ErrInvalidConfig, cfg.Latency)
+	}
+	switch {
+	case cfg.Orphans < 0:
+		return cfg, fmt.Errorf("%w: Orphans %d < 0", ErrInvalidConfig, cfg.Orphans)
+	case !validRobotsMode(cfg.RobotsMode):
+		return cfg, fmt.Errorf("%w: unknown RobotsMode %q", ErrInvalidConfig, cfg.RobotsMode)
+	case cfg.RobotsMode != "" && cfg.Robots != "":
+		return cfg, fmt.Errorf("%w: set Robots or RobotsMode, not both", ErrInvalidConfig)
 	}
 	for path, r := range cfg.Overrides {
 		if r.Times < 0 {
@@ -195,6 +241,7 @@ func Start(cfg SiteConfig) (*Site, error) {
 			other:    make(map[string]int),
 
 			overrideHits: make(map[string]int),
+			written:      make(map[string]int64),
 		}
 		h.srv = &http.Server{
 			Handler:           h,

@@ -39,12 +39,29 @@ type settings struct {
 	MaxBody      byteSize `json:"max_body"`
 	Retries      int      `json:"retries"`
 	AllowPrivate bool     `json:"allow_private"`
+
+	MaxPagesPerHost   int  `json:"max_pages_per_host"`
+	MaxLinks          int  `json:"max_links"`
+	CanonicalIdentity bool `json:"canonical_identity"`
+	Sitemaps          bool `json:"sitemaps"`
+	// StripParams are the query (and ";"-prefixed path) parameters removed
+	// from every URL; nil means dedupe.DefaultStripParams. A crawl file keeps
+	// the list it started with: its URLs are stored canonical.
+	StripParams      []string `json:"strip_params"`
+	MaxURLLength     int      `json:"max_url_length"`
+	MaxPathDepth     int      `json:"max_path_depth"`
+	MaxRepeats       int      `json:"max_repeats"`
+	MaxQueryVariants int      `json:"max_query_variants"`
+	// Recrawl is set by the run that started a recrawl and kept by the runs
+	// that continue it: they all send conditional requests.
+	Recrawl bool `json:"recrawl"`
 }
 
 func defaultSettings() settings {
 	return settings{
 		Concurrency: 16, PerHost: 2, Rate: 2, Depth: -1, Scope: crawl.ScopeHost,
-		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3,
+		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3, MaxLinks: 10_000,
+		StripParams: dedupe.DefaultStripParams, MaxURLLength: 2048, MaxPathDepth: 32, MaxRepeats: 3, MaxQueryVariants: 1000,
 	}
 }
 
@@ -69,6 +86,23 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.Var(&s.Timeout, "timeout", "per-request timeout, body included")
 	fs.Var(&s.MaxBody, "max-body", "body bytes kept per page (e.g. 10MiB); longer bodies are truncated and marked")
 	fs.IntVar(&s.Retries, "retries", s.Retries, "retries of a URL after a network error, 5xx, 408 or 429")
+	fs.IntVar(&s.MaxPagesPerHost, "max-pages-per-host", s.MaxPagesPerHost, "queue at most this many URLs per host over the whole crawl file (0 = unlimited)")
+	fs.IntVar(&s.MaxLinks, "max-links", s.MaxLinks, "links taken from one page; the rest are dropped and the page marked links_capped")
+	fs.BoolVar(&s.CanonicalIdentity, "canonical-identity", s.CanonicalIdentity, "treat a page's rel=canonical as its identity: queue the canonical URL instead of following the page's links")
+	fs.BoolVar(&s.Sitemaps, "sitemaps", s.Sitemaps, "also queue the pages listed in the seed hosts' sitemaps (robots.txt Sitemap lines and /sitemap.xml)")
+	fs.Func("strip-params", "comma-separated query parameters removed from every URL; name* is a prefix, ;name a path parameter, \"\" strips none (default: utm_*, session ids, ad click ids; see README)", func(v string) error {
+		s.StripParams = []string{}
+		for p := range strings.SplitSeq(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				s.StripParams = append(s.StripParams, p)
+			}
+		}
+		return nil
+	})
+	fs.IntVar(&s.MaxURLLength, "max-url-length", s.MaxURLLength, "longest URL followed, in bytes (-1 = no cap)")
+	fs.IntVar(&s.MaxPathDepth, "max-path-depth", s.MaxPathDepth, "most path segments in a URL followed (-1 = no cap)")
+	fs.IntVar(&s.MaxRepeats, "max-repeats", s.MaxRepeats, "most times a run of path segments may repeat in a row, as in /a/b/a/b (-1 = no cap)")
+	fs.IntVar(&s.MaxQueryVariants, "max-query-variants", s.MaxQueryVariants, "most distinct queries followed per path (-1 = no cap)")
 	fs.BoolVar(&s.AllowPrivate, "allow-private", s.AllowPrivate, "connect to loopback, private, link-local and other special-purpose addresses (by default only the seeds' own)")
 }
 
@@ -89,6 +123,16 @@ func (s *settings) validate() error {
 		return usagef("--timeout must be positive")
 	case s.MaxBody <= 0:
 		return usagef("--max-body must be positive")
+	case s.MaxPagesPerHost < 0:
+		return usagef("--max-pages-per-host must not be negative")
+	case s.MaxLinks < 1:
+		return usagef("--max-links must be at least 1")
+	case s.MaxURLLength == 0 || s.MaxURLLength < -1, s.MaxPathDepth == 0 || s.MaxPathDepth < -1,
+		s.MaxRepeats == 0 || s.MaxRepeats < -1, s.MaxQueryVariants == 0 || s.MaxQueryVariants < -1:
+		return usagef("--max-url-length, --max-path-depth, --max-repeats and --max-query-variants must be positive, or -1 for no cap")
+	}
+	if _, err := dedupe.NewCanonicalizer(s.StripParams); err != nil {
+		return usagef("--strip-params: %v", err)
 	}
 	switch s.Scope {
 	case crawl.ScopeHost, crawl.ScopeDomain, crawl.ScopeAll:
@@ -125,6 +169,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
 	grace := fs.Duration("grace", 10*time.Second, "on Ctrl-C, how long in-flight fetches may finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	recrawl := fs.Bool("recrawl", false, "fetch every URL of an existing --db again, with If-None-Match/If-Modified-Since: unchanged pages (304) keep their record")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -145,6 +190,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := set.validate(); err != nil { // before touching the file
 		return err
+	}
+	if *recrawl && fileExists(*dbPath) != nil {
+		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
 	}
 	if len(seeds) == 0 && fileExists(*dbPath) != nil {
 		fs.Usage()
@@ -183,11 +231,23 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		seeds = union(prevSeeds, seeds)
 		log.Info("continuing crawl", "db", *dbPath, "seeds", len(seeds))
 	}
+	if *recrawl {
+		if prevSettings == nil {
+			return usagef("crawl: --recrawl: %s holds no crawl to recrawl", *dbPath)
+		}
+		n, err := db.Requeue(ctx)
+		if err != nil {
+			return err
+		}
+		set.Recrawl = true
+		log.Info("recrawl: every fetched URL queued again, with its validators", "urls", n)
+	}
 
 	crawlID, err := db.BeginCrawl(ctx, seeds, set)
 	if err != nil {
 		return err
 	}
+	canon, _ := dedupe.NewCanonicalizer(set.StripParams) // validated
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
 	// The address guard: no connection to loopback, private, link-local and
@@ -218,7 +278,11 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	engine, err := crawl.New(crawl.Config{
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
 		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: *grace, CrawlID: crawlID,
-	}, db, fetcher, extract.New(extract.Config{}), log)
+		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
+		Sitemaps: set.Sitemaps, Canonicalizer: canon, Traps: dedupe.TrapConfig{
+			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
+		},
+	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks, Text: true}), log)
 	if err != nil {
 		return usagef("%v", err)
 	}
@@ -289,6 +353,24 @@ func (s *settings) copyFlag(name string, dst *settings) {
 		dst.Retries = s.Retries
 	case "allow-private":
 		dst.AllowPrivate = s.AllowPrivate
+	case "max-pages-per-host":
+		dst.MaxPagesPerHost = s.MaxPagesPerHost
+	case "max-links":
+		dst.MaxLinks = s.MaxLinks
+	case "canonical-identity":
+		dst.CanonicalIdentity = s.CanonicalIdentity
+	case "sitemaps":
+		dst.Sitemaps = s.Sitemaps
+	case "strip-params":
+		dst.StripParams = s.StripParams
+	case "max-url-length":
+		dst.MaxURLLength = s.MaxURLLength
+	case "max-path-depth":
+		dst.MaxPathDepth = s.MaxPathDepth
+	case "max-repeats":
+		dst.MaxRepeats = s.MaxRepeats
+	case "max-query-variants":
+		dst.MaxQueryVariants = s.MaxQueryVariants
 	}
 }
 

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/trawl/trawl/crawl"
 
 	"github.com/trawl/trawl/storage"
 )
@@ -18,6 +22,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
 	hosts := fs.Int("hosts", 20, "hosts to list, most pages first (0 = all)")
+	nearDups := fs.Int("near-dups", 10, "near-duplicate groups to list, largest first (0 = all)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -36,15 +41,23 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *hosts > 0 && len(st.ByHost) > *hosts {
 		st.ByHost = st.ByHost[:*hosts]
 	}
+	clusters, nClusters, err := crawl.NearDuplicates(ctx, db, crawl.NearDupDistance, *nearDups)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return enc.Encode(struct {
+			*storage.Stats
+			NearDupClusters int                    // groups of near-duplicate pages in all
+			NearDuplicates  []crawl.NearDupCluster // the largest groups
+		}{st, nClusters, clusters})
 	}
-	return printStats(stdout, st)
+	return printStats(stdout, st, clusters, nClusters)
 }
 
-func printStats(w io.Writer, st *storage.Stats) error {
+func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster, nClusters int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "pages\t%d\n", st.Pages)
 	fmt.Fprintf(tw, "  done\t%d\n", st.Done)
@@ -56,6 +69,10 @@ func printStats(w io.Writer, st *storage.Stats) error {
 	fmt.Fprintf(tw, "body bytes\t%d\n", st.Bytes)
 	fmt.Fprintf(tw, "sitemaps (robots.txt)\t%d\n", st.Sitemaps)
 	fmt.Fprintf(tw, "crawl runs\t%d\n", st.Crawls)
+	fmt.Fprintf(tw, "pages saying noindex\t%d\n", st.NoIndex)
+	fmt.Fprintf(tw, "pages saying nofollow\t%d\n", st.NoFollow)
+	fmt.Fprintf(tw, "pages over the link cap\t%d\n", st.Capped)
+	fmt.Fprintf(tw, "unchanged on recrawl (304)\t%d\n", st.Unchanged)
 	if !st.First.IsZero() {
 		fmt.Fprintf(tw, "first started\t%s\n", st.First.Format(time.RFC3339))
 		fmt.Fprintf(tw, "last activity\t%s\n", st.Last.Format(time.RFC3339))
@@ -77,6 +94,29 @@ func printStats(w io.Writer, st *storage.Stats) error {
 		fmt.Fprintln(tw, "\nhost\tpages\terrors")
 		for _, h := range st.ByHost {
 			fmt.Fprintf(tw, "%s\t%d\t%d\n", h.Host, h.Pages, h.Errors)
+		}
+	}
+	if len(st.Drops) > 0 {
+		fmt.Fprintln(tw, "\nnot followed\tcount\texample")
+		for _, d := range st.Drops {
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", d.Reason, d.Count, d.Example)
+		}
+	}
+	if len(st.ByClass) > 0 {
+		fmt.Fprintln(tw, "\nerror class\tpages")
+		classes := make([]string, 0, len(st.ByClass))
+		for c := range st.ByClass {
+			classes = append(classes, c)
+		}
+		slices.SortFunc(classes, func(a, b string) int { return cmp.Or(cmp.Compare(st.ByClass[b], st.ByClass[a]), cmp.Compare(a, b)) })
+		for _, c := range classes {
+			fmt.Fprintf(tw, "%s\t%d\n", c, st.ByClass[c])
+		}
+	}
+	if nClusters > 0 {
+		fmt.Fprintf(tw, "\nnear-duplicate groups (SimHash within %d bits)\t%d\n", crawl.NearDupDistance, nClusters)
+		for _, c := range clusters {
+			fmt.Fprintf(tw, "%d pages\t%s\n", len(c.URLs), strings.Join(c.URLs[:min(len(c.URLs), 3)], " "))
 		}
 	}
 	if len(st.TopErrors) > 0 {

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	testserver [-hosts N] [-pages N] [-links N] [-size BYTES] [-latency D] [-cross F] [-robots FILE] [-seed N]
+//	           [-hostile] [-traps] [-robots-mode MODE] [-sitemaps] [-orphans N]
 //	testserver api [-addr ADDR] [-latency D | -latency-dist SPEC] [-error-rate F] [-hang] ... (see api.go)
 //
 // It prints the seed URL of each host on stdout, one per line, then "ready" on
@@ -72,6 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.CrossHost, "cross", 0, "`fraction` of random links that point to another host, in [0, 1]")
 	robots := fs.String("robots", "", "serve the contents of `file` as robots.txt on every host (default: 404)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "`seed` of the link graph")
+	fs.BoolVar(&cfg.Hostile, "hostile", false, "also serve the hostile paths under /hostile/ (hangs, bombs, broken bodies, odd encodings), linked from each root")
+	fs.BoolVar(&cfg.Traps, "traps", false, "also serve the crawler traps under /trap/ (calendar, deep paths, session ids, query variants), linked from each root")
+	fs.StringVar(&cfg.RobotsMode, "robots-mode", "", "serve a misbehaving robots.txt: `mode` huge, slow, redirect, 404, 500 or 429")
+	fs.BoolVar(&cfg.Sitemaps, "sitemaps", false, "serve /sitemap.xml, /sitemap_index.xml and /sitemaps/*, named in robots.txt")
+	fs.IntVar(&cfg.Orphans, "orphans", 0, "serve `N` orphan pages /orphan/<k> per host, listed only in the sitemaps")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
