@@ -66,8 +66,10 @@ var blocklist = [...]netip.Prefix{
 
 // Forbidden reports whether Config.Guard refuses a to connect to a (AllowAddrs aside): a is
 // loopback, private, link-local, multicast, unspecified, CGNAT, reserved or otherwise
-// special-purpose, or invalid. IPv4-mapped IPv6 addresses (::ffff:10.0.0.1) are judged as
-// the IPv4 address they carry, and an IPv6 zone is ignored.
+// special-purpose, or invalid. IPv6 addresses that carry an IPv4 address are judged as that
+// address too: IPv4-mapped (::ffff:10.0.0.1), the NAT64 well-known prefix (64:ff9b::/96,
+// RFC 6052, which a NAT64 gateway translates to the IPv4 address in its last 32 bits) and
+// 6to4 (2002::/16, RFC 3056, the IPv4 address in bits 16 to 47). An IPv6 zone is ignored.
 func Forbidden(a netip.Addr) bool {
 	_, bad := blockedBy(a)
 	return bad
@@ -85,7 +87,31 @@ func blockedBy(a netip.Addr) (netip.Prefix, bool) {
 			return p, true
 		}
 	}
+	if v4, ok := embeddedIPv4(a); ok {
+		return blockedBy(v4)
+	}
 	return netip.Prefix{}, false
+}
+
+// Prefixes of IPv6 addresses that reach the IPv4 address they embed.
+var (
+	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96") // RFC 6052 well-known prefix
+	sixToFour   = netip.MustParsePrefix("2002::/16")    // RFC 3056
+)
+
+// embeddedIPv4 returns the IPv4 address a NAT64 or 6to4 address a leads to.
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	switch {
+	case nat64Prefix.Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
 }
 
 // normalPrefix returns p masked, with an IPv4-mapped IPv6 prefix (::ffff:127.0.0.1/128)

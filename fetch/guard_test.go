@@ -81,6 +81,15 @@ func TestForbidden(t *testing.T) {
 		{"::ffff:127.0.0.1", true},
 		{"fe80::1%eth0", true},
 		{"169.254.169.254", true}, // cloud metadata
+		// NAT64 and 6to4 addresses are judged by the IPv4 address they lead to.
+		{"64:ff9b::a00:1", true},     // NAT64 to 10.0.0.1
+		{"64:ff9b::7f00:1", true},    // NAT64 to 127.0.0.1
+		{"64:ff9b::a9fe:a9fe", true}, // NAT64 to 169.254.169.254
+		{"64:ff9b::808:808", false},  // NAT64 to 8.8.8.8
+		{"2002:c0a8:101::1", true},   // 6to4 of 192.168.1.1
+		{"2002:7f00:1::", true},      // 6to4 of 127.0.0.1
+		{"2002:808:808::1", false},   // 6to4 of 8.8.8.8
+		{"64:ff9b:1::a00:1", false},  // the local-use NAT64 prefix is not the well-known one
 	}
 	for _, tt := range tests {
 		t.Run(tt.addr, func(t *testing.T) {

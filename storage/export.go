@@ -31,12 +31,22 @@ type pageRecord struct {
 	Attempts    int64           `json:"attempts"`
 	Error       *string         `json:"error"`
 	CrawlID     *int64          `json:"crawl_id"`
+	ErrorClass  *string         `json:"error_class"`
+	Charset     *string         `json:"charset"`
+	NoIndex     bool            `json:"noindex"`
+	NoFollow    bool            `json:"nofollow"`
+	LinksCapped bool            `json:"links_capped"`
+	SimHash     *int64          `json:"simhash"` // the stored (signed) integer
+	ETag        *string         `json:"etag"`
+	LastMod     *string         `json:"last_modified"`
+	Unchanged   bool            `json:"unchanged"`
 }
 
 func (r *pageRecord) dest() []any {
 	return []any{&r.ID, &r.URL, &r.Host, &r.FinalURL, &r.Status, &r.ContentType, &r.Title, &r.Depth,
 		&r.FetchedAt, &r.DurationMS, &r.SizeBytes, &r.Truncated, &r.ContentHash, &r.Canonical, (*[]byte)(&r.Redirects),
-		&r.Attempts, &r.Error, &r.CrawlID}
+		&r.Attempts, &r.Error, &r.CrawlID, &r.ErrorClass, &r.Charset, &r.NoIndex, &r.NoFollow, &r.LinksCapped,
+		&r.SimHash, &r.ETag, &r.LastMod, &r.Unchanged}
 }
 
 // columns names the columns of pages, in table order: the csv header, the
@@ -44,7 +54,8 @@ func (r *pageRecord) dest() []any {
 func columns() []string {
 	return []string{"id", "url", "host", "final_url", "status", "content_type", "title", "depth", "fetched_at",
 		"duration_ms", "size_bytes", "truncated", "content_hash", "canonical", "redirects", "attempts", "error",
-		"crawl_id"}
+		"crawl_id", "error_class", "charset", "noindex", "nofollow", "links_capped", "simhash", "etag",
+		"last_modified", "unchanged"}
 }
 
 // record renders r as csv fields: NULL as "", truncated as 0 or 1, redirects
@@ -62,22 +73,26 @@ func (r *pageRecord) record(rec []string) []string {
 		}
 		return strconv.FormatInt(*p, 10)
 	}
-	truncated := "0"
-	if r.Truncated {
-		truncated = "1"
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
 	}
 	return append(rec[:0], strconv.FormatInt(r.ID, 10), r.URL, r.Host, str(r.FinalURL), num(r.Status),
 		str(r.ContentType), str(r.Title), strconv.FormatInt(r.Depth, 10), r.FetchedAt, num(r.DurationMS),
-		num(r.SizeBytes), truncated, str(r.ContentHash), str(r.Canonical), string(r.Redirects),
-		strconv.FormatInt(r.Attempts, 10), str(r.Error), num(r.CrawlID))
+		num(r.SizeBytes), flag(r.Truncated), str(r.ContentHash), str(r.Canonical), string(r.Redirects),
+		strconv.FormatInt(r.Attempts, 10), str(r.Error), num(r.CrawlID), str(r.ErrorClass), str(r.Charset),
+		flag(r.NoIndex), flag(r.NoFollow), flag(r.LinksCapped), num(r.SimHash), str(r.ETag), str(r.LastMod), flag(r.Unchanged))
 }
 
 // Export writes every pages row to w, in id order, as format:
 //
 //   - "jsonl": one JSON object per line, keyed by column name (snake_case);
-//     NULL is null, truncated is a boolean and redirects an array.
+//     NULL is null, the 0/1 flags (truncated, noindex, nofollow,
+//     links_capped, unchanged) are booleans and redirects an array.
 //   - "csv": a header row of column names, then one row per page; NULL is
-//     empty, truncated is 0 or 1 and redirects is its JSON text.
+//     empty, flags are 0 or 1 and redirects is its JSON text.
 //
 // Any other format is an error, returned before anything is written. Export
 // reads one snapshot and may run while a crawl writes.

@@ -27,9 +27,11 @@ func exportFixture(t *testing.T) (*DB, int64) {
 			Status: 200, ContentType: "text/html", Title: `Quotes "here", commas, and
 a newline`, Depth: 1, FetchedAt: time.Date(2025, 3, 1, 12, 0, 0, 7_000_000, time.UTC), Duration: 2 * time.Second,
 			Size: 4096, Truncated: true, ContentHash: "f00d", Canonical: "https://a.test/home",
-			Redirects: []string{"https://a.test/r1", "https://a.test/home"}, Attempts: 3}},
+			Redirects: []string{"https://a.test/r1", "https://a.test/home"}, Attempts: 3,
+			Charset: "windows-1252", NoIndex: true, LinksCapped: true, SimHash: 42, HasSimHash: true, ETag: `"e1"`,
+			LastMod: "Sat, 01 Mar 2025 11:00:00 GMT"}},
 		{Page: &Page{URL: "https://b.test/", Host: "b.test", Depth: 0, FetchedAt: time.Date(2025, 3, 1, 12, 0, 1, 0, time.UTC),
-			Error: "dial tcp: connection refused"}},
+			Error: "dial tcp: connection refused", ErrorClass: "network"}},
 	}
 	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
 		t.Fatal(err)
@@ -63,13 +65,15 @@ func TestExportJSONL(t *testing.T) {
 		"fetched_at": "2025-03-01T12:00:00.007Z", "duration_ms": 2000.0, "size_bytes": 4096.0, "truncated": true,
 		"content_hash": "f00d", "canonical": "https://a.test/home",
 		"redirects": []any{"https://a.test/r1", "https://a.test/home"}, "attempts": 3.0, "error": nil,
-		"crawl_id": float64(crawl),
+		"crawl_id": float64(crawl), "error_class": nil, "charset": "windows-1252", "noindex": true, "nofollow": false,
+		"links_capped": true, "simhash": 42.0, "etag": `"e1"`, "last_modified": "Sat, 01 Mar 2025 11:00:00 GMT", "unchanged": false,
 	}
 	wantFailed := map[string]any{
 		"id": 2.0, "url": "https://b.test/", "host": "b.test", "final_url": nil, "status": 0.0,
 		"content_type": nil, "title": nil, "depth": 0.0, "fetched_at": "2025-03-01T12:00:01.000Z",
 		"duration_ms": 0.0, "size_bytes": 0.0, "truncated": false, "content_hash": nil, "canonical": nil,
 		"redirects": nil, "attempts": 1.0, "error": "dial tcp: connection refused", "crawl_id": nil,
+		"error_class": "network", "charset": nil, "noindex": false, "simhash": nil, "etag": nil, "unchanged": false,
 	}
 	for _, c := range []struct {
 		got, want map[string]any
@@ -105,9 +109,10 @@ func TestExportCSV(t *testing.T) {
 		columns(),
 		{"1", "https://a.test/?q=1&r=<2>", "a.test", "https://a.test/home", "200", "text/html",
 			"Quotes \"here\", commas, and\na newline", "1", "2025-03-01T12:00:00.007Z", "2000", "4096", "1", "f00d",
-			"https://a.test/home", `["https://a.test/r1","https://a.test/home"]`, "3", "", itoa(crawl)},
+			"https://a.test/home", `["https://a.test/r1","https://a.test/home"]`, "3", "", itoa(crawl),
+			"", "windows-1252", "1", "0", "1", "42", `"e1"`, "Sat, 01 Mar 2025 11:00:00 GMT", "0"},
 		{"2", "https://b.test/", "b.test", "", "0", "", "", "0", "2025-03-01T12:00:01.000Z", "0", "0", "0", "", "",
-			"", "1", "dial tcp: connection refused", ""},
+			"", "1", "dial tcp: connection refused", "", "network", "", "0", "0", "0", "", "", "", "0"},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("export has %d records, want %d: %q", len(recs), len(want), recs)

@@ -120,9 +120,13 @@ func (h *host) respond(w http.ResponseWriter, r *http.Request, key string, page 
 	}
 	switch {
 	case isPage:
-		return s.writePage(w, h, page)
+		return s.writePage(w, r, h, page)
 	case key == "/":
-		return s.writePage(w, h, -1)
+		return s.writePage(w, r, h, -1)
+	case strings.HasPrefix(key, PathChangedPrefix):
+		if st, ok := h.serveChanged(w, r, key); ok {
+			return st
+		}
 	case key == "/robots.txt" && s.cfg.Robots != "":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(len(s.cfg.Robots)))
@@ -169,9 +173,24 @@ func writeOverride(w http.ResponseWriter, ov Response) int {
 	return status
 }
 
-// writePage writes the generated HTML of page i, or of h's root if i < 0, and
-// marks page i as served.
-func (s *Site) writePage(w http.ResponseWriter, h *host, i int) int {
+// writePage writes the generated HTML of page i at its version, or of h's
+// root if i < 0, and marks page i as served; with Validators on, it answers
+// 304 instead when r's preconditions say so (conditional.go).
+func (s *Site) writePage(w http.ResponseWriter, r *http.Request, h *host, i int) int {
+	v := 0
+	if i >= 0 {
+		v = s.changes.version(i)
+	}
+	if s.cfg.Validators {
+		key := i
+		if i < 0 {
+			key = -1 - h.index
+		}
+		etag, lm := s.validators(key, v)
+		if notModified(w, r, etag, lm) {
+			return s.writeNotModified(w)
+		}
+	}
 	rb := s.bufs.Get().(*renderBuf)
 	defer s.bufs.Put(rb)
 	if i < 0 {
@@ -179,11 +198,17 @@ func (s *Site) writePage(w http.ResponseWriter, h *host, i int) int {
 		s.appendModeLinks(&rb.buf, h)
 	} else {
 		s.renderPage(rb, i)
+		if v > 0 {
+			appendChange(&rb.buf, i, v)
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(rb.buf.Len()))
 	w.WriteHeader(http.StatusOK)
 	w.Write(rb.buf.Bytes())
+	if r.Method == http.MethodGet {
+		s.bodyBytes.Add(int64(rb.buf.Len()))
+	}
 	if i >= 0 {
 		s.markServed(i)
 	}

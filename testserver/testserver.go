@@ -12,8 +12,10 @@
 //
 // Opt-in modes add hostile responses (SiteConfig.Hostile, hostile.go),
 // misbehaving robots.txt files (RobotsMode), crawler traps (Traps, traps.go),
-// and sitemaps with orphan pages (Sitemaps, Orphans, sitemaps.go). With all of
-// them off, the site is exactly as described above.
+// and sitemaps with orphan pages (Sitemaps, Orphans, sitemaps.go), ETag and
+// Last-Modified validators with 304 answers (Validators, conditional.go). With
+// all of them off, the site is exactly as described above. Site.Change changes
+// a page's content, for recrawl tests.
 //
 // testserver is for tests, benchmarks and demos; production code never imports
 // it.
@@ -79,6 +81,12 @@ type SiteConfig struct {
 	// that every host serves and that no page links to; only the sitemaps
 	// list them. 0 means none.
 	Orphans int
+	// Validators makes every generated page (/p/<i>, the roots, and the
+	// pages Site.Change adds) carry a strong ETag derived from the seed, the
+	// page and its version, and a fixed Last-Modified per page and version,
+	// and answer a matching If-None-Match (which takes precedence) or
+	// If-Modified-Since with 304 Not Modified and no body. See conditional.go.
+	Validators bool
 }
 
 // Response is an override served instead of the normal response for one path
@@ -121,6 +129,10 @@ type Site struct {
 	total   atomic.Int64
 	served  []atomic.Uint64 // bit i set once page i was served with 200
 	nServed atomic.Int64
+
+	changes     changes      // page versions set by Change; conditional.go
+	notModified atomic.Int64 // 304 responses sent
+	bodyBytes   atomic.Int64 // generated page body bytes sent with 200 to GETs
 
 	logMu sync.Mutex // guards log
 	log   []Request
