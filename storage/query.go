@@ -136,23 +136,29 @@ func (db *DB) Reclaim(ctx context.Context) (int64, error) {
 
 // QueuedHosts calls fn with every host that has queued URLs and how many.
 func (db *DB) QueuedHosts(ctx context.Context, fn func(host string, n int) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT host, count(*) FROM urls WHERE state = 'queued' GROUP BY host`)
+	return db.hostCounts(ctx, `SELECT host, count(*) FROM urls WHERE state = 'queued' GROUP BY host`, "count queued urls", fn)
+}
+
+// hostCounts runs query, which returns (host, count) rows, and calls fn on
+// each; what names the query in errors.
+func (db *DB) hostCounts(ctx context.Context, query, what string, fn func(host string, n int) error) error {
+	rows, err := db.ro.QueryContext(ctx, query)
 	if err != nil {
-		return fmt.Errorf("count queued urls: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var host string
 		var n int
 		if err := rows.Scan(&host, &n); err != nil {
-			return fmt.Errorf("count queued urls: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if err := fn(host, n); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count queued urls: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
@@ -396,25 +402,7 @@ func (db *DB) Validators(ctx context.Context, url string) (etag, lastModified st
 // URLsPerHost calls fn with every host in urls and how many URLs it has, in
 // any state: a crawl that caps pages per host starts its counts from these.
 func (db *DB) URLsPerHost(ctx context.Context, fn func(host string, n int) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT host, count(*) FROM urls GROUP BY host`)
-	if err != nil {
-		return fmt.Errorf("urls per host: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var host string
-		var n int
-		if err := rows.Scan(&host, &n); err != nil {
-			return fmt.Errorf("urls per host: %w", err)
-		}
-		if err := fn(host, n); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("urls per host: %w", err)
-	}
-	return nil
+	return db.hostCounts(ctx, `SELECT host, count(*) FROM urls GROUP BY host`, "urls per host", fn)
 }
 
 // Fingerprint is one page's SimHash, for near-duplicate search.

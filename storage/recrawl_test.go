@@ -100,6 +100,13 @@ func TestRecrawlUnchanged(t *testing.T) {
 	if got := count(t, db, `SELECT count(*) FROM urls WHERE state = 'queued'`); n != 2 || got != 5 {
 		t.Fatalf("Requeue = %d, queued now %d, want 2 and 5", n, got)
 	}
+	perHost := map[string]int{}
+	if err := db.URLsPerHost(t.Context(), func(h string, n int) error { perHost[h] = n; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if perHost["h1.test"] != 5 || len(perHost) != 1 { // every state counts
+		t.Errorf("URLsPerHost = %v, want h1.test: 5", perHost)
+	}
 	etag, lm, err := db.Validators(t.Context(), v.Page.URL)
 	if err != nil || etag != `"abc"` || lm != v.Page.LastMod {
 		t.Fatalf("Validators = %q %q %v", etag, lm, err)
