@@ -24,6 +24,7 @@ type bounded struct {
 	peakHeap uint64 // bytes of live heap objects above the baseline, sampled every 2 ms
 	path     string // the crawl file, closed: read it with count
 	engine   *Engine
+	also     []*testserver.Site // run.Also's sites, closed
 }
 
 // heapBytes returns the bytes of live and not-yet-swept heap objects.
@@ -43,6 +44,12 @@ type run struct {
 	// Paths, when set, are the seeds: paths on the site's first host
 	// ("/hostile/hang"); otherwise the site's roots are.
 	Paths []string
+	// Also are more sites started alongside; their roots are seeds too.
+	Also []testserver.SiteConfig
+	// Warm are paths on the site's first host requested once before the
+	// heap baseline is taken, so that what the server builds on first use
+	// (the bombs) is not counted as the crawler's; each adds one hit.
+	Warm []string
 }
 
 // crawlBounded starts a testserver site, crawls it as r says under a
@@ -69,6 +76,19 @@ func crawlBounded(t *testing.T, r run) (*bounded, *testserver.Site) {
 		for _, p := range r.Paths {
 			seeds = append(seeds, "http://"+site.Hosts()[0]+p)
 		}
+	}
+	var also []*testserver.Site
+	for _, c := range r.Also {
+		s, err := testserver.Start(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		also = append(also, s)
+		seeds = append(seeds, s.Seeds()...)
+	}
+	for _, p := range r.Warm {
+		warm(t, "http://"+site.Hosts()[0]+p)
 	}
 	path := filepath.Join(t.TempDir(), "crawl.db")
 	db, err := storage.Open(t.Context(), path, nil)
@@ -120,12 +140,15 @@ func crawlBounded(t *testing.T, r run) (*bounded, *testserver.Site) {
 	}
 
 	site.Close()
+	for _, s := range also {
+		s.Close()
+	}
 	tr.CloseIdleConnections()
 	if err := closeDB(); err != nil { // its pools' goroutines go with it
 		t.Fatal(err)
 	}
 	waitGoroutines(t, baseGoroutines)
-	res := &bounded{err: runErr, path: path, engine: e}
+	res := &bounded{err: runErr, path: path, engine: e, also: also}
 	if peak > base {
 		res.peakHeap = peak - base
 	}

@@ -1,16 +1,11 @@
 package crawl
 
 import (
-	"context"
 	"database/sql"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -20,7 +15,6 @@ import (
 	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/extract"
 	"github.com/trawl/trawl/fetch"
-	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/testserver"
 )
 
@@ -63,7 +57,7 @@ type hostileRun struct {
 	Site     testserver.SiteConfig // the hostile site (Hostile or RobotsMode set); one host
 	Paths    []string              // seeds on the hostile host; the normal site's root is added
 	Fetch    fetch.Config          // a zero Timeout means hostileFetch
-	Crawl    Config                // zero means hostileCrawl
+	Crawl    Config                // zero Workers means hostileCrawl
 	Extract  extract.Config
 	Deadline time.Duration // 0 means 30 s
 	// Warm are paths on the hostile host requested once before the heap
@@ -82,11 +76,10 @@ type hostileOutcome struct {
 	normalHost string
 }
 
-// crawlHostile is crawlBounded for two sites: it starts the hostile site and
-// normalSite, crawls the seeds r.Paths on the hostile host and the normal
-// site's root under a deadline, and checks that the crawl ended by itself
-// without error, that every goroutine it and the sites started is gone, and
-// that the normal site was crawled whole.
+// crawlHostile is crawlBounded for two sites: it crawls the seeds r.Paths
+// on the hostile host and normalSite's root under a deadline, and checks
+// that the crawl ended by itself without error, that every goroutine it and
+// the sites started is gone, and that the normal site was crawled whole.
 func crawlHostile(t *testing.T, r hostileRun) *hostileOutcome {
 	t.Helper()
 	fcfg, cfg, deadline := r.Fetch, r.Crawl, r.Deadline
@@ -99,95 +92,14 @@ func crawlHostile(t *testing.T, r hostileRun) *hostileOutcome {
 	if deadline == 0 {
 		deadline = 30 * time.Second
 	}
-	runtime.GC()
-	baseGoroutines := runtime.NumGoroutine()
-	site, err := testserver.Start(r.Site)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer site.Close()
-	normal, err := testserver.Start(normalSite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer normal.Close()
-	o := &hostileOutcome{site: site, normal: normal, host: site.Hosts()[0], normalHost: normal.Hosts()[0]}
-	var seeds []string
-	for _, p := range r.Paths {
-		seeds = append(seeds, "http://"+o.host+p)
-	}
-	seeds = append(seeds, normal.Seeds()[0])
-
-	for _, p := range r.Warm {
-		warm(t, o.url(p))
-	}
-
-	path := filepath.Join(t.TempDir(), "crawl.db")
-	db, err := storage.Open(t.Context(), path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closeDB := sync.OnceValue(db.Close)
-	t.Cleanup(func() { closeDB() })
-	tr := fetch.NewTransport(fcfg)
-	defer tr.CloseIdleConnections()
-	fc, err := fetch.New(fcfg, &http.Client{Transport: tr}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := db.BeginCrawl(t.Context(), seeds, map[string]any{"test": t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.CrawlID = id
-	e, err := New(cfg, db, fc, extract.New(r.Extract), slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	runtime.GC()
-	base := heapBytes()
-	var peak uint64
-	stop := make(chan struct{})
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			peak = max(peak, heapBytes())
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), deadline)
-	defer cancel()
-	runErr := e.Run(ctx, seeds)
-	close(stop)
-	sampler.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("the crawl did not end by itself within %v (err %v)", deadline, runErr)
+	b, site := crawlBounded(t, run{Site: r.Site, Fetch: fcfg, Crawl: cfg, Extract: r.Extract, Deadline: deadline,
+		Paths: r.Paths, Also: []testserver.SiteConfig{normalSite}, Warm: r.Warm})
+	if b.err != nil {
+		t.Fatalf("crawl: %v", b.err)
 	}
-	if runErr != nil {
-		t.Fatalf("crawl: %v", runErr)
-	}
-	elapsed := time.Since(start)
-
-	site.Close()
-	normal.Close()
-	tr.CloseIdleConnections()
-	if err := closeDB(); err != nil {
-		t.Fatal(err)
-	}
-	waitGoroutines(t, baseGoroutines)
-	o.bounded = &bounded{path: path, engine: e}
-	if peak > base {
-		o.peakHeap = peak - base
-	}
-	t.Logf("crawl took %v; peak heap growth %.2f MiB", elapsed.Round(time.Millisecond), float64(o.peakHeap)/(1<<20))
+	o := &hostileOutcome{bounded: b, site: site, normal: b.also[0], host: site.Hosts()[0], normalHost: b.also[0].Hosts()[0]}
+	t.Logf("crawl took %v; peak heap growth %.2f MiB", time.Since(start).Round(time.Millisecond), float64(o.peakHeap)/(1<<20))
 	checkNormalCrawled(t, o)
 	return o
 }
