@@ -579,13 +579,7 @@ func TestExtractBaseAndCanonical(t *testing.T) {
 			if got != tc.wantCanonical {
 				t.Errorf("Extract(%q).Canonical = %q, want %q", tc.body, got, tc.wantCanonical)
 			}
-			ref, err := extractGoquery([]byte(tc.body), page, Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := docString(doc), docString(ref); g != w {
-				t.Errorf("Extract(%q) differs from goquery:\n%s\ngoquery:\n%s", tc.body, g, w)
-			}
+			sameAsGoquery(t, []byte(tc.body), page, Config{}, doc)
 		})
 	}
 }
@@ -1008,5 +1002,18 @@ func BenchmarkExtractGoquery(b *testing.B) {
 		if _, err := extractGoquery(body, page, Config{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// sameAsGoquery fails t unless doc, what Extract made of body, equals what
+// the goquery reference extractor makes of it with cfg.
+func sameAsGoquery(t *testing.T, body []byte, page *url.URL, cfg Config, doc *Document) {
+	t.Helper()
+	ref, err := extractGoquery(body, page, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := docString(doc), docString(ref); got != want {
+		t.Errorf("Extract(%q) differs from goquery:\n%s\ngoquery:\n%s", body, got, want)
 	}
 }

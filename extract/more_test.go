@@ -104,13 +104,7 @@ func TestExtractMetaRefresh(t *testing.T) {
 			if got := linkLines(doc.Links); !slices.Equal(got, tc.want) {
 				t.Errorf("Extract(%q) links = %q, want %q", tc.body, got, tc.want)
 			}
-			ref, err := extractGoquery([]byte(tc.body), page, Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := docString(doc), docString(ref); got != want {
-				t.Errorf("Extract(%q) differs from goquery:\n%s\ngoquery:\n%s", tc.body, got, want)
-			}
+			sameAsGoquery(t, []byte(tc.body), page, Config{}, doc)
 		})
 	}
 }
