@@ -417,7 +417,7 @@ func (e *Engine) visit(ctx context.Context, it frontier.Item, rows chan<- storag
 		}
 	}
 
-	page := &storage.Page{FetchedAt: start.UTC(), Duration: time.Since(start)}
+	page := &storage.Page{FetchedAt: start.UTC(), Duration: time.Since(start), Refetch: e.cfg.Recrawl}
 	if errors.Is(err, errRedirectSeen) {
 		err = nil // a redirect to a page recorded under its own URL: the 3xx is the answer
 	}
@@ -517,9 +517,15 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 			return nil, nil, nil
 		}
 		page.Title, page.Charset = doc.Title, doc.Charset
-		if doc.Text != "" {
-			page.SimHash, page.HasSimHash = dedupe.SimHash(doc.Text), true
+		// The fingerprint: the extractor's, when it was given
+		// extract.Config.NewTextHasher (a dedupe.SimHasher), else from its text.
+		switch {
+		case doc.TextHash != 0:
+			page.SimHash = doc.TextHash
+		case doc.Text != "":
+			page.SimHash = dedupe.SimHash(doc.Text)
 		}
+		page.HasSimHash = page.SimHash != 0 // 0: no word to fingerprint
 	}
 	page.NoIndex = doc.NoIndex || hi.NoIndex
 	page.NoFollow = doc.NoFollow || hi.NoFollow

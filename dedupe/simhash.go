@@ -36,22 +36,90 @@ const ShingleWords = 3
 // safe for concurrent use and allocates nothing; ASCII text needs no Unicode
 // tables, and each word is hashed once.
 func SimHash(text string) uint64 {
-	var v votes
-	var w1, w2 uint64 // the hashes of the two words before the current one
-	words := 0
+	var h SimHasher
+	write(&h, text)
+	return h.Sum64()
+}
+
+// SimHashBytes is [SimHash] of text held in a byte slice, without copying it.
+func SimHashBytes(text []byte) uint64 {
+	var h SimHasher
+	write(&h, text)
+	return h.Sum64()
+}
+
+// SimHasher computes [SimHash] of a text that arrives in pieces, such as the
+// text nodes of an HTML page: after Write(a), Break() and Write(b), Sum64 is
+// SimHash(a + " " + b); after Write(a) and Write(b) it is SimHash(a + b),
+// provided the split does not fall inside a UTF-8 sequence (the bytes of a
+// split rune count as invalid UTF-8). The zero value is ready to use; it
+// allocates nothing. A SimHasher is not safe for concurrent use.
+type SimHasher struct {
+	v      votes
+	w1, w2 uint64 // the hashes of the two words before the current one
+	h      uint64 // the hash of the word in progress, when inWord
+	inWord bool
+	words  int
+}
+
+// Write adds p to the text. It never fails.
+func (s *SimHasher) Write(p []byte) (int, error) {
+	write(s, p)
+	return len(p), nil
+}
+
+// Break ends the word in progress, as a space would.
+func (s *SimHasher) Break() {
+	if s.inWord {
+		s.endWord()
+	}
+}
+
+// Reset empties s for another text.
+func (s *SimHasher) Reset() { *s = SimHasher{} }
+
+// Sum64 returns the SimHash of the text written so far. It does not change
+// s: more text may follow.
+func (s *SimHasher) Sum64() uint64 {
+	t := *s // the word in progress ends here, in a copy
+	t.Break()
+	switch {
+	case t.words == 0:
+		return 0
+	case t.words < ShingleWords: // w1 and w2 hold the 1 or 2 words, 0-padded in front
+		t.v.add(shingleHash(0, t.w1, t.w2))
+	}
+	return t.v.majority()
+}
+
+// endWord counts the word whose hash is s.h.
+func (s *SimHasher) endWord() {
+	s.words++
+	if s.words >= ShingleWords {
+		s.v.add(shingleHash(s.w1, s.w2, s.h))
+	}
+	s.w1, s.w2 = s.w2, s.h
+	s.inWord = false
+}
+
+// write adds text to s: SimHash's loop, resumable at any byte.
+func write[T ~string | ~[]byte](s *SimHasher, text T) {
+	h, inWord := s.h, s.inWord
 	for i := 0; i < len(text); {
-		// Skip to the next word.
-		if c := text[i]; c < utf8.RuneSelf {
-			if asciiLower[c] == 0 {
-				i++
+		if !inWord {
+			// Skip to the next word.
+			if c := text[i]; c < utf8.RuneSelf {
+				if asciiLower[c] == 0 {
+					i++
+					continue
+				}
+			} else if r, size := decodeRune(text[i:]); !isWordRune(r, size) {
+				i += size
 				continue
 			}
-		} else if r, size := utf8.DecodeRuneInString(text[i:]); !isWordRune(r, size) {
-			i += size
-			continue
+			h, inWord = fnvOffset, true
 		}
 		// Hash the word, lower-cased, up to the separator after it.
-		h := uint64(fnvOffset)
 		for i < len(text) {
 			c := text[i]
 			if c < utf8.RuneSelf {
@@ -63,26 +131,20 @@ func SimHash(text string) uint64 {
 				i++
 				continue
 			}
-			r, size := utf8.DecodeRuneInString(text[i:])
+			r, size := decodeRune(text[i:])
 			if !isWordRune(r, size) {
 				break // the next pass of the outer loop skips it
 			}
 			h = fnvRune(h, unicode.ToLower(r))
 			i += size
 		}
-		words++
-		if words >= ShingleWords {
-			v.add(shingleHash(w1, w2, h))
+		if i < len(text) { // a separator ends the word; at the end it may go on
+			s.h = h
+			s.endWord()
+			inWord = false
 		}
-		w1, w2 = w2, h
 	}
-	switch {
-	case words == 0:
-		return 0
-	case words < ShingleWords: // w1 and w2 hold the 1 or 2 words, 0-padded in front
-		v.add(shingleHash(0, w1, w2))
-	}
-	return v.majority()
+	s.h, s.inWord = h, inWord
 }
 
 // Distance returns the number of bits in which the fingerprints a and b
@@ -192,4 +254,10 @@ func (v *votes) majority() uint64 {
 		}
 	}
 	return sum
+}
+
+// decodeRune is utf8.DecodeRune for either form of text.
+func decodeRune[T ~string | ~[]byte](s T) (rune, int) {
+	var b [utf8.UTFMax]byte
+	return utf8.DecodeRune(b[:copy(b[:], s)])
 }

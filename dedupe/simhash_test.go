@@ -173,6 +173,33 @@ func FuzzSimHash(f *testing.F) {
 		if got, want := SimHash(text), refSimHash(text); got != want {
 			t.Errorf("SimHash(%q) = %#016x, want %#016x", text, got, want)
 		}
+		if got, want := SimHashBytes([]byte(text)), SimHash(text); got != want {
+			t.Errorf("SimHashBytes(%q) = %#016x, SimHash %#016x", text, got, want)
+		}
+		// In pieces: split at every rune boundary of a short prefix, with
+		// and without a Break between the pieces.
+		for i := range text {
+			if i > 64 {
+				break
+			}
+			a, b := text[:i], text[i:]
+			var h SimHasher
+			h.Write([]byte(a))
+			h.Write([]byte(b))
+			if got, want := h.Sum64(), SimHash(text); got != want {
+				t.Errorf("Write(%q), Write(%q) = %#016x, want SimHash %#016x", a, b, got, want)
+			}
+			h.Reset()
+			h.Write([]byte(a))
+			h.Break()
+			if mid := h.Sum64(); mid != SimHash(a) {
+				t.Errorf("Sum64 after Write(%q) = %#016x, want %#016x", a, mid, SimHash(a))
+			}
+			h.Write([]byte(b))
+			if got, want := h.Sum64(), SimHash(a+" "+b); got != want {
+				t.Errorf("Write(%q), Break, Write(%q) = %#016x, want %#016x", a, b, got, want)
+			}
+		}
 	})
 }
 

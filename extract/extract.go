@@ -24,10 +24,12 @@ package extract
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/net/html"
@@ -65,6 +67,24 @@ type Config struct {
 	// MaxText is the longest Document.Text, in bytes; 0 means 64 KiB.
 	// A negative value is a programmer error: New panics.
 	MaxText int
+
+	// NewTextHasher, when set, makes Document.TextHash a fingerprint of the
+	// page's visible text (such as dedupe.SimHasher's): Extract writes each
+	// piece of text to a hasher as the tokenizer meets it, with Break at
+	// every tag. It is much cheaper than Text, which builds the normalised
+	// text: the pieces are the raw bytes of the text nodes, entities not
+	// decoded and white space as it is, and every tag breaks a word (inline
+	// ones too). The text excluded from Text is excluded here, and at most
+	// MaxText bytes are hashed. Hashers are reused through a sync.Pool.
+	NewTextHasher func() TextHasher
+}
+
+// TextHasher fingerprints text written to it in pieces (Config.NewTextHasher).
+type TextHasher interface {
+	Write(p []byte) (int, error) // adds a piece of text, which may continue the last one's word
+	Break()                      // ends any word in progress
+	Sum64() uint64               // the fingerprint of the text so far
+	Reset()                      // empties the hasher for another text
 }
 
 // Extractor extracts links and metadata from HTML documents.
@@ -73,6 +93,8 @@ type Extractor struct {
 	maxLinks int
 	maxText  int // 0: no Document.Text
 	agent    string
+	hashMax  int       // bytes of text hashed; 0: no hasher
+	hashers  sync.Pool // of TextHasher, from Config.NewTextHasher
 }
 
 // New returns an Extractor configured by cfg. It panics if cfg.MaxLinks or
@@ -90,13 +112,19 @@ func New(cfg Config) *Extractor {
 	if cfg.Agent == "" {
 		cfg.Agent = defaultAgent
 	}
+	hashMax := cmp.Or(cfg.MaxText, defaultMaxText)
 	switch {
 	case !cfg.Text:
 		cfg.MaxText = 0
 	case cfg.MaxText == 0:
 		cfg.MaxText = defaultMaxText
 	}
-	return &Extractor{maxLinks: cfg.MaxLinks, maxText: cfg.MaxText, agent: strings.TrimSpace(cfg.Agent)}
+	e := &Extractor{maxLinks: cfg.MaxLinks, maxText: cfg.MaxText, agent: strings.TrimSpace(cfg.Agent)}
+	if cfg.NewTextHasher != nil {
+		e.hashMax = hashMax
+		e.hashers.New = func() any { return cfg.NewTextHasher() }
+	}
+	return e
 }
 
 // Document is what Extract found in one HTML page. The caller owns it: it
@@ -145,6 +173,10 @@ type Document struct {
 	// rune boundary to at most Config.MaxText bytes. It is "" unless
 	// Config.Text is set.
 	Text string
+
+	// TextHash is the Sum64 of the Config.NewTextHasher hasher after the
+	// page's visible text went through it; 0 without one.
+	TextHash uint64
 
 	// Charset is the name (WHATWG, lower case) of the encoding the body was
 	// decoded from: "utf-8" for Extract, which assumes it, or what
@@ -216,30 +248,58 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 		// allocation in most cases, and never more than MaxText.
 		p.text.buf = make([]byte, 0, min(len(body)/2, e.maxText)+utf8.UTFMax)
 	}
+	var hasher TextHasher
+	hashLeft := e.hashMax
+	if hashLeft > 0 {
+		hasher = e.hashers.Get().(TextHasher)
+		hasher.Reset()
+		defer e.hashers.Put(hasher)
+	}
 	z := html.NewTokenizer(bytes.NewReader(body))
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
 			// io.EOF: a bytes.Reader has no other error, and no MaxBuf is set.
 			p.finish()
+			if hasher != nil {
+				p.doc.TextHash = hasher.Sum64()
+			}
 			return p.doc
 		case html.TextToken:
 			switch {
 			case p.inTitle:
 				p.title.write(z.Text())
-			case !p.text.full && !p.hidden && p.template == 0:
-				p.text.write(z.Text())
+			case p.hidden || p.template > 0:
+			default:
+				if !p.text.full {
+					p.text.write(z.Text())
+				}
+				if hashLeft > 0 {
+					raw := z.Raw()
+					raw = raw[:min(len(raw), hashLeft)]
+					hashLeft -= len(raw)
+					hasher.Write(raw)
+				}
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
 			p.inTitle, p.hidden = false, false
 			p.startTag(z)
+			if hasher != nil {
+				hasher.Break()
+			}
 		case html.EndTagToken:
 			p.inTitle, p.hidden = false, false
 			if !p.text.full {
 				p.endTag(z)
 			}
+			if hasher != nil {
+				hasher.Break()
+			}
 		default:
 			p.inTitle, p.hidden = false, false
+			if hasher != nil {
+				hasher.Break()
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/trawl/trawl/dedupe"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -1015,5 +1016,19 @@ func sameAsGoquery(t *testing.T, body []byte, page *url.URL, cfg Config, doc *Do
 	}
 	if got, want := docString(doc), docString(ref); got != want {
 		t.Errorf("Extract(%q) differs from goquery:\n%s\ngoquery:\n%s", body, got, want)
+	}
+}
+
+// BenchmarkExtractSimHash is Extract with the crawler's fingerprint:
+// dedupe.SimHasher fed the raw text nodes.
+func BenchmarkExtractSimHash(b *testing.B) {
+	body, page := readPage(b, "testdata/article.html")
+	e := New(Config{NewTextHasher: func() TextHasher { return new(dedupe.SimHasher) }})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Extract(body, page); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

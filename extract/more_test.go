@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
 )
@@ -353,4 +354,56 @@ func FuzzHeaderLinks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// recorder is a TextHasher that keeps what it is given: pieces as they
+// come, "|" for a break.
+type recorder struct{ b []byte }
+
+func (r *recorder) Write(p []byte) (int, error) { r.b = append(r.b, p...); return len(p), nil }
+func (r *recorder) Break()                      { r.b = append(r.b, '|') }
+func (r *recorder) Sum64() uint64               { return uint64(len(strings.ReplaceAll(string(r.b), "|", ""))) }
+func (r *recorder) Reset()                      { r.b = r.b[:0] }
+
+// TestExtractTextHasher: the hasher gets the visible text nodes raw, a
+// break at every tag, nothing from <title>, <script> or <style>, at most
+// MaxText bytes, and starts empty on every page.
+func TestExtractTextHasher(t *testing.T) {
+	page := mustParse(t, "http://example.com/")
+	var mu sync.Mutex
+	var last *recorder
+	e := New(Config{NewTextHasher: func() TextHasher {
+		mu.Lock()
+		defer mu.Unlock()
+		last = &recorder{}
+		return last
+	}})
+	doc, err := e.Extract([]byte(`<title>T</title><p>one <b>two</b> &amp; three</p><script>no()</script><style>p{}</style><p>four</p>`), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Trim(strings.ReplaceAll(string(last.b), "||", "|"), "|")
+	for strings.Contains(got, "||") {
+		got = strings.ReplaceAll(got, "||", "|")
+	}
+	if want := "one |two| &amp; three|four"; got != want {
+		t.Errorf("hasher got %q, want %q", got, want)
+	}
+	if doc.TextHash != uint64(len("one two &amp; threefour")) || doc.Text != "" {
+		t.Errorf("TextHash = %d, Text %q", doc.TextHash, doc.Text)
+	}
+	doc, err = e.Extract([]byte(`<p>five</p>`), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.TextHash != 4 {
+		t.Errorf("second page TextHash = %d, want 4: the hasher was not reset", doc.TextHash)
+	}
+	capped := New(Config{MaxText: 5, NewTextHasher: func() TextHasher { return &recorder{} }})
+	if doc, _ := capped.Extract([]byte(`<p>abc</p><p>defghij</p>`), page); doc.TextHash != 5 {
+		t.Errorf("MaxText 5: %d bytes hashed", doc.TextHash)
+	}
+	if doc, _ := New(Config{}).Extract([]byte(`<p>abc</p>`), page); doc.TextHash != 0 {
+		t.Errorf("no hasher: TextHash = %d", doc.TextHash)
+	}
 }

@@ -45,6 +45,11 @@ type Page struct {
 	// unchanged is set; its content columns and links stay. A URL without a
 	// row gets one as any other page.
 	Unchanged bool
+	// Refetch says the URL may already have a page row with links (a
+	// recrawl): its old links are deleted before the new ones go in. A
+	// first fetch leaves it false and saves that statement: in an ordinary
+	// crawl a URL is stored once, in the transaction that marks it done.
+	Refetch bool
 }
 
 // Drop counts URLs not followed for one reason (see the schema's drops
@@ -390,8 +395,10 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 					p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod)).Scan(&pageID); err != nil {
 					return fmt.Errorf("page %s: %w", p.URL, err)
 				}
-				if _, err := drop.ExecContext(ectx, pageID); err != nil { // a refetch replaces its links
-					return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+				if p.Refetch { // a refetch replaces its links
+					if _, err := drop.ExecContext(ectx, pageID); err != nil {
+						return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+					}
 				}
 			}
 			state := "done"

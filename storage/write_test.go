@@ -491,13 +491,13 @@ func TestWriteAliases(t *testing.T) {
 	}
 }
 
-// TestWriteRefetchReplacesLinks: a page fetched again (after a resume) keeps
+// TestWriteRefetchReplacesLinks: a page fetched again (a recrawl) keeps
 // one set of links, the latest, under the same page id.
 func TestWriteRefetchReplacesLinks(t *testing.T) {
 	db := openTest(t)
 	src := "https://a.test/"
 	first := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Src: src, Dst: "https://a.test/1"}, {Src: src, Dst: "https://a.test/2"}}}
-	second := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Src: src, Dst: "https://a.test/3"}}}
+	second := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200, Refetch: true}, Links: []Link{{Src: src, Dst: "https://a.test/3"}}}
 	other := Visit{Page: &Page{URL: "https://a.test/9", Host: "a.test", Status: 200}, Links: []Link{{Src: "https://a.test/9", Dst: src}}}
 	if _, err := runWrite(db, WriterConfig{}, []Visit{first, other, second}); err != nil {
 		t.Fatal(err)

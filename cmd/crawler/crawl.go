@@ -282,7 +282,8 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Sitemaps: set.Sitemaps, Canonicalizer: canon, Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
 		},
-	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks, Text: true}), log)
+	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks,
+		NewTextHasher: func() extract.TextHasher { return new(dedupe.SimHasher) }}), log)
 	if err != nil {
 		return usagef("%v", err)
 	}
