@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -253,9 +254,10 @@ ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 	// dropLinks clears a refetched page's old links before its new ones go in.
 	dropLinks = `DELETE FROM links WHERE page_id = ?`
 
-	// queueURL only ignores a known URL: other constraint failures still fail.
-	queueURL = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (url) DO NOTHING`
+	// queueURLs (rows appended, then queueConflict) only ignores a known
+	// URL: other constraint failures still fail.
+	queueURLs     = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES `
+	queueConflict = ` ON CONFLICT (url) DO NOTHING`
 )
 
 // commit writes batch in one transaction.
@@ -280,18 +282,56 @@ func (db *DB) commit(ctx context.Context, ws *writeStmts, batch []Visit) error {
 // errNoStatements stands for the writer's statements failing to prepare.
 var errNoStatements = errors.New("writer statements not prepared")
 
-// linkChunks are the row counts of the multi-row link inserts: a page's
-// links go in as few statements as these sizes allow (10 links: 8 + 2).
-// Each statement execution has a fixed cost through database/sql and cgo
-// that one row per statement paid ten times a page.
-var linkChunks = [...]int{16, 8, 4, 2, 1}
+// chunks are the row counts of the multi-row inserts (links, queued URLs):
+// a page's rows go in as few statements as these sizes allow (10 links:
+// 8 + 2). Each statement execution has a fixed cost through database/sql
+// and cgo that one row per statement paid ten times a page.
+var chunks = [...]int{16, 8, 4, 2, 1}
+
+// multiRow is one multi-row INSERT prepared for every size of chunks.
+type multiRow [len(chunks)]*sql.Stmt
 
 // writeStmts are the writer's statements, prepared once on the write
 // connection for the life of a Write and bound to each transaction.
 type writeStmts struct {
-	page, visited, queue, drop, sitemap, touch, drops *sql.Stmt
-	links                                             [len(linkChunks)]*sql.Stmt
-	args                                              []any // reused argument buffer for link inserts
+	page, visited, drop, sitemap, touch, drops *sql.Stmt
+	links, queue                               multiRow
+	args                                       []any // reused argument buffer for multi-row inserts
+}
+
+// all returns every statement of ws.
+func (ws *writeStmts) all() []*sql.Stmt {
+	return slices.Concat([]*sql.Stmt{ws.page, ws.visited, ws.drop, ws.sitemap, ws.touch, ws.drops}, ws.links[:], ws.queue[:])
+}
+
+// bind returns m's statements bound to tx, for one transaction.
+func (m *multiRow) bind(ctx context.Context, tx *sql.Tx) multiRow {
+	var b multiRow
+	for i, st := range m {
+		b[i] = tx.StmtContext(ctx, st)
+	}
+	return b
+}
+
+// insertRows inserts n rows through m (bound to a transaction), as few
+// statements as chunks allow; row appends the arguments of row i to args.
+func (ws *writeStmts) insertRows(ctx context.Context, m *multiRow, n int, row func(i int, args []any) []any) error {
+	done := 0
+	for i, size := range chunks {
+		for n-done >= size {
+			args := ws.args[:0]
+			for r := done; r < done+size; r++ {
+				args = row(r, args)
+			}
+			ws.args = args
+			if _, err := m[i].ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			done += size
+		}
+	}
+	clear(ws.args) // drop references to this batch's strings
+	return nil
 }
 
 // prepareWrite prepares the writer's statements on db.rw.
@@ -300,13 +340,17 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	queries := []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.queue, queueURL}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}, {&ws.touch, touchPage}, {&ws.drops, countDrops}}
-	for i, n := range linkChunks {
-		rows := strings.Repeat("(?, ?, ?, ?), ", n)
+	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}, {&ws.touch, touchPage}, {&ws.drops, countDrops}}
+	for i, n := range chunks {
+		links := strings.Repeat("(?, ?, ?, ?), ", n)
+		urls := strings.Repeat("(?, ?, ?, ?, ?, ?), ", n)
 		queries = append(queries, struct {
 			dst **sql.Stmt
 			sql string
-		}{&ws.links[i], insertLinks + rows[:len(rows)-2]})
+		}{&ws.links[i], insertLinks + links[:len(links)-2]}, struct {
+			dst **sql.Stmt
+			sql string
+		}{&ws.queue[i], queueURLs + urls[:len(urls)-2] + queueConflict})
 	}
 	for _, q := range queries {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
@@ -320,35 +364,17 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range append([]*sql.Stmt{ws.page, ws.visited, ws.queue, ws.drop, ws.sitemap, ws.touch, ws.drops}, ws.links[:]...) {
+	for _, st := range ws.all() {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
-// insertLinkRows inserts rows (deduplicated already) of one page in chunks.
-func (ws *writeStmts) insertLinkRows(ctx context.Context, tx *sql.Tx, pageID int64, rows []Link) error {
-	for i, n := range linkChunks {
-		for len(rows) >= n {
-			args := ws.args[:0]
-			for _, l := range rows[:n] {
-				args = append(args, pageID, l.Src, l.Dst, l.Nofollow)
-			}
-			ws.args = args
-			if _, err := tx.StmtContext(ctx, ws.links[i]).ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("links of %s: %w", rows[0].Src, err)
-			}
-			rows = rows[n:]
-		}
-	}
-	clear(ws.args) // drop references to this batch's strings
-	return nil
-}
-
 func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
-	page, visited, queue, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.visited),
-		tx.StmtContext(ctx, ws.queue), tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
+	page, visited, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.visited),
+		tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
+	links, queue := ws.links.bind(ctx, tx), ws.queue.bind(ctx, tx)
 	touch, drops := tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.drops)
 	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
 	var unique []Link
@@ -425,8 +451,12 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 				unique = append(unique, l)
 			}
 		}
-		if err := ws.insertLinkRows(ectx, tx, pageID, unique); err != nil {
-			return err
+		err := ws.insertRows(ectx, &links, len(unique), func(i int, args []any) []any {
+			l := &unique[i]
+			return append(args, pageID, l.Src, l.Dst, l.Nofollow)
+		})
+		if err != nil {
+			return fmt.Errorf("links of %s: %w", unique[0].Src, err)
 		}
 		for _, d := range v.Drops {
 			if dropped == nil {
@@ -444,14 +474,16 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 				return fmt.Errorf("sitemap %s of %s: %w", sm.URL, sm.Host, err)
 			}
 		}
-		for _, u := range v.Discovered {
+		err = ws.insertRows(ectx, &queue, len(v.Discovered), func(i int, args []any) []any {
+			u := &v.Discovered[i]
 			state := "queued"
 			if u.Leased {
 				state = "leased"
 			}
-			if _, err := queue.ExecContext(ectx, u.URL, u.Host, u.Depth, state, now, crawlID); err != nil {
-				return fmt.Errorf("queue %s: %w", u.URL, err)
-			}
+			return append(args, u.URL, u.Host, u.Depth, state, now, crawlID)
+		})
+		if err != nil {
+			return fmt.Errorf("queue %d URLs (%s, ...): %w", len(v.Discovered), v.Discovered[0].URL, err)
 		}
 	}
 	for _, d := range dropped {
