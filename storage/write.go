@@ -242,10 +242,11 @@ RETURNING id`
 	countDrops = `INSERT INTO drops (reason, count, example) VALUES (?, ?, ?)
 ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, example = excluded.example`
 
-	// markVisited sets the state of a fetched URL, adding it to urls if the
-	// caller never queued it, so that the seen-set stays complete.
-	markVisited = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (url) DO UPDATE SET state = excluded.state`
+	// markVisited (rows appended, then markConflict) sets the state of
+	// fetched URLs, adding those the caller never queued to urls, so that
+	// the seen-set stays complete.
+	markVisited  = `INSERT INTO urls (url, host, depth, state, discovered_at, crawl_id) VALUES `
+	markConflict = ` ON CONFLICT (url) DO UPDATE SET state = excluded.state`
 
 	insertLinks = `INSERT INTO links (page_id, src_url, dst_url, nofollow) VALUES `
 
@@ -294,14 +295,22 @@ type multiRow [len(chunks)]*sql.Stmt
 // writeStmts are the writer's statements, prepared once on the write
 // connection for the life of a Write and bound to each transaction.
 type writeStmts struct {
-	page, visited, drop, sitemap, touch, drops *sql.Stmt
-	links, queue                               multiRow
-	args                                       []any // reused argument buffer for multi-row inserts
+	page, drop, sitemap, touch, drops *sql.Stmt
+	links, queue, visited             multiRow
+	args                              []any  // reused argument buffer for multi-row inserts
+	marks                             []mark // the batch's visited URLs, marked at its end
+}
+
+// mark is one visited URL's new state.
+type mark struct {
+	url, host, state, at string
+	depth                int
+	crawlID              any
 }
 
 // all returns every statement of ws.
 func (ws *writeStmts) all() []*sql.Stmt {
-	return slices.Concat([]*sql.Stmt{ws.page, ws.visited, ws.drop, ws.sitemap, ws.touch, ws.drops}, ws.links[:], ws.queue[:])
+	return slices.Concat([]*sql.Stmt{ws.page, ws.drop, ws.sitemap, ws.touch, ws.drops}, ws.links[:], ws.queue[:], ws.visited[:])
 }
 
 // bind returns m's statements bound to tx, for one transaction.
@@ -340,7 +349,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	queries := []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&ws.page, insertPage}, {&ws.visited, markVisited}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}, {&ws.touch, touchPage}, {&ws.drops, countDrops}}
+	}{{&ws.page, insertPage}, {&ws.drop, dropLinks}, {&ws.sitemap, insertSitemap}, {&ws.touch, touchPage}, {&ws.drops, countDrops}}
 	for i, n := range chunks {
 		links := strings.Repeat("(?, ?, ?, ?), ", n)
 		urls := strings.Repeat("(?, ?, ?, ?, ?, ?), ", n)
@@ -350,7 +359,10 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 		}{&ws.links[i], insertLinks + links[:len(links)-2]}, struct {
 			dst **sql.Stmt
 			sql string
-		}{&ws.queue[i], queueURLs + urls[:len(urls)-2] + queueConflict})
+		}{&ws.queue[i], queueURLs + urls[:len(urls)-2] + queueConflict}, struct {
+			dst **sql.Stmt
+			sql string
+		}{&ws.visited[i], markVisited + urls[:len(urls)-2] + markConflict})
 	}
 	for _, q := range queries {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
@@ -372,9 +384,11 @@ func (ws *writeStmts) close() {
 }
 
 func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
-	page, visited, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.visited),
-		tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
-	links, queue := ws.links.bind(ctx, tx), ws.queue.bind(ctx, tx)
+	page, drop, sitemap := tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.drop), tx.StmtContext(ctx, ws.sitemap)
+	links, queue, visited := ws.links.bind(ctx, tx), ws.queue.bind(ctx, tx), ws.visited.bind(ctx, tx)
+	// Visited URLs are marked at the end of the batch, in one multi-row
+	// upsert: it finds each URL whether or not its queueing came first.
+	marks := ws.marks[:0]
 	touch, drops := tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.drops)
 	seenDst := make(map[string]bool) // a page's link targets so far: repeats collapse, the first kept
 	var unique []Link
@@ -431,14 +445,10 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 			if p.Error != "" && !p.Answered {
 				state = "failed"
 			}
-			if _, err := visited.ExecContext(ectx, p.URL, p.Host, p.Depth, state, fetchedAt, crawlID); err != nil {
-				return fmt.Errorf("mark %s %s: %w", p.URL, state, err)
-			}
+			marks = append(marks, mark{url: p.URL, host: p.Host, depth: p.Depth, state: state, at: fetchedAt, crawlID: crawlID})
 		}
-		for _, u := range v.Aliases {
-			if _, err := visited.ExecContext(ectx, u.URL, u.Host, u.Depth, "done", now, crawlID); err != nil {
-				return fmt.Errorf("mark redirect target %s done: %w", u.URL, err)
-			}
+		for _, u := range v.Aliases { // redirect targets: done, never fetched on their own
+			marks = append(marks, mark{url: u.URL, host: u.Host, depth: u.Depth, state: "done", at: now, crawlID: crawlID})
 		}
 		if len(v.Links) > 0 && v.Page == nil {
 			return fmt.Errorf("links of %s without its page", v.Links[0].Src)
@@ -485,6 +495,15 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 		if err != nil {
 			return fmt.Errorf("queue %d URLs (%s, ...): %w", len(v.Discovered), v.Discovered[0].URL, err)
 		}
+	}
+	err := ws.insertRows(ectx, &visited, len(marks), func(i int, args []any) []any {
+		m := &marks[i]
+		return append(args, m.url, m.host, m.depth, m.state, m.at, m.crawlID)
+	})
+	clear(marks) // drop references to this batch's strings
+	ws.marks = marks[:0]
+	if err != nil {
+		return fmt.Errorf("mark %d visited URLs done or failed: %w", len(marks), err)
 	}
 	for _, d := range dropped {
 		if _, err := drops.ExecContext(ectx, d.Reason, d.Count, nullString(d.Example)); err != nil {
