@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestStatsShowsDropsAndNearDuplicates(t *testing.T) {
 		t.Fatalf("stats exit %d", code)
 	}
 	for _, want := range []string{"not followed", "scope", "nofollow", "repeated-segments", "error class", "http-4xx",
-		"near-duplicate groups (SimHash within 3 bits)", "/a http://" + site.Hosts()[0] + "/b"} {
+		"near-duplicate groups (SimHash within 3 bits)"} {
 		if !strings.Contains(text2, want) {
 			t.Errorf("stats lacks %q:\n%s", want, text2)
 		}
@@ -68,6 +69,7 @@ func TestStatsShowsDropsAndNearDuplicates(t *testing.T) {
 	// the root are in none.
 	groups := map[string]int{}
 	for _, g := range st.NearDuplicates {
+		slices.Sort(g.URLs) // members come in fetch order, which varies
 		groups[strings.Join(g.URLs, " ")] = len(g.URLs)
 	}
 	ab := "http://" + site.Hosts()[0] + "/a http://" + site.Hosts()[0] + "/b"
