@@ -77,7 +77,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatalf("default Transport is %T", c.hc.Transport)
 	}
 	if !tr.DisableCompression || tr.Proxy != nil || !tr.ForceAttemptHTTP2 || tr.MaxConnsPerHost != 2 ||
-		tr.MaxIdleConnsPerHost != 2 || tr.MaxIdleConns != 16 || tr.TLSHandshakeTimeout != 10*time.Second ||
+		tr.MaxIdleConnsPerHost != 2 || tr.MaxIdleConns != 64 || tr.TLSHandshakeTimeout != 10*time.Second ||
 		tr.ResponseHeaderTimeout != 15*time.Second {
 		t.Errorf("NewTransport(Config{}) = %+v", tr)
 	}
