@@ -203,12 +203,12 @@ func NewTransport(cfg Config) *http.Transport {
 	return &http.Transport{
 		// No Proxy: ProxyFromEnvironment would read the environment, which only cmd/* may do
 		// (and a proxy would connect where Guard cannot see).
-		DialContext:            dialFunc(cfg),
-		ForceAttemptHTTP2:      true,
-		TLSHandshakeTimeout:    cfg.TLSTimeout,
-		ResponseHeaderTimeout:  cfg.HeaderTimeout,
-		ExpectContinueTimeout:  time.Second,
-		IdleConnTimeout:        90 * time.Second,
+		DialContext:           dialFunc(cfg),
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   cfg.TLSTimeout,
+		ResponseHeaderTimeout: cfg.HeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
 		// Idle connections of every recently used host, not only as many as
 		// are in flight: with Concurrency of them, requests moving between
 		// hosts found the pool full of other hosts' connections and dialled
