@@ -81,6 +81,9 @@ func TestTrapCalendarHostCap(t *testing.T) {
 	if site.HitsWithPrefix(host, testserver.PathTrapCalendar) == 0 || dropCount(t, r.path, dropHostCap) == 0 {
 		t.Error(`calendar not reached, or no "host-cap" drops recorded`)
 	}
+	if r.peakHeap > heapCap {
+		t.Errorf("peak heap grew by %d MiB, want under %d MiB", r.peakHeap>>20, heapCap>>20)
+	}
 }
 
 // TestTrapDeepPath: an ever-deeper path ends at the path-depth cap.
@@ -175,5 +178,8 @@ func TestLinksPerPageCap(t *testing.T) {
 	}
 	if got := dropCount(t, r.path, dropLinkCap); got != 1 {
 		t.Errorf(`"link-cap" drops = %d, want 1 (one page)`, got)
+	}
+	if r.peakHeap > heapCap {
+		t.Errorf("peak heap grew by %d MiB, want under %d MiB", r.peakHeap>>20, heapCap>>20)
 	}
 }
