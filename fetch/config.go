@@ -83,9 +83,13 @@ type Config struct {
 	// NewTransport: a Client given its own *http.Client is guarded only if that client's
 	// Transport came from NewTransport with Guard set.
 	Guard bool
-	// AllowAddrs are addresses Guard lets through all the same (the seeds' own addresses,
-	// see SeedPrefixes); nil allows none. Unused without Guard.
+	// AllowAddrs are addresses Guard lets through all the same, on any port; nil allows
+	// none. Unused without Guard.
 	AllowAddrs []netip.Prefix
+	// AllowAddrPorts are address and port pairs Guard lets through all the same: the seeds'
+	// own (see SeedAddrPorts), so that a crawl seeded on 127.0.0.1:8080 reaches that server
+	// and not the database on 127.0.0.1:6379. Unused without Guard.
+	AllowAddrPorts []netip.AddrPort
 	// Resolver resolves a host name to its addresses for Guard (a test hook); nil means
 	// net.DefaultResolver.LookupNetIP(ctx, "ip", host). Unused without Guard.
 	Resolver func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -165,6 +169,11 @@ func (cfg Config) validate() error {
 	}
 	if cfg.MaxBody < 0 || cfg.MaxBody > maxMaxBody {
 		bad("MaxBody %d is outside [0, %d]", cfg.MaxBody, maxMaxBody)
+	}
+	for _, ap := range cfg.AllowAddrPorts {
+		if !ap.IsValid() {
+			bad("AllowAddrPorts has an invalid address and port %v", ap)
+		}
 	}
 	for _, p := range cfg.AllowAddrs {
 		if !p.IsValid() {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -126,19 +128,23 @@ func normalPrefix(p netip.Prefix) netip.Prefix {
 
 // guard checks every address a host resolves to before anything is dialled.
 type guard struct {
-	allow   []netip.Prefix // normalised Config.AllowAddrs
+	allow   []netip.Prefix   // normalised Config.AllowAddrs
+	allowAP []netip.AddrPort // Config.AllowAddrPorts, addresses unmapped
 	resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeout time.Duration // Config.ConnectTimeout, for the whole dial over every address
 }
 
-// check returns an *AddressError if host's address a may not be connected to.
-func (g *guard) check(host string, a netip.Addr) error {
+// check returns an *AddressError if host's address a may not be connected to on port.
+func (g *guard) check(host string, a netip.Addr, port uint16) error {
 	u := a.Unmap().WithZone("")
 	for _, p := range g.allow {
 		if p.Contains(u) {
 			return nil
 		}
+	}
+	if slices.Contains(g.allowAP, netip.AddrPortFrom(u, port)) {
+		return nil
 	}
 	if Forbidden(a) {
 		return &AddressError{Host: host, Addr: a.Unmap()}
@@ -153,7 +159,7 @@ func (g *guard) control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return fmt.Errorf("guard: unexpected address %q: %w", address, err)
 	}
-	return g.check("", ap.Addr())
+	return g.check("", ap.Addr(), ap.Port())
 }
 
 // dialContext is the DialContext of a guarded Transport. It resolves addr's host itself
@@ -166,6 +172,10 @@ func (g *guard) dialContext(ctx context.Context, network, addr string) (net.Conn
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
+	portNum, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port %q: %w", port, err)}
+	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{a}
@@ -174,7 +184,7 @@ func (g *guard) dialContext(ctx context.Context, network, addr string) (net.Conn
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	for _, a := range addrs {
-		if err := g.check(host, a); err != nil {
+		if err := g.check(host, a, uint16(portNum)); err != nil {
 			return nil, err
 		}
 	}
@@ -256,6 +266,9 @@ func dialFunc(cfg Config) func(ctx context.Context, network, addr string) (net.C
 	for _, p := range cfg.AllowAddrs {
 		g.allow = append(g.allow, normalPrefix(p))
 	}
+	for _, ap := range cfg.AllowAddrPorts {
+		g.allowAP = append(g.allowAP, netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()))
+	}
 	if g.resolve == nil {
 		g.resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -277,6 +290,38 @@ func forbiddenFinal(u *url.URL, err error) error {
 		return fmt.Errorf("fetch %s: %w", u, ae)
 	}
 	return err
+}
+
+// SeedAddrPorts returns, for Config.AllowAddrPorts, each address that seeds' hosts resolve
+// to (through cfg.Resolver, nil meaning the system resolver) and that Config.Guard would
+// refuse, with the seed's port (its scheme's default when it names none): a crawl seeded
+// on a private or loopback server may then crawl that server, and nothing else private, not
+// even another port of the same address. Hosts that cannot be resolved are left out and
+// their errors joined in err; the pairs found are returned all the same.
+func SeedAddrPorts(ctx context.Context, cfg Config, seeds []*url.URL) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	var errs []error
+	for _, u := range seeds {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+		}
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("seed %s: port %q", u.Redacted(), port))
+			continue
+		}
+		prefixes, err := SeedPrefixes(ctx, cfg, []*url.URL{u})
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, p := range prefixes {
+			if ap := netip.AddrPortFrom(p.Addr(), uint16(n)); !slices.Contains(out, ap) {
+				out = append(out, ap)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // SeedPrefixes returns, for Config.AllowAddrs, a single-address prefix for each address that

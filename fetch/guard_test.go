@@ -453,3 +453,46 @@ func TestGuardUnwrapsControlRefusal(t *testing.T) {
 		t.Error("a refusal by Control judged retryable")
 	}
 }
+
+// TestGuardAllowAddrPorts: a seed's address is allowed on the seed's port
+// only; another port of the same address is refused without a dial.
+func TestGuardAllowAddrPorts(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	u := mustURL(t, srv.URL)
+	seed, err := netip.ParseAddrPort(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "http://" + netip.AddrPortFrom(seed.Addr(), seed.Port()+1).String() + "/" // e.g. a database beside the site
+	var rec dialRecorder
+	c := newTestClient(t, Config{Guard: true, AllowAddrPorts: []netip.AddrPort{seed}, Dial: rec.dial}, nil)
+	if res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+"/")}); err != nil || res.Status != 200 {
+		t.Fatalf("seed's own port: %+v, %v; want 200", res, err)
+	}
+	before := len(rec.attempts())
+	_, err = c.Fetch(t.Context(), Request{URL: mustURL(t, other)})
+	checkRefused(t, err, "127.0.0.1")
+	if got := rec.attempts(); len(got) != before {
+		t.Errorf("dial attempts to the other port: %q, want none", got[before:])
+	}
+}
+
+func TestSeedAddrPorts(t *testing.T) {
+	cfg := Config{Resolver: fakeResolver(map[string][]string{"localhost": {"127.0.0.1", "::1"}})}
+	var seeds []*url.URL
+	for _, s := range []string{"http://localhost:8080/", "https://localhost/", "http://10.0.0.1/", "http://10.0.0.1/again",
+		"http://8.8.8.8/", "https://[fd00::5]:8443/"} {
+		seeds = append(seeds, mustURL(t, s))
+	}
+	got, err := SeedAddrPorts(t.Context(), cfg, seeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"127.0.0.1:8080", "[::1]:8080", "127.0.0.1:443", "[::1]:443", "10.0.0.1:80", "[fd00::5]:8443"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SeedAddrPorts = %v, want %v", got, want)
+	}
+}

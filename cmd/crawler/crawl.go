@@ -253,7 +253,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The address guard: no connection to loopback, private, link-local and
 	// other special-purpose addresses, except the seeds' own (checked on the
 	// resolved IP at dial time, so redirects and DNS cannot get past it).
-	var allow []netip.Prefix
+	var allow []netip.AddrPort
 	if !set.AllowPrivate {
 		seedURLs := make([]*url.URL, 0, len(seeds))
 		for _, s := range seeds {
@@ -262,12 +262,12 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 		var lookupErr error
-		if allow, lookupErr = fetch.SeedPrefixes(ctx, fetch.Config{}, seedURLs); lookupErr != nil {
+		if allow, lookupErr = fetch.SeedAddrPorts(ctx, fetch.Config{}, seedURLs); lookupErr != nil {
 			log.Warn("seed host not resolved; its private addresses stay blocked", "err", lookupErr)
 		}
 	}
 	fetcher, err := fetch.New(fetch.Config{
-		Guard: !set.AllowPrivate, AllowAddrs: allow,
+		Guard: !set.AllowPrivate, AllowAddrPorts: allow,
 		UserAgent: set.UserAgent, Concurrency: set.Concurrency, PerHost: set.PerHost, Rate: set.Rate,
 		Timeout: time.Duration(set.Timeout), MaxBody: int64(set.MaxBody), IgnoreRobots: set.IgnoreRobots,
 		Memory: crawl.Memory(db), // robots.txt verdicts and host backoffs survive a restart

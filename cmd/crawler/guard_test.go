@@ -55,3 +55,32 @@ func TestAddressGuard(t *testing.T) {
 		t.Errorf("with --allow-private the crawler never reached %s", internal)
 	}
 }
+
+// TestAddressGuardOtherPort: a seed on 127.0.0.1:P links to another port of
+// the same address (a database, an admin console). The seed's address is
+// allowed on the seed's port only, so the guarded crawl never connects to
+// the other port, even with --scope domain, which covers every port of an IP.
+func TestAddressGuardOtherPort(t *testing.T) {
+	var hits atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("+OK"))
+	}))
+	defer other.Close()
+	site := startSite(t, testserver.SiteConfig{Hosts: 1, Pages: 3, LinksPerPage: 1, Seed: 1,
+		Overrides: map[string]testserver.Response{"/": {Status: 200, Header: map[string]string{"Content-Type": "text/html"},
+			Body: `<a href="` + other.URL + `/">db</a><a href="/p/0">p</a>`}}})
+	db := filepath.Join(t.TempDir(), "guarded.db")
+	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--scope", "domain", "--rate", "0", "--quiet", site.Seeds()[0]); code != 0 {
+		t.Fatalf("guarded crawl exit %d:\n%s", code, stderr)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the guarded crawler connected to %s (another port of the seed's address) %d times, want 0", other.URL, n)
+	}
+	if got := countRows(t, db, `SELECT COUNT(*) FROM pages WHERE url = '`+other.URL+`/' AND error_class = 'address'`); got != 1 {
+		t.Errorf("refused URL recorded %d times with error class 'address', want 1", got)
+	}
+	if got := countRows(t, db, `SELECT COUNT(*) FROM pages WHERE url LIKE '%/p/0' AND status = 200`); got != 1 {
+		t.Errorf("the seed's own pages were not crawled")
+	}
+}
