@@ -58,3 +58,10 @@ func (m memory) LoadBackoff(ctx context.Context, host string) (time.Time, bool, 
 func (m memory) SaveBackoff(ctx context.Context, host string, until time.Time) error {
 	return m.db.SaveBackoff(ctx, host, until)
 }
+
+// LoadBackoffs implements fetch.BackoffLister: the fetcher loads every
+// unexpired backoff once, instead of one read per new host under the
+// frontier's lock.
+func (m memory) LoadBackoffs(ctx context.Context, now time.Time) (map[string]time.Time, error) {
+	return m.db.LoadBackoffs(ctx, now)
+}

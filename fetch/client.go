@@ -40,6 +40,7 @@ type Client struct {
 
 	warnRobots rate.Sometimes // throttles "robots.txt unreachable" warnings
 	warnMemory rate.Sometimes // throttles warnings about failed Memory calls
+	backoffs   *backoffTable  // a BackoffLister Memory's backoffs, loaded in New; nil otherwise
 }
 
 // hostState is the politeness state of one host.
@@ -105,7 +106,8 @@ func (r *Result) setResponse(u *url.URL, resp *http.Response) {
 
 // New returns a Client configured by cfg, sending through hc (nil means an *http.Client over
 // NewTransport(cfg)) and logging to log (nil means discard). hc's CheckRedirect is not used:
-// Fetch follows redirects itself. New rejects impossible configurations and starts nothing.
+// Fetch follows redirects itself. New rejects impossible configurations and starts nothing; when
+// cfg.Memory is a BackoffLister it reads the unexpired backoffs once.
 func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -131,7 +133,7 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 	if cfg.Rate > 0 {
 		limit = rate.Limit(cfg.Rate)
 	}
-	return &Client{
+	c := &Client{
 		cfg:        cfg,
 		agent:      productToken(cfg.UserAgent),
 		limit:      limit,
@@ -141,7 +143,9 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 		robots:     robots,
 		warnRobots: rate.Sometimes{First: 5, Interval: time.Minute},
 		warnMemory: rate.Sometimes{First: 5, Interval: time.Minute},
-	}, nil
+	}
+	c.backoffs = c.loadBackoffs()
+	return c, nil
 }
 
 // Reserve takes one politeness token for host ("host:port" as in url.URL.Host) and returns 0,

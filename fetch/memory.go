@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trawl/trawl/fetch/robots"
@@ -34,6 +35,16 @@ type Memory interface {
 	// SaveBackoff records that nothing may be sent to host before until. It
 	// need not shorten a longer backoff saved before.
 	SaveBackoff(ctx context.Context, host string, until time.Time) error
+}
+
+// BackoffLister is a Memory that lists every unexpired backoff at once. A
+// Client whose Memory implements it loads them all in New and never calls
+// LoadBackoff: host states are made inside Reserve, which a frontier calls
+// under its lock, where a read per new host would hold up every worker.
+type BackoffLister interface {
+	// LoadBackoffs returns every saved backoff that ends after now, by host
+	// (url.URL.Host in lower case).
+	LoadBackoffs(ctx context.Context, now time.Time) (map[string]time.Time, error)
 }
 
 // RobotsRecord is a robots.txt verdict as a Memory keeps it. Exactly one of
@@ -150,13 +161,21 @@ func (c *Client) recallBackoff(host string) (time.Time, bool) {
 	if c.cfg.Memory == nil {
 		return time.Time{}, false
 	}
-	// Reserve, which creates host states, has no context of its own.
-	ctx, cancel := context.WithTimeout(context.Background(), memoryLoadTimeout)
-	defer cancel()
-	until, ok, err := c.cfg.Memory.LoadBackoff(ctx, host)
-	if err != nil {
-		c.warnMemoryError(ctx, "load backoff", host, err)
-		return time.Time{}, false
+	var until time.Time
+	var ok bool
+	if c.backoffs != nil { // loaded in New: no read here
+		c.backoffs.mu.Lock()
+		until, ok = c.backoffs.m[host]
+		c.backoffs.mu.Unlock()
+	} else {
+		// Reserve, which creates host states, has no context of its own.
+		ctx, cancel := context.WithTimeout(context.Background(), memoryLoadTimeout)
+		defer cancel()
+		var err error
+		if until, ok, err = c.cfg.Memory.LoadBackoff(ctx, host); err != nil {
+			c.warnMemoryError(ctx, "load backoff", host, err)
+			return time.Time{}, false
+		}
 	}
 	now := time.Now()
 	if !ok || !now.Before(until) {
@@ -176,6 +195,55 @@ func (c *Client) rememberBackoff(ctx context.Context, host string, until time.Ti
 	defer cancel()
 	if err := c.cfg.Memory.SaveBackoff(sctx, strings.ToLower(host), until); err != nil {
 		c.warnMemoryError(ctx, "save backoff", host, err)
+	}
+	if c.backoffs != nil { // a host state evicted and made again finds it
+		c.backoffs.save(strings.ToLower(host), until, c.cfg.MaxHosts)
+	}
+}
+
+// backoffTable holds the unexpired backoffs of a BackoffLister Memory, and
+// those saved since, for host states made after New.
+type backoffTable struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// loadBackoffs returns the backoffs of a BackoffLister Memory, or nil when
+// the Memory is not one (or could not list them: LoadBackoff is used then).
+func (c *Client) loadBackoffs() *backoffTable {
+	bl, ok := c.cfg.Memory.(BackoffLister)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), memoryLoadTimeout)
+	defer cancel()
+	m, err := bl.LoadBackoffs(ctx, time.Now())
+	if err != nil {
+		c.warnMemoryError(ctx, "load backoffs", "", err)
+		return nil
+	}
+	if m == nil {
+		m = map[string]time.Time{}
+	}
+	return &backoffTable{m: m}
+}
+
+// save records host's backoff until until; past max entries, the expired
+// ones are dropped first, so the table stays about as large as the hosts
+// backed off at once.
+func (t *backoffTable) save(host string, until time.Time, max int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= max {
+		now := time.Now()
+		for h, u := range t.m {
+			if !now.Before(u) {
+				delete(t.m, h)
+			}
+		}
+	}
+	if until.After(t.m[host]) {
+		t.m[host] = until
 	}
 }
 

@@ -534,3 +534,67 @@ func TestRobotsCutLineDropped(t *testing.T) {
 		}
 	})
 }
+
+// listerMemory is a fakeMemory that lists its backoffs at once.
+type listerMemory struct{ *fakeMemory }
+
+func (m listerMemory) LoadBackoffs(_ context.Context, now time.Time) (map[string]time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls["LoadBackoffs"]++
+	out := map[string]time.Time{}
+	for h, u := range m.backoff {
+		if u.After(now) {
+			out[h] = u
+		}
+	}
+	return out, nil
+}
+
+// TestMemoryBackoffLister: with a BackoffLister Memory, the Client loads the
+// backoffs once in New and never reads one per host; a saved backoff still
+// holds, and so does one it saves itself after its host's state was evicted.
+func TestMemoryBackoffLister(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log hitLog
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			log.add(r)
+			if r.URL.Host == "b.test" && r.URL.Path == "/page" {
+				return reply(r, 429, "", "Retry-After", "60"), nil
+			}
+			if r.URL.Path == "/robots.txt" {
+				return reply(r, 404, ""), nil
+			}
+			return reply(r, 200, "page"), nil
+		})
+		mem := listerMemory{newFakeMemory()}
+		mem.backoff["a.test"] = time.Now().Add(time.Minute)
+		mem.backoff["old.test"] = time.Now().Add(-time.Minute)
+		c := newTestClient(t, Config{Memory: mem, MaxHosts: 2, IgnoreRobots: true}, rt)
+		if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://a.test/page")}); !errors.Is(err, ErrHostBackoff) {
+			t.Errorf("a.test: err = %v, want its saved backoff", err)
+		}
+		if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://old.test/page")}); err != nil {
+			t.Errorf("old.test, backoff expired: %v", err)
+		}
+		if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://b.test/page")}); err == nil {
+			t.Fatal("b.test: want the 429")
+		}
+		// Two more hosts evict b.test's state (MaxHosts 2); made again, it is still backed off.
+		for _, h := range []string{"c.test", "d.test"} {
+			if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://"+h+"/page")}); err != nil {
+				t.Fatalf("%s: %v", h, err)
+			}
+		}
+		if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://b.test/page")}); !errors.Is(err, ErrHostBackoff) {
+			t.Errorf("b.test after eviction: err = %v, want its backoff", err)
+		}
+		if n := log.count("a.test", "/page"); n != 0 {
+			t.Errorf("a.test was sent %d requests while backed off", n)
+		}
+		calls := mem.callCounts()
+		if calls["LoadBackoffs"] != 1 || calls["LoadBackoff"] != 0 {
+			t.Errorf("calls = %v, want LoadBackoffs once and LoadBackoff never", calls)
+		}
+	})
+}

@@ -128,3 +128,28 @@ func ceilMilli(t time.Time) time.Time {
 	}
 	return t
 }
+
+// LoadBackoffs returns every stored backoff that ends after now, by host.
+func (db *DB) LoadBackoffs(ctx context.Context, now time.Time) (map[string]time.Time, error) {
+	rows, err := db.ro.QueryContext(ctx, `SELECT host, until FROM backoff WHERE until > ?`, formatTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("load backoffs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var host, until string
+		if err := rows.Scan(&host, &until); err != nil {
+			return nil, fmt.Errorf("load backoffs: %w", err)
+		}
+		t, err := parseTime(until)
+		if err != nil {
+			return nil, fmt.Errorf("load backoff of %s: %w", host, err)
+		}
+		out[host] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load backoffs: %w", err)
+	}
+	return out, nil
+}

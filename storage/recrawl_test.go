@@ -151,3 +151,21 @@ func TestRecrawlUnchanged(t *testing.T) {
 		t.Errorf("ByClass = %v, want network: 1", st.ByClass)
 	}
 }
+
+// TestLoadBackoffs lists the backoffs that end after now, and only those.
+func TestLoadBackoffs(t *testing.T) {
+	db := openTest(t)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for host, until := range map[string]time.Time{"a.test": now.Add(time.Minute), "b.test:8080": now.Add(-time.Minute), "c.test": now.Add(time.Hour)} {
+		if err := db.SaveBackoff(t.Context(), host, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.LoadBackoffs(t.Context(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got["a.test"].Equal(now.Add(time.Minute)) || !got["c.test"].Equal(now.Add(time.Hour)) {
+		t.Errorf("LoadBackoffs = %v, want a.test and c.test", got)
+	}
+}
