@@ -4,6 +4,7 @@
 package crawl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -517,15 +518,9 @@ func (e *Engine) links(ctx context.Context, it frontier.Item, res *fetch.Result,
 			return nil, nil, nil
 		}
 		page.Title, page.Charset = doc.Title, doc.Charset
-		// The fingerprint: the extractor's, when it was given
-		// extract.Config.NewTextHasher (a dedupe.SimHasher), else from its text.
-		switch {
-		case doc.TextHash != 0:
-			page.SimHash = doc.TextHash
-		case doc.Text != "":
-			page.SimHash = dedupe.SimHash(doc.Text)
-		}
-		page.HasSimHash = page.SimHash != 0 // 0: no word to fingerprint
+		// The extractor fingerprints the text when it was given
+		// extract.Config.NewTextHasher (a dedupe.SimHasher, as cmd/crawler does).
+		page.SimHash = doc.TextHash
 	}
 	page.NoIndex = doc.NoIndex || hi.NoIndex
 	page.NoFollow = doc.NoFollow || hi.NoFollow
@@ -602,7 +597,7 @@ func (e *Engine) accept(ctx context.Context, cu *url.URL, key string, depth int,
 		return nil, nil
 	}
 	if reason := e.traps.Check(cu); reason != "" {
-		addDrop(drops, trapDrops[reason], key)
+		addDrop(drops, cmp.Or(trapDrops[reason], string(reason)), key)
 		return nil, nil
 	}
 	isNew, err := e.seen.Add(ctx, key)

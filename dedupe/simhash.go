@@ -41,13 +41,6 @@ func SimHash(text string) uint64 {
 	return h.Sum64()
 }
 
-// SimHashBytes is [SimHash] of text held in a byte slice, without copying it.
-func SimHashBytes(text []byte) uint64 {
-	var h SimHasher
-	write(&h, text)
-	return h.Sum64()
-}
-
 // SimHasher computes [SimHash] of a text that arrives in pieces, such as the
 // text nodes of an HTML page: after Write(a), Break() and Write(b), Sum64 is
 // SimHash(a + " " + b); after Write(a) and Write(b) it is SimHash(a + b),

@@ -296,71 +296,78 @@ func forbiddenFinal(u *url.URL, err error) error {
 // to (through cfg.Resolver, nil meaning the system resolver) and that Config.Guard would
 // refuse, with the seed's port (its scheme's default when it names none): a crawl seeded
 // on a private or loopback server may then crawl that server, and nothing else private, not
-// even another port of the same address. Hosts that cannot be resolved are left out and
-// their errors joined in err; the pairs found are returned all the same.
+// even another port of the same address. Each host is resolved once; hosts that cannot be
+// resolved are left out and their errors joined in err; the pairs found are returned all
+// the same.
 func SeedAddrPorts(ctx context.Context, cfg Config, seeds []*url.URL) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
-	var errs []error
-	for _, u := range seeds {
+	err := eachForbiddenSeedAddr(ctx, cfg, seeds, func(u *url.URL, a netip.Addr) error {
 		port := u.Port()
 		if port == "" {
 			port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
 		}
 		n, err := strconv.ParseUint(port, 10, 16)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("seed %s: port %q", u.Redacted(), port))
-			continue
+			return fmt.Errorf("seed %s: port %q", u.Redacted(), port)
 		}
-		prefixes, err := SeedPrefixes(ctx, cfg, []*url.URL{u})
-		if err != nil {
-			errs = append(errs, err)
+		if ap := netip.AddrPortFrom(a, uint16(n)); !slices.Contains(out, ap) {
+			out = append(out, ap)
 		}
-		for _, p := range prefixes {
-			if ap := netip.AddrPortFrom(p.Addr(), uint16(n)); !slices.Contains(out, ap) {
-				out = append(out, ap)
-			}
-		}
-	}
-	return out, errors.Join(errs...)
+		return nil
+	})
+	return out, err
 }
 
 // SeedPrefixes returns, for Config.AllowAddrs, a single-address prefix for each address that
 // seeds' hosts resolve to (through cfg.Resolver, nil meaning the system resolver) and that
-// Config.Guard would refuse: a crawl seeded on a private or loopback host may then crawl it,
-// and nothing else private. Hosts that cannot be resolved are left out and their errors
-// joined in err; the prefixes found are returned all the same.
+// Config.Guard would refuse: a crawl seeded on a private or loopback host may then crawl it
+// on any port, and nothing else private. Hosts that cannot be resolved are left out and their
+// errors joined in err; the prefixes found are returned all the same.
 func SeedPrefixes(ctx context.Context, cfg Config, seeds []*url.URL) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	err := eachForbiddenSeedAddr(ctx, cfg, seeds, func(_ *url.URL, a netip.Addr) error {
+		if p := netip.PrefixFrom(a, a.BitLen()); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachForbiddenSeedAddr calls fn with every seed and each address its host resolves to
+// (unmapped, without zone) that Config.Guard would refuse, resolving each host once. The
+// errors of hosts that cannot be resolved, and fn's, are joined.
+func eachForbiddenSeedAddr(ctx context.Context, cfg Config, seeds []*url.URL, fn func(*url.URL, netip.Addr) error) error {
 	resolve := cfg.Resolver
 	if resolve == nil {
 		resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		}
 	}
-	var (
-		out  []netip.Prefix
-		errs []error
-		seen = make(map[string]bool)
-	)
+	resolved := map[string][]netip.Addr{} // by host; nil for one that failed
+	var errs []error
 	for _, u := range seeds {
 		host := u.Hostname()
-		if host == "" || seen[host] {
+		if host == "" {
 			continue
 		}
-		seen[host] = true
-		addrs := []netip.Addr{}
-		if a, err := netip.ParseAddr(host); err == nil {
-			addrs = append(addrs, a)
-		} else if addrs, err = resolve(ctx, host); err != nil {
-			errs = append(errs, fmt.Errorf("resolve seed host %s: %w", host, err))
-			continue
+		addrs, done := resolved[host]
+		if !done {
+			if a, err := netip.ParseAddr(host); err == nil {
+				addrs = []netip.Addr{a}
+			} else if addrs, err = resolve(ctx, host); err != nil {
+				errs = append(errs, fmt.Errorf("resolve seed host %s: %w", host, err))
+				addrs = nil
+			}
+			resolved[host] = addrs
 		}
 		for _, a := range addrs {
 			if a = a.Unmap().WithZone(""); a.IsValid() && Forbidden(a) {
-				if p := netip.PrefixFrom(a, a.BitLen()); !slices.Contains(out, p) {
-					out = append(out, p)
+				if err := fn(u, a); err != nil {
+					errs = append(errs, err)
 				}
 			}
 		}
 	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }

@@ -28,7 +28,7 @@ func exportFixture(t *testing.T) (*DB, int64) {
 a newline`, Depth: 1, FetchedAt: time.Date(2025, 3, 1, 12, 0, 0, 7_000_000, time.UTC), Duration: 2 * time.Second,
 			Size: 4096, Truncated: true, ContentHash: "f00d", Canonical: "https://a.test/home",
 			Redirects: []string{"https://a.test/r1", "https://a.test/home"}, Attempts: 3,
-			Charset: "windows-1252", NoIndex: true, LinksCapped: true, SimHash: 42, HasSimHash: true, ETag: `"e1"`,
+			Charset: "windows-1252", NoIndex: true, LinksCapped: true, SimHash: 42, ETag: `"e1"`,
 			LastMod: "Sat, 01 Mar 2025 11:00:00 GMT"}},
 		{Page: &Page{URL: "https://b.test/", Host: "b.test", Depth: 0, FetchedAt: time.Date(2025, 3, 1, 12, 0, 1, 0, time.UTC),
 			Error: "dial tcp: connection refused", ErrorClass: "network"}},

@@ -45,7 +45,7 @@ func TestWriteV2Columns(t *testing.T) {
 	v := pageVisit(0, 1, 1, 2)
 	p := v.Page
 	p.ErrorClass, p.Charset, p.NoIndex, p.NoFollow, p.LinksCapped = "", "windows-1252", true, true, true
-	p.SimHash, p.HasSimHash = 1<<63|0xabc, true
+	p.SimHash = 1<<63 | 0xabc
 	p.ETag, p.LastMod = `"v1"`, "Mon, 02 Jan 2006 15:04:05 GMT"
 	v.Drops = []Drop{{Reason: "scope", Count: 3, Example: "https://out.test/"}, {Reason: "too-long", Count: 1}, {Reason: "scope", Count: 2, Example: "https://out2.test/"}}
 	if _, err := runWrite(db, WriterConfig{}, []Visit{v}); err != nil {

@@ -37,8 +37,7 @@ type Page struct {
 	NoIndex     bool          // meta robots or X-Robots-Tag said noindex
 	NoFollow    bool          // meta robots or X-Robots-Tag said nofollow: no link was followed
 	LinksCapped bool          // the page had more links than the per-page cap
-	SimHash     uint64        // SimHash of the visible text; stored only when HasSimHash
-	HasSimHash  bool          // SimHash was computed (an HTML page with text)
+	SimHash     uint64        // SimHash of the visible text; 0 (no text, or not HTML) is stored as NULL
 	ETag        string        // ETag response header
 	LastMod     string        // Last-Modified response header
 	// Unchanged records a recrawl answered 304 Not Modified: only the fetch
@@ -425,7 +424,7 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 			}
 			if !touched {
 				var simhash any
-				if p.HasSimHash {
+				if p.SimHash != 0 {
 					simhash = int64(p.SimHash) // SQLite integers are signed; the bits are kept
 				}
 				if err := page.QueryRowContext(ectx, p.URL, p.Host, nullString(p.FinalURL), p.Status,
