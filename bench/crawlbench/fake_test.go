@@ -61,8 +61,10 @@ func fakeBinaries(t *testing.T) string {
 	return dir
 }
 
-// fakeServer takes cmd/testserver's flags and serves an empty page on -hosts
+// fakeServer takes bench/testsite's flags and serves an empty page on -hosts
 // loopback listeners until SIGINT, then prints its totals like the real one.
+// After each request it prints a sample line as bench/testsite does, with a
+// made-up time of 1 ms per request so far.
 func fakeServer(args []string) int {
 	fs := flag.NewFlagSet(fakeServerName, flag.ContinueOnError)
 	hosts := fs.Int("hosts", 0, "")
@@ -71,7 +73,7 @@ func fakeServer(args []string) int {
 	fs.Int("size", 0, "")
 	fs.Float64("cross", 0, "")
 	fs.Int("seed", 0, "")
-	if err := fs.Parse(args); err != nil || *hosts < 1 || *links != 10 {
+	if err := fs.Parse(args); err != nil || *hosts < 1 || *links < 1 {
 		fmt.Fprintln(os.Stderr, "bad flags", args)
 		return 2
 	}
@@ -84,6 +86,7 @@ func fakeServer(args []string) int {
 		mu.Lock()
 		hits++
 		seen[r.Host+r.URL.RequestURI()]++
+		fmt.Printf("sample t_us=%d hits=%d pages=%d\n", hits*1000, hits, len(seen))
 		mu.Unlock()
 		fmt.Fprint(w, "<html></html>")
 	})

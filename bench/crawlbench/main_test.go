@@ -16,7 +16,7 @@ func TestRunEndToEndJSON(t *testing.T) {
 		"-testserver", filepath.Join(dir, fakeServerName),
 		"-crawler", filepath.Join(dir, fakeCrawlerName),
 		"-colly", filepath.Join(dir, fakeCollyName),
-		"-hosts", "3", "-pages", "50", "-max-pages", "3", "-parallelism", "4", "-count", "2", "-json",
+		"-hosts", "3", "-pages", "50", "-links", "12", "-max-pages", "3", "-parallelism", "4", "-count", "2", "-window", "5", "-json",
 	}
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), args, &stdout, &stderr); err != nil {
@@ -59,6 +59,13 @@ func TestRunEndToEndJSON(t *testing.T) {
 				t.Errorf("colly run %d: pages=%d duplicates=%d self=%v, want 3 0 3", r.Run, r.Pages, r.Duplicates, r.SelfPages)
 			}
 		}
+		// The fake server's record: page k served at k ms (a duplicate adds no
+		// page), so 3 pages give windows of 1 page, each 1 ms long.
+		if r.WindowPages != 1 || r.FirstRate == nil || r.LastRate == nil || r.RateRatio == nil ||
+			!near(*r.FirstRate, 1000) || !near(*r.LastRate, 1000) || !near(*r.RateRatio, 1) {
+			t.Errorf("run %d %s: window %d pages, first %v last %v ratio %v pages/s; want 1 page, 1000, 1000, 1",
+				r.Run, r.Tool, r.WindowPages, r.FirstRate, r.LastRate, r.RateRatio)
+		}
 		if want := float64(r.Pages) / r.CPUS; r.CPUS > 0 && !near(r.PagesPerCPUS, want) {
 			t.Errorf("run %d %s: pages_per_cpu_s = %v, want %v", r.Run, r.Tool, r.PagesPerCPUS, want)
 		}
@@ -71,11 +78,17 @@ func TestRunEndToEndJSON(t *testing.T) {
 	if sum.Type != "summary" || sum.Trawl.Runs != 2 || sum.Colly.Runs != 2 {
 		t.Errorf("summary = %+v, want type summary with 2 runs per tool", sum)
 	}
+	if sum.Mode != "normal" || sum.Links != 12 || sum.Window != 5 || sum.Thresholds.CPURatio != barCPURatioNormal {
+		t.Errorf("summary mode %q links %d window %d thresholds %+v, want normal, 12, 5 and the normal bars", sum.Mode, sum.Links, sum.Window, sum.Thresholds)
+	}
+	if sum.RateRatio == nil || !near(*sum.RateRatio, 1) || sum.Trawl.WindowRuns != 2 || sum.Colly.WindowRuns != 2 {
+		t.Errorf("rate_ratio = %v, window runs %d/%d; want 1 and 2/2", sum.RateRatio, sum.Trawl.WindowRuns, sum.Colly.WindowRuns)
+	}
 	if sum.RSSRatio == nil || *sum.RSSRatio <= 1 {
 		t.Errorf("rss_ratio = %v, want > 1: the fake trawl touches %d MiB more", sum.RSSRatio, fakeTrawlRSS>>20)
 	}
-	if sum.Bar.Duplicates || sum.Bar.RSS || sum.Bar.Met || !sum.Bar.Pages {
-		t.Errorf("bar = %+v, want duplicates, rss and met false, pages true", sum.Bar)
+	if sum.Bar.Duplicates || sum.Bar.RSS || sum.Bar.Met || !sum.Bar.Pages || !sum.Bar.Rate {
+		t.Errorf("bar = %+v, want duplicates, rss and met false, pages and rate true", sum.Bar)
 	}
 }
 
@@ -97,6 +110,10 @@ func TestRunTable(t *testing.T) {
 		"median  trawl", "median  colly",
 		"Trawl/Colly pages per CPU-second:", "Trawl/Colly peak RSS:",
 		"Trawl URLs fetched twice or more: max 1 over 1 runs  (bar: 0) FAIL",
+		"window  first p/s  last p/s  last/first",
+		// One page, fetched twice: too short a record for any window.
+		"Trawl last/first window rate:     n/a (no run with rate windows)  (bar: median >= 0.9) FAIL",
+		"bars passed: pages; failed: cpu, rss, duplicates, rate",
 		"bar met: false",
 	} {
 		if !strings.Contains(out, want) {
@@ -149,19 +166,27 @@ func TestRunCrawlerFails(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
+	normal := func(c *config) {} // the defaults as they are
 	tests := []struct {
 		name    string
 		args    []string
+		want    func(*config) // changes to the normal defaults; nil: an error
 		wantErr bool
 	}{
-		{"build", []string{"-build"}, false},
-		{"paths", []string{"-testserver", "a", "-crawler", "b", "-colly", "c"}, false},
-		{"missing path", []string{"-testserver", "a", "-crawler", "b"}, true},
-		{"nothing", nil, true},
-		{"zero count", []string{"-build", "-count", "0"}, true},
-		{"zero parallelism", []string{"-build", "-parallelism", "0"}, true},
-		{"stray argument", []string{"-build", "http://127.0.0.1/"}, true},
-		{"bad timeout", []string{"-build", "-timeout", "0s"}, true},
+		{"build", []string{"-build"}, normal, false},
+		{"paths", []string{"-testserver", "a", "-crawler", "b", "-colly", "c"}, normal, false},
+		{"links and window", []string{"-build", "-links", "12", "-window", "5000"}, func(c *config) { c.Links, c.Window = 12, 5000 }, false},
+		{"scale preset", []string{"-build", "-scale"}, func(c *config) { c.Scale, c.Pages, c.Links = true, 2000000, 12 }, false},
+		{"scale preset, flags win in any order", []string{"-pages", "200000", "-build", "-scale", "-max-pages", "20000", "-count", "1", "-links", "20"},
+			func(c *config) { c.Scale, c.Pages, c.Links, c.MaxPages, c.Count = true, 200000, 20, 20000, 1 }, false},
+		{"missing path", []string{"-testserver", "a", "-crawler", "b"}, nil, true},
+		{"nothing", nil, nil, true},
+		{"zero count", []string{"-build", "-count", "0"}, nil, true},
+		{"zero parallelism", []string{"-build", "-parallelism", "0"}, nil, true},
+		{"zero links", []string{"-build", "-links", "0"}, nil, true},
+		{"zero window", []string{"-build", "-scale", "-window", "0"}, nil, true},
+		{"stray argument", []string{"-build", "http://127.0.0.1/"}, nil, true},
+		{"bad timeout", []string{"-build", "-timeout", "0s"}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,25 +195,32 @@ func TestParseFlags(t *testing.T) {
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("parseFlags(%q) error = %v, want error: %v", tt.args, err, tt.wantErr)
 			}
-			if err != nil && !errors.Is(err, errUsage) {
-				t.Errorf("parseFlags(%q) error %v is not a usage error", tt.args, err)
+			if err != nil {
+				if !errors.Is(err, errUsage) {
+					t.Errorf("parseFlags(%q) error %v is not a usage error", tt.args, err)
+				}
+				return
 			}
-			if err == nil && (cfg.Pages != 120000 || cfg.MaxPages != 100000 || cfg.Parallelism != 16 || cfg.Count != 3 || cfg.Hosts != 8) {
-				t.Errorf("parseFlags(%q) defaults = %+v", tt.args, cfg)
+			want := config{Hosts: 8, Pages: 120000, Links: 10, MaxPages: 100000, Parallelism: 16, Count: 3, Window: 20000}
+			tt.want(&want)
+			got := config{Scale: cfg.Scale, Hosts: cfg.Hosts, Pages: cfg.Pages, Links: cfg.Links, MaxPages: cfg.MaxPages,
+				Parallelism: cfg.Parallelism, Count: cfg.Count, Window: cfg.Window}
+			if got != want {
+				t.Errorf("parseFlags(%q) = %+v\nwant %+v", tt.args, got, want)
 			}
 		})
 	}
 }
 
 func TestCommandLines(t *testing.T) {
-	cfg := config{Hosts: 8, Pages: 120000, MaxPages: 100000, Parallelism: 16}
+	cfg := config{Hosts: 8, Pages: 2000000, Links: 12, MaxPages: 100000, Parallelism: 16}
 	seeds := []string{"http://127.0.0.1:1/", "http://127.0.0.1:2/"}
 	tests := []struct {
 		name string
 		got  []string
 		want string
 	}{
-		{"testserver", serverArgs(cfg), "-hosts 8 -pages 120000 -links 10 -size 4096 -cross 0.1 -seed 1"},
+		{"testserver", serverArgs(cfg), "-hosts 8 -pages 2000000 -links 12 -size 4096 -cross 0.1 -seed 1"},
 		{"trawl", trawlArgs(cfg, "/tmp/x.db", seeds),
 			"crawl --db /tmp/x.db --concurrency 16 --per-host 16 --rate 0 --max-pages 100000 --quiet http://127.0.0.1:1/ http://127.0.0.1:2/"},
 		{"colly", collyArgs(cfg, seeds), "-parallelism 16 -max-pages 100000 http://127.0.0.1:1/ http://127.0.0.1:2/"},

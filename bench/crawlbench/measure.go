@@ -63,7 +63,8 @@ type sample struct {
 	Duplicates int64 // URLs the testserver received more than once
 	SelfPages  int64 // pages the crawler itself reported; -1 when it reports none
 	Usage      usage
-	Err        error // the run failed; its figures are left out of the summary
+	Windows    rateWindows // from the testserver's record; zero without one
+	Err        error       // the run failed; its figures are left out of the summary
 }
 
 // pagesPerSecond returns pages per wall-clock second.
@@ -101,8 +102,8 @@ func runAll(ctx context.Context, cfg config, work string, progress io.Writer, em
 				failed = append(failed, fmt.Errorf("run %d %s: %w", s.Run, s.Tool, s.Err))
 				fmt.Fprintf(progress, "crawlbench: run %d %s failed: %v\n", s.Run, s.Tool, s.Err)
 			} else {
-				fmt.Fprintf(progress, "crawlbench: run %d %s: %d pages (%d requests) in %.2fs, %.2f CPU-s, %.1f MiB peak RSS, %d URLs fetched more than once\n",
-					s.Run, s.Tool, s.Pages, s.Hits, s.Usage.Wall.Seconds(), s.cpuSeconds(), s.peakRSSMiB(), s.Duplicates)
+				fmt.Fprintf(progress, "crawlbench: run %d %s: %d pages (%d requests) in %.2fs, %.2f CPU-s, %.1f MiB peak RSS, %d URLs fetched more than once, %s\n",
+					s.Run, s.Tool, s.Pages, s.Hits, s.Usage.Wall.Seconds(), s.cpuSeconds(), s.peakRSSMiB(), s.Duplicates, s.Windows)
 			}
 			if emit != nil {
 				if err := emit(s); err != nil {
@@ -139,6 +140,7 @@ func runOne(ctx context.Context, cfg config, work, tool string, runNo int) (samp
 	s.Usage = u
 	t, stopErr := srv.stop()
 	s.Pages, s.Hits, s.Duplicates = t.Pages, t.Hits, t.Duplicates
+	s.Windows = windowsOf(srv.curve, int64(cfg.Window))
 	if runErr != nil {
 		s.Err = fmt.Errorf("%s: %w%s", filepath.Base(bin), runErr, stderr.tail(10))
 	} else if tool == toolColly {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -30,12 +31,13 @@ const (
 	keepLines = 200
 )
 
-// serverArgs returns the testserver's command line for cfg.
+// serverArgs returns the testserver's command line for cfg. bench/testsite
+// and cmd/testserver take it alike.
 func serverArgs(cfg config) []string {
 	return []string{
 		"-hosts", strconv.Itoa(cfg.Hosts),
 		"-pages", strconv.Itoa(cfg.Pages),
-		"-links", "10",
+		"-links", strconv.Itoa(cfg.Links),
 		"-size", "4096",
 		"-cross", "0.1",
 		"-seed", "1",
@@ -49,6 +51,10 @@ type server struct {
 	stdout *os.File // read end of the stdout pipe; closed by the drain goroutine
 	log    *lineLog // the server's stderr
 	seeds  []string
+	// curve is the record of pages served over time that bench/testsite
+	// prints on stdout (nil from cmd/testserver). It is appended to by the
+	// drain goroutine and read only after drained is closed.
+	curve []point
 
 	exited  chan struct{} // closed by the goroutine that waits for cmd
 	waitErr error         // cmd.Wait's result; read only after exited is closed
@@ -103,8 +109,9 @@ func startServer(ctx context.Context, bin string, args []string) (*server, error
 		s.kill()
 		return nil, fmt.Errorf("read testserver seeds: %w", err)
 	}
+	s.curve = parseCurve(out, nil) // no crawler has started yet, but be sure
 	go func() {
-		io.Copy(io.Discard, r) // keep a chatty server from blocking on a full pipe
+		s.curve = readCurve(r, s.curve)
 		close(s.drained)
 	}()
 	s.seeds = parseSeeds(out)
@@ -189,6 +196,30 @@ func parseSeeds(out []byte) []string {
 		seeds = append(seeds, line)
 	}
 	return seeds
+}
+
+// parseCurve appends the sample lines of out to curve.
+func parseCurve(out []byte, curve []point) []point {
+	for line := range strings.Lines(string(out)) {
+		if p, ok := parsePoint(line); ok {
+			curve = append(curve, p)
+		}
+	}
+	return curve
+}
+
+// readCurve appends the sample lines read from r until EOF to curve. It
+// always reads to EOF, so that a chatty server never blocks on a full pipe.
+func readCurve(r io.Reader, curve []point) []point {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if p, ok := parsePoint(sc.Text()); ok {
+			curve = append(curve, p)
+		}
+	}
+	io.Copy(io.Discard, r) // after a line too long for the scanner
+	return curve
 }
 
 // totals is what the testserver reports when it stops.

@@ -6,8 +6,19 @@
 //
 //	go run ./bench/scalebench -build
 //
-// It prints RSS at 20k, 50k and 100k pages fetched and the crawl rate around
-// 20k and 100k pages (pages/s over the 10,000 pages before each point).
+// It prints RSS at 10k, 20k, 50k, 100k pages fetched and so on, with the crawl
+// rate around each point (pages/s over the 10,000 pages before it). Then, for
+// each window of -window pages fetched (100,000 by default), the pages per
+// CPU-second within it and the RSS at its end, and the bars for a long run
+// such as
+//
+//	go run ./bench/scalebench -build -pages 20000000 -links 12 -max-pages 1000000
+//
+// which are: the last window's CPU per page at most 1.3 times the first
+// window's (the crawler does not slow down as its state grows), and a peak
+// RSS of at most 200 MiB. CPU is the crawler's own process_cpu_seconds_total
+// (user+system, read by the Prometheus process collector from /proc), so the
+// figures do not depend on how much of the machine the crawler got.
 // Everything runs on 127.0.0.1.
 package main
 
@@ -18,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -59,8 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	links := fs.Int("links", 20, "links per page")
 	maxPages := fs.Int("max-pages", 100_000, "pages to fetch")
 	concurrency := fs.Int("concurrency", 16, "crawler --concurrency (and --per-host)")
+	window := fs.Int("window", 100_000, "`pages` fetched per window of the CPU and RSS report")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *window < 1 {
+		return errors.New("-window must be at least 1")
 	}
 	work, err := os.MkdirTemp("", "scalebench-")
 	if err != nil {
@@ -136,10 +152,14 @@ poll:
 	if runErr != nil {
 		return fmt.Errorf("crawler: %w", runErr)
 	}
+	if len(samples) == 0 {
+		return errors.New("crawler exited before its /metrics answered")
+	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	peak := float64(ru.Maxrss) * 1024 // KiB on Linux
 	report(stdout, samples, *maxPages, wall, cpu, peak)
+	reportWindows(stdout, samples, float64(*window), peak)
 	return nil
 }
 
@@ -197,6 +217,135 @@ func ratesBefore(samples []sample, i int, span float64) (wall, cpu float64) {
 		cpu = pages / dc
 	}
 	return wall, cpu
+}
+
+// The bars of a long run.
+const (
+	barCPUGrowth  = 1.3   // the last window's CPU-seconds per page over the first window's, at most
+	barPeakRSSMiB = 200.0 // peak RSS (rusage) in MiB, at most
+)
+
+// window is the stretch of a crawl between two counts of pages fetched.
+type window struct {
+	from, to float64       // pages fetched at its start and at its end
+	wall     time.Duration // time it took
+	cpu      float64       // CPU-seconds spent in it
+	rss      float64       // bytes, at the first sample at or after its end
+	partial  bool          // cut by the start or the end of the crawl to less than 99% of a window
+}
+
+// pagesPerCPU returns the pages fetched per CPU-second within w, or 0.
+func (w window) pagesPerCPU() float64 {
+	if w.cpu <= 0 {
+		return 0
+	}
+	return (w.to - w.from) / w.cpu
+}
+
+// cpuPerPage returns the CPU-seconds per page within w, or 0.
+func (w window) cpuPerPage() float64 {
+	if w.to <= w.from {
+		return 0
+	}
+	return w.cpu / (w.to - w.from)
+}
+
+// windows splits the crawl into windows of size pages fetched, on multiples of
+// size: [0, size), [size, 2·size), and so on. The first starts at the first
+// sample, not at 0 (the crawler starts before its /metrics answers, and its
+// start-up is not crawling), and the last ends at the last sample. A window
+// that these cut to fewer than size/2 pages is left out; one cut to less than
+// 99% of size is kept and marked partial (a crawl to -max-pages often stops a
+// few pages short of it). Between samples, time and CPU are interpolated
+// linearly.
+func windows(samples []sample, size float64) []window {
+	if len(samples) < 2 || size <= 0 {
+		return nil
+	}
+	first, last := samples[0].fetched, samples[len(samples)-1].fetched
+	var out []window
+	for k := math.Floor(first / size); k*size < last; k++ {
+		from, to := max(k*size, first), min((k+1)*size, last)
+		if to-from < size/2 {
+			continue
+		}
+		t0, c0, _ := at(samples, from)
+		t1, c1, rss := at(samples, to)
+		out = append(out, window{from: from, to: to, wall: t1 - t0, cpu: c1 - c0, rss: rss, partial: to-from < 0.99*size})
+	}
+	return out
+}
+
+// at returns the time and CPU-seconds at which samples first reached n pages
+// fetched, interpolated between the samples around it, and the RSS of the
+// first sample at or after it. Past the last sample it returns the last's.
+func at(samples []sample, n float64) (time.Duration, float64, float64) {
+	for i, s := range samples {
+		if s.fetched < n {
+			continue
+		}
+		if i == 0 {
+			return s.at, s.cpu, s.rss
+		}
+		p := samples[i-1] // p.fetched < n <= s.fetched
+		f := (n - p.fetched) / (s.fetched - p.fetched)
+		return p.at + time.Duration(f*float64(s.at-p.at)), p.cpu + f*(s.cpu-p.cpu), s.rss
+	}
+	s := samples[len(samples)-1]
+	return s.at, s.cpu, s.rss
+}
+
+// windowVerdict is what the windows say about the bars.
+type windowVerdict struct {
+	growth   float64 // last window's CPU per page over the first's; 0 with fewer than two windows
+	growthOK bool    // growth ≤ barCPUGrowth
+	peakOK   bool    // peak RSS ≤ barPeakRSSMiB
+}
+
+// judge applies the bars to ws and the peak RSS in bytes.
+func judge(ws []window, peak float64) windowVerdict {
+	var v windowVerdict
+	if len(ws) >= 2 && ws[0].cpuPerPage() > 0 {
+		v.growth = ws[len(ws)-1].cpuPerPage() / ws[0].cpuPerPage()
+		v.growthOK = v.growth <= barCPUGrowth
+	}
+	v.peakOK = peak > 0 && peak/(1<<20) <= barPeakRSSMiB
+	return v
+}
+
+// reportWindows prints the per-window figures and the bars.
+func reportWindows(w io.Writer, samples []sample, size, peak float64) windowVerdict {
+	ws := windows(samples, size)
+	fmt.Fprintf(w, "\nwindows of %.0f pages fetched (pages/CPU-s and CPU ms/page within each; RSS at its end):\n", size)
+	fmt.Fprintf(w, "%10s %10s %10s %14s %13s %10s\n", "from", "to", "pages/s", "pages/CPU-s", "CPU ms/page", "RSS MiB")
+	for _, win := range ws {
+		mark := ""
+		if win.partial {
+			mark = "  (partial)"
+		}
+		pps := 0.0
+		if win.wall > 0 {
+			pps = (win.to - win.from) / win.wall.Seconds()
+		}
+		fmt.Fprintf(w, "%10.0f %10.0f %10.0f %14.0f %13.3f %10.1f%s\n", win.from, win.to, pps, win.pagesPerCPU(),
+			win.cpuPerPage()*1000, win.rss/(1<<20), mark)
+	}
+	v := judge(ws, peak)
+	if len(ws) < 2 {
+		fmt.Fprintf(w, "last/first window CPU per page: n/a (fewer than two windows of %.0f pages: lower -window or raise -max-pages)  (bar: <= %g) FAIL\n",
+			size, barCPUGrowth)
+	} else {
+		fmt.Fprintf(w, "last/first window CPU per page: %.2f  (bar: <= %g) %s\n", v.growth, barCPUGrowth, verdict(v.growthOK))
+	}
+	fmt.Fprintf(w, "peak RSS: %.1f MiB  (bar: <= %g MiB) %s\n", peak/(1<<20), barPeakRSSMiB, verdict(v.peakOK))
+	return v
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
 }
 
 var metricLine = regexp.MustCompile(`^(trawl_pages_total|trawl_discovered_total|process_resident_memory_bytes|process_cpu_seconds_total)(\{[^}]*\})? (\S+)$`)
