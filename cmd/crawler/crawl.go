@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +46,9 @@ type settings struct {
 	CanonicalIdentity bool `json:"canonical_identity"`
 	Sitemaps          bool `json:"sitemaps"`
 	// StripParams are the query (and ";"-prefixed path) parameters removed
-	// from every URL; nil means dedupe.DefaultStripParams. A crawl file keeps
-	// the list it started with: its URLs are stored canonical.
+	// from every URL; the default is a copy of dedupe.DefaultStripParams, and
+	// an empty list strips none. A crawl file keeps the list it started
+	// with: its URLs are stored canonical.
 	StripParams      []string `json:"strip_params"`
 	MaxURLLength     int      `json:"max_url_length"`
 	MaxPathDepth     int      `json:"max_path_depth"`
@@ -57,11 +59,17 @@ type settings struct {
 	Recrawl bool `json:"recrawl"`
 }
 
+// defaultSettings returns the settings of a crawl given no flags. The result
+// shares no memory with package variables: json.Unmarshal of a resumed
+// crawl's settings writes into its slices' backing arrays, so StripParams is
+// a copy of dedupe.DefaultStripParams, not the variable itself (which would
+// change the defaults of every later crawl in the process). A new reference
+// field (slice, map or pointer) with a default must be copied too.
 func defaultSettings() settings {
 	return settings{
 		Concurrency: 16, PerHost: 2, Rate: 2, Depth: -1, Scope: crawl.ScopeHost,
 		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3, MaxLinks: 10_000,
-		StripParams: dedupe.DefaultStripParams, MaxURLLength: 2048, MaxPathDepth: 32, MaxRepeats: 3, MaxQueryVariants: 1000,
+		StripParams: slices.Clone(dedupe.DefaultStripParams), MaxURLLength: 2048, MaxPathDepth: 32, MaxRepeats: 3, MaxQueryVariants: 1000,
 	}
 }
 
@@ -204,7 +212,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	if err := db.LockCrawl(); err != nil { // one crawler per file: it owns the leases
+	if err := db.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
 		return err
 	}
 

@@ -12,11 +12,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trawl/trawl/crawl"
+	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/testserver"
 )
@@ -212,6 +214,66 @@ func TestResumeKeepsSettings(t *testing.T) {
 	if got := site.PagesServed() + 1; got != 65 {
 		t.Errorf("after a run with --max-pages 5: %d pages, want 65", got)
 	}
+}
+
+// TestResumeKeepsDefaultStripParams: resuming a crawl decodes its stored
+// settings into a value built by defaultSettings; that must not write the
+// resumed crawl's --strip-params into dedupe.DefaultStripParams, or a later
+// default crawl in the same process would strip that list instead of the
+// defaults.
+func TestResumeKeepsDefaultStripParams(t *testing.T) {
+	want := slices.Clone(dedupe.DefaultStripParams)
+	t.Cleanup(func() { copy(dedupe.DefaultStripParams, want) }) // a failure stays in this test
+	const tagged = "/landing?utm_source=news"                   // utm_* is the first default rule
+	html := map[string]string{"Content-Type": "text/html; charset=utf-8"}
+	site := startSite(t, testserver.SiteConfig{Overrides: map[string]testserver.Response{
+		"/":        {Header: html, Body: `<!doctype html><title>root</title><a href="` + tagged + `">landing</a>`},
+		"/landing": {Header: html, Body: `<!doctype html><title>landing</title>`}, // any query
+	}})
+	base := strings.TrimSuffix(site.Seeds()[0], "/")
+	dir := t.TempDir()
+
+	custom := filepath.Join(dir, "custom.db")
+	args := append([]string{"crawl", "--db", custom, "--rate", "0", "--quiet", "--strip-params", "ref"}, site.Seeds()...)
+	if _, stderr, code := runCmd(t, args...); code != 0 {
+		t.Fatalf("crawl --strip-params ref: exit %d:\n%s", code, stderr)
+	}
+	if _, stderr, code := runCmd(t, "crawl", "--db", custom, "--quiet"); code != 0 { // decodes the stored settings
+		t.Fatalf("resume: exit %d:\n%s", code, stderr)
+	}
+	if got := exportedURLs(t, custom); !got[base+tagged] {
+		t.Errorf("crawl --strip-params ref stored %v, want %s with its utm_source", got, base+tagged)
+	}
+
+	def := filepath.Join(dir, "default.db")
+	args = append([]string{"crawl", "--db", def, "--rate", "0", "--quiet"}, site.Seeds()...)
+	if _, stderr, code := runCmd(t, args...); code != 0 {
+		t.Fatalf("default crawl: exit %d:\n%s", code, stderr)
+	}
+	if !slices.Equal(dedupe.DefaultStripParams, want) {
+		t.Errorf("dedupe.DefaultStripParams after resuming a --strip-params ref crawl = %q, want %q", dedupe.DefaultStripParams, want)
+	}
+	if got := exportedURLs(t, def); !got[base+"/landing"] || got[base+tagged] {
+		t.Errorf("default crawl stored %v, want %s without its utm_source", got, base+"/landing")
+	}
+}
+
+// exportedURLs returns the URLs of the pages stored in the crawl file db.
+func exportedURLs(t *testing.T, db string) map[string]bool {
+	t.Helper()
+	stdout, stderr, code := runCmd(t, "export", "--db", db, "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("export %s: exit %d:\n%s", db, code, stderr)
+	}
+	urls := map[string]bool{}
+	for sc := bufio.NewScanner(strings.NewReader(stdout)); sc.Scan(); {
+		var row struct{ URL string }
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("export %s: %v in %q", db, err, sc.Text())
+		}
+		urls[row.URL] = true
+	}
+	return urls
 }
 
 func TestExitCode(t *testing.T) {
