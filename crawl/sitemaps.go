@@ -24,7 +24,7 @@ const sitemapBatch = 512
 // through the polite fetcher. Listed pages pass the same scope, trap,
 // host-cap and seen checks as links, and are queued at depth 0, as seeds.
 // A sitemap that fails is logged and recorded; the crawl goes on.
-func (e *Engine) seedSitemaps(ctx context.Context, seeds []*url.URL, rows chan<- storage.Visit) error {
+func (e *Engine) seedSitemaps(ctx context.Context, seeds []*url.URL, send func(storage.Visit) error) error {
 	done := map[string]bool{}
 	for _, seed := range seeds {
 		origin := seed.Scheme + "://" + seed.Host
@@ -32,7 +32,7 @@ func (e *Engine) seedSitemaps(ctx context.Context, seeds []*url.URL, rows chan<-
 			continue
 		}
 		done[origin] = true
-		if err := e.walkSitemaps(ctx, seed, rows); err != nil {
+		if err := e.walkSitemaps(ctx, seed, send); err != nil {
 			return err
 		}
 	}
@@ -40,7 +40,7 @@ func (e *Engine) seedSitemaps(ctx context.Context, seeds []*url.URL, rows chan<-
 }
 
 // walkSitemaps walks the sitemaps of seed's host.
-func (e *Engine) walkSitemaps(ctx context.Context, seed *url.URL, rows chan<- storage.Visit) error {
+func (e *Engine) walkSitemaps(ctx context.Context, seed *url.URL, send func(storage.Visit) error) error {
 	// Allowed loads (and obeys) the host's robots.txt, which lists its sitemaps.
 	if err := e.fetcher.Allowed(ctx, &url.URL{Scheme: seed.Scheme, Host: seed.Host, Path: "/"}); err != nil && ctx.Err() != nil {
 		return ctx.Err()
@@ -49,14 +49,13 @@ func (e *Engine) walkSitemaps(ctx context.Context, seed *url.URL, rows chan<- st
 	roots := append(e.fetcher.Sitemaps(seed.Host), defaultMap)
 
 	v := storage.Visit{CrawlID: e.cfg.CrawlID}
-	flush := func() {
+	flush := func() error { // each visit is committed (and its new URLs queued) before the crawl starts
 		if len(v.Discovered) == 0 && len(v.Sitemaps) == 0 && len(v.Drops) == 0 {
-			return
+			return nil
 		}
-		e.place(v.Discovered)
-		e.counts.discovered.Add(int64(len(v.Discovered)))
-		rows <- v
+		err := send(v)
 		v = storage.Visit{CrawlID: e.cfg.CrawlID}
+		return err
 	}
 	get := func(ctx context.Context, raw string) (io.ReadCloser, error) {
 		u, err := url.Parse(raw)
@@ -83,20 +82,20 @@ func (e *Engine) walkSitemaps(ctx context.Context, seed *url.URL, rows chan<- st
 			addDrop(&v.Drops, dropInvalid, en.Loc)
 			return nil
 		}
-		found, err := e.accept(ctx, u, u.String(), 0, &v.Drops)
-		if err != nil {
-			walkErr = err
-			return err
-		}
-		if found != nil {
+		if found, _ := e.accept(u, u.String(), 0, &v.Drops); found != nil {
 			v.Discovered = append(v.Discovered, *found)
 		}
 		if len(v.Discovered) >= sitemapBatch {
-			flush()
+			if err := flush(); err != nil {
+				walkErr = err
+				return err
+			}
 		}
 		return nil
 	})
-	flush()
+	if err := flush(); err != nil && walkErr == nil {
+		walkErr = err
+	}
 	if walkErr != nil {
 		return fmt.Errorf("crawl: sitemaps of %s: %w", seed.Host, walkErr)
 	}

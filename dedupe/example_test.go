@@ -1,7 +1,6 @@
 package dedupe_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -29,24 +28,20 @@ func ExampleCanonical() {
 	// drop: canonical "ftp://example.com/": dedupe: invalid URL: unsupported scheme "ftp"
 }
 
-func ExampleSet() {
-	seen, err := dedupe.New(dedupe.Config{}, nil) // in memory
+func ExampleKnown() {
+	known, err := dedupe.NewKnown(0) // grows with the crawl up to 64 MiB
 	if err != nil {
 		panic(err)
 	}
-	ctx := context.Background()
 	for _, link := range []string{"http://a.example/", "http://a.example/", "http://b.example/"} {
-		isNew, _ := seen.Add(ctx, link)
-		fmt.Println(link, isNew)
+		fmt.Println(link, known.Add(dedupe.URLFingerprint(link)))
 	}
-	// ... the writer stores the new pages, then:
-	seen.Committed("http://a.example/", "http://b.example/")
-	fmt.Println("pending:", seen.Pending())
+	fmt.Println("known:", known.Len())
 	// Output:
 	// http://a.example/ true
 	// http://a.example/ false
 	// http://b.example/ true
-	// pending: 0
+	// known: 2
 }
 
 func ExampleNewCanonicalizer() {

@@ -29,6 +29,7 @@ type Item struct {
 	Host    string // url.URL.Host of URL ("host:port"); the politeness key
 	Depth   int    // link distance from a seed; seeds are 0
 	Attempt int    // failed attempts so far; 0 for a URL never tried
+	Seq     int64  // its place in the Store's queue of Host (see Store); 0 without a Store
 }
 
 // Gate grants politeness tokens. fetch.Client satisfies it.
@@ -38,13 +39,17 @@ type Gate interface {
 	Reserve(host string) time.Duration
 }
 
-// Store holds the URLs that do not fit in memory. storage.DB satisfies it
-// through a small adapter in package crawl.
+// Store holds every queued URL, in each host's queue order (Item.Seq,
+// increasing): the Queue keeps a window of each host's oldest URLs in
+// memory and the rest stay only in the Store. URLs are pushed (Push) only
+// once they are in the Store, in Seq order per host, so what a host holds
+// in memory is always a prefix of its queue and the Queue needs to remember
+// only the last Seq it holds: the Store marks nothing. The crawl's state
+// implements it (package crawl).
 type Store interface {
-	// Lease takes up to n of host's queued URLs out of the store, oldest
-	// first; they are the Queue's until Done. It may return fewer than
-	// were counted as stored while the writer has not committed them yet.
-	Lease(ctx context.Context, host string, n int) ([]Item, error)
+	// Lease returns up to n of host's queued URLs with a Seq above after,
+	// in Seq order.
+	Lease(ctx context.Context, host string, after int64, n int) ([]Item, error)
 }
 
 // Placement says where Push put a URL.
@@ -54,7 +59,7 @@ type Placement int
 const (
 	Rejected Placement = iota // not queued: deeper than MaxDepth
 	InMemory                  // in its host's window
-	Stored                    // left in the Store (the caller writes it there as queued)
+	Stored                    // left in the Store, counted: leased back when the window runs dry
 )
 
 // Config configures a Queue.
@@ -75,6 +80,7 @@ type Stats struct {
 	Hosts    int           // hosts with something queued or in flight
 	Handed   int           // first attempts handed out so far
 	Held     time.Duration // total politeness delay the gate imposed on ready hosts
+	Lost     int           // URLs counted as stored that the Store did not return (0 unless the Store changed under the crawl)
 }
 
 // Queue is the in-memory frontier. Safe for concurrent use.
@@ -91,6 +97,7 @@ type Queue struct {
 	retries   int      // of queued, those with Attempt > 0
 	inFlight  int
 	handed    int
+	lost      int // URLs counted as stored that the Store did not have
 	held      time.Duration
 	waiters   int
 	wake      chan struct{} // closed and replaced to wake every waiter in Next
@@ -102,8 +109,8 @@ type host struct {
 	fresh     []Item // first attempts, FIFO: the oldest of the host's URLs
 	retry     []Item // retries, FIFO, served before fresh
 	stored    int    // URLs waiting in the Store
+	after     int64  // the highest Seq held in memory or handed out: the Store has the rest
 	refilling bool   // a Next is leasing from the Store for it
-	dry       int    // leases in a row that found nothing although stored > 0
 	inFlight  int
 	readyAt   time.Time
 	index     int // in Queue.ready; -1 when not in the heap
@@ -127,12 +134,13 @@ func New(cfg Config, gate Gate, store Store) *Queue {
 	return &Queue{cfg: cfg, gate: gate, store: store, hosts: make(map[string]*host), wake: make(chan struct{})}
 }
 
-// Push queues it at the back of its host's queue and says where: in memory,
-// or (with a Store, when the host's window or the memory budget is full, or
-// the host already has URLs waiting in the Store) left to the Store, which
-// the caller then writes it to. An item deeper than MaxDepth is Rejected. A
-// first attempt pushed once MaxPages have been handed out is Stored (for a
-// later run) and not counted.
+// Push queues it, a URL the Store holds already, at the back of its host's
+// queue and says where: in memory, or (with a Store, when the host's window
+// or the memory budget is full, or the host already has URLs waiting in the
+// Store) counted as waiting in the Store. First attempts of a host are
+// pushed in Seq order. An item deeper than MaxDepth is Rejected. A first
+// attempt pushed once MaxPages have been handed out is Stored (for a later
+// run) and not counted.
 func (q *Queue) Push(it Item) Placement {
 	if q.cfg.MaxDepth >= 0 && it.Depth > q.cfg.MaxDepth {
 		return Rejected
@@ -144,6 +152,10 @@ func (q *Queue) Push(it Item) Placement {
 	}
 	h := q.hostLocked(it.Host)
 	switch {
+	case it.Attempt == 0 && it.Seq > 0 && it.Seq <= h.after:
+		// A lease that ran while its commit was being reported took it
+		// already: it is in memory or handed out.
+		return InMemory
 	case it.Attempt > 0:
 		h.retry = append(h.retry, it)
 		q.retries++
@@ -155,6 +167,7 @@ func (q *Queue) Push(it Item) Placement {
 		return Stored
 	default:
 		h.fresh = append(h.fresh, it)
+		h.after = max(h.after, it.Seq)
 		q.queued++
 	}
 	q.updateLocked(h)
@@ -287,7 +300,10 @@ func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 
 // refill leases a window of h's URLs from the Store.
 func (q *Queue) refill(ctx context.Context, h *host) error {
-	items, err := q.store.Lease(ctx, h.name, q.cfg.Window)
+	q.mu.Lock()
+	after := h.after
+	q.mu.Unlock()
+	items, err := q.store.Lease(ctx, h.name, after, q.cfg.Window)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	h.refilling = false
@@ -299,33 +315,25 @@ func (q *Queue) refill(ctx context.Context, h *host) error {
 	n := min(len(items), h.stored)
 	h.stored -= n
 	q.stored -= n
-	h.fresh = append(h.fresh, items...)
-	q.queued += len(items)
-	switch {
-	case len(items) > 0:
-		h.dry = 0
-	case h.dry < maxDryLeases:
-		// Counted as stored but not committed yet: the writer commits within
-		// its flush interval, so look again shortly.
-		h.dry++
-		h.readyAt = q.cfg.Now().Add(dryLeaseWait)
-	default:
-		// Nothing came for a second: the count was wrong (the rows were
-		// never written). Forget it rather than wait forever.
+	if len(items) == 0 && h.stored > 0 {
+		// Nothing although some are counted: only URLs the Store had are
+		// counted, so the file was changed under the crawl. Believe the
+		// Store. (A short window is no sign: a URL committed after the
+		// Store's snapshot was taken may be counted and not in it yet; the
+		// next lease finds it.)
+		q.lost += h.stored
 		q.stored -= h.stored
 		h.stored = 0
-		h.dry = 0
 	}
+	if len(items) > 0 {
+		h.after = max(h.after, items[len(items)-1].Seq)
+	}
+	h.fresh = append(h.fresh, items...)
+	q.queued += len(items)
 	q.updateLocked(h)
 	q.broadcastLocked()
 	return nil
 }
-
-// A lease that finds nothing is retried every dryLeaseWait, maxDryLeases times.
-const (
-	dryLeaseWait = 50 * time.Millisecond
-	maxDryLeases = 40
-)
 
 // Done records that it, handed out by Next, is finished for good.
 func (q *Queue) Done(it Item) {
@@ -359,7 +367,7 @@ func (q *Queue) Retry(it Item, after time.Duration) {
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Queued: q.queued + q.stored, Stored: q.stored, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held}
+	return Stats{Queued: q.queued + q.stored, Stored: q.stored, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held, Lost: q.lost}
 }
 
 // HostDepth is the number of URLs queued for one host.

@@ -2,25 +2,23 @@ package storage
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
 // topErrors is how many distinct error messages Stats returns.
 const topErrors = 10
 
-// Has reports whether url is in urls, the durable seen-set: queued, fetched
-// or failed, in this run or an earlier one.
-func (db *DB) Has(ctx context.Context, url string) (bool, error) {
+// Seen reports whether the URL whose URLID is id is in url, the
+// durable seen-set: queued, fetched or failed, in this run or an earlier one.
+func (db *DB) Seen(ctx context.Context, id int64) (bool, error) {
 	var ok bool
-	if err := db.has.QueryRowContext(ctx, url).Scan(&ok); err != nil {
-		return false, fmt.Errorf("look up %s: %w", url, err)
+	if err := db.has.QueryRowContext(ctx, id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up url %d: %w", id, err)
 	}
 	return ok, nil
 }
@@ -89,54 +87,35 @@ func (db *DB) LastSettings(ctx context.Context) (json.RawMessage, []string, erro
 	return json.RawMessage(settings), list, nil
 }
 
-// Lease moves up to n of host's queued URLs, oldest first, to state
-// 'leased' and returns them: the frontier holds them in memory until they are
-// fetched. It runs on the writer's connection, between the writer's batches.
-func (db *DB) Lease(ctx context.Context, host string, n int) ([]URL, error) {
-	rows, err := db.rw.QueryContext(ctx, `UPDATE urls SET state = 'leased'
-WHERE id IN (SELECT id FROM urls WHERE state = 'queued' AND host = ? ORDER BY id LIMIT ?)
-RETURNING id, url, depth`, host, n)
+// Lease returns up to n of host's queued URLs whose seq is above after, in
+// queue order. It changes nothing: the caller holds them in memory and
+// remembers the last seq it took, and a URL stays queued in the file until
+// its visit is written. It reads a snapshot of what was committed.
+func (db *DB) Lease(ctx context.Context, host string, after int64, n int) ([]URL, error) {
+	rows, err := db.ro.QueryContext(ctx, `SELECT id, url, depth, seq FROM url
+WHERE host_id = (SELECT id FROM hosts WHERE host = ?) AND state = 0 AND seq > ? ORDER BY seq LIMIT ?`, host, after, n)
 	if err != nil {
 		return nil, fmt.Errorf("lease urls of %s: %w", host, err)
 	}
 	defer rows.Close()
-	type leased struct {
-		id int64
-		u  URL
-	}
-	var got []leased
+	var out []URL
 	for rows.Next() {
-		l := leased{u: URL{Host: host, Leased: true}}
-		if err := rows.Scan(&l.id, &l.u.URL, &l.u.Depth); err != nil {
+		u := URL{Host: host}
+		if err := rows.Scan(&u.ID, &u.URL, &u.Depth, &u.Seq); err != nil {
 			return nil, fmt.Errorf("lease urls of %s: %w", host, err)
 		}
-		got = append(got, l)
+		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("lease urls of %s: %w", host, err)
 	}
-	slices.SortFunc(got, func(a, b leased) int { return cmp.Compare(a.id, b.id) }) // RETURNING has no order
-	out := make([]URL, len(got))
-	for i, l := range got {
-		out[i] = l.u
-	}
 	return out, nil
-}
-
-// Reclaim returns every leased URL to the queue and reports how many there
-// were: leases left by a crawler that stopped without fetching them. Call it
-// before a crawl starts, holding the crawl lock.
-func (db *DB) Reclaim(ctx context.Context) (int64, error) {
-	res, err := db.rw.ExecContext(ctx, `UPDATE urls SET state = 'queued' WHERE state = 'leased'`)
-	if err != nil {
-		return 0, fmt.Errorf("reclaim leased urls: %w", err)
-	}
-	return res.RowsAffected()
 }
 
 // QueuedHosts calls fn with every host that has queued URLs and how many.
 func (db *DB) QueuedHosts(ctx context.Context, fn func(host string, n int) error) error {
-	return db.hostCounts(ctx, `SELECT host, count(*) FROM urls WHERE state = 'queued' GROUP BY host`, "count queued urls", fn)
+	return db.hostCounts(ctx, `SELECT h.host, q.n FROM (SELECT host_id, count(*) AS n FROM url WHERE state = 0 GROUP BY host_id) q
+JOIN hosts h ON h.id = q.host_id`, "count queued urls", fn)
 }
 
 // hostCounts runs query, which returns (host, count) rows, and calls fn on
@@ -163,33 +142,11 @@ func (db *DB) hostCounts(ctx context.Context, query, what string, fn func(host s
 	return nil
 }
 
-// EachURL calls fn with every URL in urls, in no particular order (to warm
-// the seen-set's filter when a crawl resumes).
-func (db *DB) EachURL(ctx context.Context, fn func(url string)) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT url FROM urls`)
-	if err != nil {
-		return fmt.Errorf("read urls: %w", err)
-	}
-	defer rows.Close()
-	var u string
-	for rows.Next() {
-		if err := rows.Scan(&u); err != nil {
-			return fmt.Errorf("read urls: %w", err)
-		}
-		fn(u)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read urls: %w", err)
-	}
-	return nil
-}
-
 // Stats is a summary of a crawl database, for `crawler stats`.
 type Stats struct {
 	Pages      int64            // rows in pages: URLs fetched, failed fetches included
 	Failed     int64            // URLs whose last fetch failed (urls.state 'failed')
-	Queued     int64            // URLs waiting on disk (urls.state 'queued')
-	Leased     int64            // URLs a running (or killed) crawler holds in memory or in flight (urls.state 'leased')
+	Queued     int64            // URLs not fetched yet (urls.state 'queued')
 	Done       int64            // URLs fetched without error (urls.state 'done')
 	Links      int64            // rows in links: distinct (source, destination) pairs
 	Discovered int64            // rows in urls: every URL ever queued
@@ -240,18 +197,18 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 	var first, lastRun, lastFetch sql.NullString
 	if err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM pages),
-		(SELECT coalesce(sum(size_bytes), 0) FROM pages),
-		(SELECT count(*) FROM links),
+		(SELECT count(*) FROM page),
+		(SELECT coalesce(sum(size_bytes), 0) FROM page),
+		(SELECT count(*) FROM link),
 		(SELECT count(*) FROM crawls),
 		(SELECT min(started_at) FROM crawls),
 		(SELECT max(finished_at) FROM crawls),
-		(SELECT max(fetched_at) FROM pages),
+		(SELECT max(fetched_at) FROM page),
 		(SELECT count(*) FROM sitemaps),
-		(SELECT coalesce(sum(noindex), 0) FROM pages),
-		(SELECT coalesce(sum(nofollow), 0) FROM pages),
-		(SELECT coalesce(sum(links_capped), 0) FROM pages),
-		(SELECT coalesce(sum(unchanged), 0) FROM pages)`).Scan(
+		(SELECT coalesce(sum(noindex), 0) FROM page),
+		(SELECT coalesce(sum(nofollow), 0) FROM page),
+		(SELECT coalesce(sum(links_capped), 0) FROM page),
+		(SELECT coalesce(sum(unchanged), 0) FROM page)`).Scan(
 		&s.Pages, &s.Bytes, &s.Links, &s.Crawls, &first, &lastRun, &lastFetch, &s.Sitemaps,
 		&s.NoIndex, &s.NoFollow, &s.Capped, &s.Unchanged); err != nil {
 		return err
@@ -265,21 +222,19 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT state, count(*) FROM urls GROUP BY state`, func(rows *sql.Rows) error {
-		var state string
+	err = eachRow(ctx, tx, `SELECT state, count(*) FROM url GROUP BY state`, func(rows *sql.Rows) error {
+		var state int
 		var n int64
 		if err := rows.Scan(&state, &n); err != nil {
 			return err
 		}
 		s.Discovered += n
 		switch state {
-		case "queued":
-			s.Queued = n
-		case "leased":
-			s.Leased = n
-		case "done":
+		case stateQueued, stateLeased:
+			s.Queued += n
+		case stateDone:
 			s.Done = n
-		case "failed":
+		case stateFailed:
 			s.Failed = n
 		}
 		return nil
@@ -288,7 +243,7 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT coalesce(status, 0), count(*) FROM pages GROUP BY 1`, func(rows *sql.Rows) error {
+	err = eachRow(ctx, tx, `SELECT coalesce(status, 0), count(*) FROM page GROUP BY 1`, func(rows *sql.Rows) error {
 		var status int
 		var n int64
 		if err := rows.Scan(&status, &n); err != nil {
@@ -301,7 +256,8 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT host, count(*), count(error) FROM pages GROUP BY host ORDER BY 2 DESC, host`,
+	err = eachRow(ctx, tx, `SELECT h.host, c.n, c.errors FROM (SELECT u.host_id, count(*) AS n, count(p.error) AS errors
+		FROM page p JOIN url u ON u.id = p.id GROUP BY u.host_id) c JOIN hosts h ON h.id = c.host_id ORDER BY 2 DESC, 1`,
 		func(rows *sql.Rows) error {
 			var h HostCount
 			if err := rows.Scan(&h.Host, &h.Pages, &h.Errors); err != nil {
@@ -327,7 +283,7 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT error_class, count(*) FROM pages WHERE error_class IS NOT NULL GROUP BY 1`,
+	err = eachRow(ctx, tx, `SELECT error_class, count(*) FROM page WHERE error_class IS NOT NULL GROUP BY 1`,
 		func(rows *sql.Rows) error {
 			var class string
 			var n int64
@@ -341,7 +297,7 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	return eachRow(ctx, tx, `SELECT error, count(*) FROM pages WHERE error IS NOT NULL
+	return eachRow(ctx, tx, `SELECT error, count(*) FROM page WHERE error IS NOT NULL
 		GROUP BY error ORDER BY 2 DESC, error LIMIT ?`, func(rows *sql.Rows) error {
 		var e ErrorCount
 		if err := rows.Scan(&e.Error, &e.Count); err != nil {
@@ -372,7 +328,7 @@ func eachRow(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) e
 // pages rows stay, so that the recrawl can send their validators
 // (Validators) and a 304 keeps what was stored.
 func (db *DB) Requeue(ctx context.Context) (int64, error) {
-	res, err := db.rw.ExecContext(ctx, `UPDATE urls SET state = 'queued' WHERE state IN ('done', 'failed')`)
+	res, err := db.rw.ExecContext(ctx, `UPDATE url SET state = 0 WHERE state IN (2, 3)`)
 	if err != nil {
 		return 0, fmt.Errorf("requeue for recrawl: %w", err)
 	}
@@ -383,18 +339,19 @@ func (db *DB) Requeue(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Validators returns the ETag and Last-Modified stored with url's page, for
-// a conditional request; both are "" when there is no page or it sent
-// neither, or when its last fetch failed (there is nothing to revalidate).
-func (db *DB) Validators(ctx context.Context, url string) (etag, lastModified string, err error) {
+// Validators returns the ETag and Last-Modified stored with the page of the
+// URL whose URLID is id, for a conditional request; both are "" when
+// there is no page or it sent neither, or when its last fetch failed (there
+// is nothing to revalidate).
+func (db *DB) Validators(ctx context.Context, id int64) (etag, lastModified string, err error) {
 	var e, lm sql.NullString
-	err = db.ro.QueryRowContext(ctx, `SELECT etag, last_modified FROM pages
-		WHERE url = ? AND error IS NULL AND status BETWEEN 200 AND 299`, url).Scan(&e, &lm)
+	err = db.ro.QueryRowContext(ctx, `SELECT etag, last_modified FROM page
+		WHERE id = ? AND error IS NULL AND status BETWEEN 200 AND 299`, id).Scan(&e, &lm)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("validators of %s: %w", url, err)
+		return "", "", fmt.Errorf("validators of url %d: %w", id, err)
 	}
 	return e.String, lm.String, nil
 }
@@ -402,19 +359,20 @@ func (db *DB) Validators(ctx context.Context, url string) (etag, lastModified st
 // URLsPerHost calls fn with every host in urls and how many URLs it has, in
 // any state: a crawl that caps pages per host starts its counts from these.
 func (db *DB) URLsPerHost(ctx context.Context, fn func(host string, n int) error) error {
-	return db.hostCounts(ctx, `SELECT host, count(*) FROM urls GROUP BY host`, "urls per host", fn)
+	return db.hostCounts(ctx, `SELECT h.host, c.n FROM (SELECT host_id, count(*) AS n FROM url GROUP BY host_id) c
+JOIN hosts h ON h.id = c.host_id`, "urls per host", fn)
 }
 
 // Fingerprint is one page's SimHash, for near-duplicate search.
 type Fingerprint struct {
-	ID      int64  // pages.id
+	ID      int64  // pages.id (the URL's fingerprint)
 	URL     string // pages.url
 	SimHash uint64 // pages.simhash
 }
 
 // EachFingerprint calls fn with every page that has a SimHash, in id order.
 func (db *DB) EachFingerprint(ctx context.Context, fn func(Fingerprint) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT id, url, simhash FROM pages WHERE simhash IS NOT NULL ORDER BY id`)
+	rows, err := db.ro.QueryContext(ctx, `SELECT p.id, u.url, p.simhash FROM page p JOIN url u ON u.id = p.id WHERE p.simhash IS NOT NULL ORDER BY p.id`)
 	if err != nil {
 		return fmt.Errorf("fingerprints: %w", err)
 	}

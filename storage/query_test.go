@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +11,13 @@ import (
 	"time"
 )
 
-func TestHas(t *testing.T) {
+func TestSeen(t *testing.T) {
 	db := openTest(t)
 	visits := []Visit{
 		{Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}, {URL: "https://a.test/queued", Host: "a.test"}}},
-		{Page: &Page{URL: "https://a.test/", Host: "a.test", Status: 200}},
+		{Page: &Page{URL: "https://a.test/", Host: "a.test", Status: 200}, Links: []Link{{Dst: "https://out.test/"}}},
 		{Page: &Page{URL: "https://a.test/failed", Host: "a.test", Error: "boom"}},
+		{Page: &Page{URL: "https://a.test/old", Host: "a.test", Status: 200}, Aliases: []URL{{URL: "https://a.test/new", Host: "a.test"}}},
 	}
 	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
 		t.Fatal(err)
@@ -27,75 +29,118 @@ func TestHas(t *testing.T) {
 		{"https://a.test/", true},
 		{"https://a.test/queued", true},
 		{"https://a.test/failed", true},
+		{"https://a.test/new", true}, // a redirect target
+		{"https://out.test/", false}, // only linked to: its text is kept, it was never queued
 		{"https://a.test/other", false},
 		{"https://A.test/", false}, // exact match: canonicalising is the caller's job
 		{"", false},
 	}
 	for _, tt := range tests {
-		got, err := db.Has(t.Context(), tt.url)
+		got, err := db.Seen(t.Context(), URLID(tt.url))
 		if err != nil {
-			t.Fatalf("Has(%q): %v", tt.url, err)
+			t.Fatalf("Seen(URLID(%q)): %v", tt.url, err)
 		}
 		if got != tt.want {
-			t.Errorf("Has(%q) = %v, want %v", tt.url, got, tt.want)
+			t.Errorf("Seen(URLID(%q)) = %v, want %v", tt.url, got, tt.want)
 		}
 	}
 }
 
-// TestLeaseLifecycle: discovered URLs are queued (or leased when the crawler
-// took them straight into memory); Lease hands out a host's queued URLs in
-// discovery order, once; Reclaim returns leases to the queue.
-func TestLeaseLifecycle(t *testing.T) {
+// TestLease: Lease is a read of a host's queued URLs in seq (discovery)
+// order, from after on, at most n; it changes nothing, so the same call
+// gives the same answer. A URL leaves the queue when its page is written,
+// fetched or failed.
+func TestLease(t *testing.T) {
 	db := openTest(t)
 	ctx := t.Context()
-	visits := []Visit{
-		{Discovered: []URL{{URL: "https://b.test/", Host: "b.test", Leased: true}, {URL: "https://a.test/", Host: "a.test"}}},
-		{Page: &Page{URL: "https://b.test/", Host: "b.test", Status: 200}, Discovered: []URL{
-			{URL: "https://b.test/1", Host: "b.test", Depth: 1},
-			{URL: "https://a.test/", Host: "a.test", Depth: 1}, // already queued at depth 0
-			{URL: "https://b.test/2", Host: "b.test", Depth: 1},
-			{URL: "https://b.test/3", Host: "b.test", Depth: 1, Leased: true},
-		}},
+	a := func(i, depth int) URL {
+		return URL{URL: fmt.Sprintf("https://a.test/%d", i), Host: "a.test", Depth: depth}
 	}
-	if _, err := runWrite(db, WriterConfig{}, visits); err != nil {
+	b := URL{URL: "https://b.test/", Host: "b.test"}
+	bSeq := commitOne(t, db, Visit{Discovered: []URL{a(0, 0), b, a(1, 1)}})[0][1].Seq
+	commitOne(t, db, Visit{Discovered: []URL{a(2, 1), a(1, 9)}}, Visit{Discovered: []URL{a(3, 2), a(4, 2)}})
+
+	all, err := db.Lease(ctx, "a.test", 0, 100)
+	if err != nil {
 		t.Fatal(err)
+	}
+	var urls []string
+	for i, u := range all {
+		urls = append(urls, u.URL)
+		if u.ID != URLID(u.URL) || u.Host != "a.test" || u.New || (i > 0 && u.Seq <= all[i-1].Seq) {
+			t.Errorf("Lease[%d] = %+v, want ID URLID(URL), host a.test, not New, seq increasing", i, u)
+		}
+	}
+	if want := []string{"https://a.test/0", "https://a.test/1", "https://a.test/2", "https://a.test/3", "https://a.test/4"}; !slices.Equal(urls, want) {
+		t.Fatalf("Lease(a.test, 0, 100) = %v, want discovery order %v", urls, want)
+	}
+	if slices.IsSortedFunc(all, func(x, y URL) int { return cmp.Compare(x.ID, y.ID) }) {
+		t.Fatal("the fixture's ids are in discovery order: it cannot tell seq order from id order")
+	}
+	if !(all[0].Seq < bSeq && bSeq < all[1].Seq) {
+		t.Errorf("seqs: a.test/0 %d, b.test/ %d, a.test/1 %d; want increasing: one queue order for every host", all[0].Seq, bSeq, all[1].Seq)
+	}
+	if all[1].Depth != 1 || all[4].Depth != 2 {
+		t.Errorf("depths = %d, %d; want 1 (the first discovery's) and 2", all[1].Depth, all[4].Depth)
+	}
+
+	tests := []struct {
+		name  string
+		host  string
+		after int64
+		n     int
+		want  []URL
+	}{
+		{"all", "a.test", 0, 100, all},
+		{"again: nothing was marked", "a.test", 0, 100, all},
+		{"first n", "a.test", 0, 2, all[:2]},
+		{"after the window", "a.test", all[1].Seq, 2, all[2:4]},
+		{"after another host's seq", "a.test", bSeq, 100, all[1:]}, // b.test/ was queued between /0 and /1
+		{"after the last", "a.test", all[4].Seq, 100, nil},
+		{"n is 0", "a.test", 0, 0, nil},
+		{"other host", "b.test", 0, 100, []URL{{ID: URLID(b.URL), URL: b.URL, Host: "b.test", Seq: bSeq}}},
+		{"unknown host", "c.test", 0, 100, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.Lease(ctx, tt.host, tt.after, tt.n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Lease(%s, %d, %d) = %+v, want %+v", tt.host, tt.after, tt.n, got, tt.want)
+			}
+		})
+	}
+	if n := count(t, db, `SELECT count(*) FROM urls WHERE state != 'queued'`); n != 0 {
+		t.Errorf("%d urls not queued after Lease, want 0: Lease changes nothing", n)
+	}
+
+	// Fetching /1 and failing /3 takes them out of the queue.
+	commitOne(t, db,
+		Visit{Page: &Page{URL: all[1].URL, Host: "a.test", Status: 200, Depth: all[1].Depth}},
+		Visit{Page: &Page{URL: all[3].URL, Host: "a.test", Error: "timeout", Depth: all[3].Depth}},
+	)
+	got, err := db.Lease(ctx, "a.test", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []URL{all[0], all[2], all[4]}; !slices.Equal(got, want) {
+		t.Errorf("Lease after fetching /1 and failing /3 = %+v, want %+v", got, want)
 	}
 	hosts := map[string]int{}
 	if err := db.QueuedHosts(ctx, func(h string, n int) error { hosts[h] = n; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(hosts) != "map[a.test:1 b.test:2]" {
-		t.Errorf("QueuedHosts = %v, want a.test:1 b.test:2 (b.test/ done, b.test/3 leased)", hosts)
+	if want := map[string]int{"a.test": 3, "b.test": 1}; !maps.Equal(hosts, want) {
+		t.Errorf("QueuedHosts = %v, want %v", hosts, want)
 	}
-	got, err := db.Lease(ctx, "b.test", 1)
+	st, err := db.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []URL{{URL: "https://b.test/1", Host: "b.test", Depth: 1, Leased: true}}
-	if !slices.Equal(got, want) {
-		t.Errorf("Lease(b.test, 1) = %v, want %v", got, want)
-	}
-	got, _ = db.Lease(ctx, "b.test", 10)
-	if len(got) != 1 || got[0].URL != "https://b.test/2" {
-		t.Errorf("second Lease(b.test, 10) = %v, want only b.test/2", got)
-	}
-	if got, _ := db.Lease(ctx, "b.test", 10); len(got) != 0 {
-		t.Errorf("Lease of an exhausted host = %v, want none", got)
-	}
-	st, _ := db.Stats(ctx)
-	if st.Queued != 1 || st.Leased != 3 || st.Done != 1 {
-		t.Errorf("Stats queued/leased/done = %d/%d/%d, want 1/3/1", st.Queued, st.Leased, st.Done)
-	}
-	n, err := db.Reclaim(ctx)
-	if err != nil || n != 3 {
-		t.Errorf("Reclaim = %d, %v; want 3", n, err)
-	}
-	if got, _ := db.Lease(ctx, "b.test", 10); len(got) != 3 || got[0].URL != "https://b.test/1" {
-		t.Errorf("Lease after Reclaim = %v, want b.test/1, /2, /3 in order", got)
-	}
-	var all []string
-	if err := db.EachURL(ctx, func(u string) { all = append(all, u) }); err != nil || len(all) != 5 {
-		t.Errorf("EachURL gave %d URLs (%v), want 5", len(all), err)
+	if st.Queued != 4 || st.Done != 1 || st.Failed != 1 || st.Discovered != 6 {
+		t.Errorf("Stats queued/done/failed/discovered = %d/%d/%d/%d, want 4/1/1/6", st.Queued, st.Done, st.Failed, st.Discovered)
 	}
 }
 
@@ -186,7 +231,7 @@ func TestStats(t *testing.T) {
 		return Visit{CrawlID: crawl, Page: &Page{URL: url, Host: host, Status: status, Size: size, Error: errText, FetchedAt: at}}
 	}
 	root := page("https://a.test/", "a.test", 200, 100, "")
-	root.Links = []Link{{Src: "https://a.test/", Dst: "https://a.test/1"}, {Src: "https://a.test/", Dst: "https://b.test/"}}
+	root.Links = []Link{{Dst: "https://a.test/1", Queued: true}, {Dst: "https://b.test/", Queued: true}}
 	visits := []Visit{
 		{CrawlID: crawl, Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}}},
 		root,
@@ -304,8 +349,8 @@ func TestReadWhileWriting(t *testing.T) {
 		if s.Done != s.Pages {
 			t.Fatalf("Stats during Write: %d pages but %d done urls; want one snapshot", s.Pages, s.Done)
 		}
-		if _, err := db.Has(ctx, visits[0].Page.URL); err != nil {
-			t.Fatalf("Has during Write: %v", err)
+		if _, err := db.Seen(ctx, URLID(visits[0].Page.URL)); err != nil {
+			t.Fatalf("Seen during Write: %v", err)
 		}
 	}
 	if n := count(t, db, `SELECT count(*) FROM pages`); n != len(visits) {

@@ -8,8 +8,8 @@ import (
 )
 
 // TestMigrateV1File opens a file at schema version 1 holding a page, and
-// checks that version 2's columns arrive with their defaults and the row
-// survives.
+// checks that it is brought to the current version, version 2's columns
+// arrive with their defaults and the row survives.
 func TestMigrateV1File(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	raw, err := sql.Open("sqlite3", path)
@@ -25,8 +25,8 @@ func TestMigrateV1File(t *testing.T) {
 	raw.Close()
 
 	db := openAt(t, path)
-	if got := userVersion(t, db.ro); got != 2 {
-		t.Fatalf("user_version = %d, want 2", got)
+	if got, want := userVersion(t, db.ro), len(migrations()); got != want {
+		t.Fatalf("user_version = %d, want %d", got, want)
 	}
 	var noindex, unchanged int
 	var simhash sql.NullInt64
@@ -107,14 +107,22 @@ func TestRecrawlUnchanged(t *testing.T) {
 	if perHost["h1.test"] != 5 || len(perHost) != 1 { // every state counts
 		t.Errorf("URLsPerHost = %v, want h1.test: 5", perHost)
 	}
-	etag, lm, err := db.Validators(t.Context(), v.Page.URL)
+	// The recrawl leases them back: every requeued URL is in its host's queue.
+	leased, err := db.Lease(t.Context(), "h1.test", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leased) != 5 {
+		t.Errorf("Lease after Requeue = %+v, want the 5 queued URLs", leased)
+	}
+	etag, lm, err := db.Validators(t.Context(), URLID(v.Page.URL))
 	if err != nil || etag != `"abc"` || lm != v.Page.LastMod {
 		t.Fatalf("Validators = %q %q %v", etag, lm, err)
 	}
-	if etag, lm, err := db.Validators(t.Context(), "https://h1.test/dead"); err != nil || etag != "" || lm != "" {
+	if etag, lm, err := db.Validators(t.Context(), URLID("https://h1.test/dead")); err != nil || etag != "" || lm != "" {
 		t.Errorf("Validators of a failed page = %q %q %v, want none", etag, lm, err)
 	}
-	if etag, _, err := db.Validators(t.Context(), "https://nowhere.test/"); err != nil || etag != "" {
+	if etag, _, err := db.Validators(t.Context(), URLID("https://nowhere.test/")); err != nil || etag != "" {
 		t.Errorf("Validators of an unknown URL = %q %v", etag, err)
 	}
 

@@ -53,7 +53,7 @@ type DB struct {
 	log  *slog.Logger
 	rw   *sql.DB   // one connection; BEGIN IMMEDIATE; migrations and all writes
 	ro   *sql.DB   // readPoolSize query-only connections; BEGIN DEFERRED
-	has  *sql.Stmt // prepared on ro: SELECT EXISTS(... urls WHERE url = ?)
+	has  *sql.Stmt // prepared on ro: SELECT EXISTS(... url WHERE id = ?)
 }
 
 // Open opens the crawl database at path, creating the file if it does not
@@ -104,6 +104,9 @@ func isBusy(err error) bool {
 }
 
 func (db *DB) open(ctx context.Context, abs string) error {
+	if err := checkOurs(ctx, abs); err != nil {
+		return err
+	}
 	var err error
 	// Per-connection pragmas go in the DSN: a one-off PRAGMA would reach
 	// only one pooled connection.
@@ -128,8 +131,34 @@ func (db *DB) open(ctx context.Context, abs string) error {
 	if err := db.ro.PingContext(ctx); err != nil {
 		return err
 	}
-	db.has, err = db.ro.PrepareContext(ctx, `SELECT EXISTS(SELECT 1 FROM urls WHERE url = ?)`)
+	db.has, err = db.ro.PrepareContext(ctx, `SELECT EXISTS(SELECT 1 FROM url WHERE id = ?)`)
 	return err
+}
+
+// checkOurs refuses an existing SQLite file that holds another program's
+// schema, before the writer's DSN (journal_mode=WAL) rewrites its header:
+// migrate refuses it too, but only after the switch to WAL has changed the
+// file. It opens the file with no pragma that writes; a new or empty file
+// passes.
+func checkOurs(ctx context.Context, abs string) error {
+	if fi, err := os.Stat(abs); err != nil || fi.Size() == 0 {
+		return nil // SQLite creates it, or reports why it cannot
+	}
+	p := (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+	conn, err := sql.Open("sqlite3", "file:"+p+"?_busy_timeout=5000&_query_only=1")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var version, objects int
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT user_version FROM pragma_user_version),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&version, &objects); err != nil {
+		return err
+	}
+	if version == 0 && objects > 0 {
+		return fmt.Errorf("not a trawl database: it has %d schema objects but no schema version", objects)
+	}
+	return nil
 }
 
 // walCheckpointPages is how many pages the WAL grows to before a commit
@@ -142,8 +171,10 @@ const walCheckpointPages = 10_000
 // writerPragmas sets the writer connection's pragmas that go-sqlite3's DSN
 // cannot carry. It runs on every new connection of the write pool.
 func writerPragmas(conn *sqlite3.SQLiteConn) error {
-	_, err := conn.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walCheckpointPages), nil)
-	return err
+	if _, err := conn.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walCheckpointPages), nil); err != nil {
+		return err
+	}
+	return registerFunctions(conn)
 }
 
 // connector opens go-sqlite3 connections to one DSN with a driver of our own,
@@ -253,7 +284,7 @@ func (db *DB) Close() error {
 var ErrLocked = errors.New("storage: another crawler is using this file")
 
 // LockCrawl takes the file's crawl lock, an exclusive flock on PATH.lock, so
-// that one crawler at a time writes a crawl and may reclaim its leases. It
+// that one crawler at a time writes a crawl and reads its queue. It
 // fails at once with ErrLocked when another process holds it; Close releases
 // it, and so does the death of the process.
 func (db *DB) LockCrawl() error {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -55,21 +56,27 @@ func TestOpenMigratesOnce(t *testing.T) {
 		if got, want := userVersion(t, db.ro), len(migrations()); got != want {
 			t.Errorf("Open #%d: user_version = %d, want %d", i+1, got, want)
 		}
-		var tables []string
-		rows, err := db.ro.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
+		// The tables people query (urls, pages, links) are views over the new layout.
+		for _, kind := range []struct{ typ, want string }{
+			{"table", "backoff,counters,crawls,drops,hosts,link,other_urls,page,robots,sitemaps,url"},
+			{"view", "links,pages,urls"},
+		} {
+			var names []string
+			rows, err := db.ro.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = ? ORDER BY name`, kind.typ)
+			if err != nil {
 				t.Fatal(err)
 			}
-			tables = append(tables, name)
-		}
-		rows.Close()
-		if got, want := strings.Join(tables, ","), "backoff,crawls,drops,links,pages,robots,sitemaps,urls"; got != want {
-			t.Errorf("Open #%d: tables = %s, want %s", i+1, got, want)
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+			}
+			rows.Close()
+			if got := strings.Join(names, ","); got != kind.want {
+				t.Errorf("Open #%d: %ss = %s, want %s", i+1, kind.typ, got, kind.want)
+			}
 		}
 		if err := db.Close(); err != nil {
 			t.Fatalf("Close #%d: %v", i+1, err)
@@ -137,6 +144,10 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Close()
+	otherBytes, err := os.ReadFile(otherDB)
+	if err != nil {
+		t.Fatal(err)
+	}
 	aFile := filepath.Join(dir, "plain")
 	if err := os.WriteFile(aFile, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -209,9 +220,17 @@ func TestOpenErrors(t *testing.T) {
 		}
 	})
 
-	// A file that is not SQLite must be left as it was.
+	// A file that is not SQLite, or not ours, must be left as it was.
 	if b, err := os.ReadFile(notDB); err != nil || !strings.HasPrefix(string(b), "these are not") {
 		t.Errorf("non-SQLite file changed by Open: %q, %v", b[:min(len(b), 20)], err)
+	}
+	if b, err := os.ReadFile(otherDB); err != nil || !bytes.Equal(b, otherBytes) {
+		t.Errorf("someone else's database changed by Open (%v); its header was %x, is %x", err, otherBytes[:min(len(otherBytes), 32)], b[:min(len(b), 32)])
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(otherDB + suffix); err == nil {
+			t.Errorf("Open left %s%s beside someone else's database", filepath.Base(otherDB), suffix)
+		}
 	}
 }
 

@@ -16,7 +16,7 @@ type Totals struct {
 // Totals reads the totals.
 func (db *DB) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	err := db.ro.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM pages), (SELECT count(*) FROM urls WHERE state = 'failed')`).
+	err := db.ro.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM page), (SELECT count(*) FROM url WHERE state = 3)`).
 		Scan(&t.Pages, &t.Failed)
 	if err != nil {
 		return t, fmt.Errorf("read totals: %w", err)

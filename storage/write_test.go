@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // batchResult is what committed was called with.
 type batchResult struct {
-	urls []string // Page.URL, or the first Discovered URL for seed visits
-	err  error
+	urls       []string // Page.URL, or the first Discovered URL for seed visits
+	discovered [][]URL  // each visit's Discovered as committed saw it (New and Seq set)
+	err        error
 }
 
 // runWrite sends visits through Write and returns each committed call in
@@ -25,11 +27,7 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	done := make(chan error, 1)
 	go func() {
 		done <- db.Write(context.Background(), cfg, rows, func(batch []Visit, err error) {
-			r := batchResult{err: err}
-			for _, v := range batch {
-				r.urls = append(r.urls, visitKey(v))
-			}
-			got = append(got, r)
+			got = append(got, newBatchResult(batch, err))
 		})
 	}()
 	for _, v := range visits {
@@ -38,6 +36,40 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	close(rows)
 	err := <-done
 	return got, err
+}
+
+// newBatchResult copies what committed may not keep: batch is reused.
+func newBatchResult(batch []Visit, err error) batchResult {
+	r := batchResult{err: err}
+	for _, v := range batch {
+		r.urls = append(r.urls, visitKey(v))
+		r.discovered = append(r.discovered, slices.Clone(v.Discovered))
+	}
+	return r
+}
+
+// commitOne writes visits as one batch, the way Write groups what is
+// already waiting when it starts, and returns each visit's Discovered as
+// committed saw them. Batches are otherwise cut by timing; tests of what
+// happens within one batch need this. It fails the test on any error.
+func commitOne(t *testing.T, db *DB, visits ...Visit) [][]URL {
+	t.Helper()
+	rows := make(chan Visit, len(visits))
+	for _, v := range visits {
+		rows <- v
+	}
+	close(rows) // Write finds every visit waiting, then the close: one batch
+	var got []batchResult
+	err := db.Write(t.Context(), WriterConfig{BatchSize: max(len(visits), 1)}, rows, func(batch []Visit, err error) {
+		got = append(got, newBatchResult(batch, err))
+	})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if len(got) != 1 || len(got[0].urls) != len(visits) {
+		t.Fatalf("committed %d batches (%v), want one of %d visits", len(got), got, len(visits))
+	}
+	return got[0].discovered
 }
 
 func visitKey(v Visit) string {
@@ -62,7 +94,7 @@ func pageVisit(crawl int64, host, n, k int) Visit {
 	}}
 	for i := 1; i <= k; i++ {
 		dst := fmt.Sprintf("https://h%d.test/%d", host, n*10+i)
-		v.Links = append(v.Links, Link{Src: src, Dst: dst})
+		v.Links = append(v.Links, Link{Dst: dst, Queued: true})
 		v.Discovered = append(v.Discovered, URL{URL: dst, Host: fmt.Sprintf("h%d.test", host), Depth: 2})
 	}
 	return v
@@ -166,8 +198,11 @@ func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 					t.Errorf("%s: not marked done", p.URL)
 				}
 				for _, u := range v.Discovered {
-					if got := count(t, db, `SELECT count(*) FROM urls WHERE url = ? AND state = 'queued'`, u.URL); got != 1 {
-						t.Errorf("%s: discovered %s not queued", p.URL, u.URL)
+					if got := count(t, db, `SELECT count(*) FROM urls WHERE url = ? AND state = 'queued' AND seq = ?`, u.URL, u.Seq); got != 1 {
+						t.Errorf("%s: discovered %s not queued at seq %d", p.URL, u.URL, u.Seq)
+					}
+					if !u.New {
+						t.Errorf("%s: discovered %s (never seen before) not reported New", p.URL, u.URL)
 					}
 				}
 				checked++
@@ -233,19 +268,29 @@ func TestWriteFlushEvery(t *testing.T) {
 	}
 }
 
-// TestWriteFailedBatch sends a batch whose last visit breaks a foreign key:
-// the whole batch must be rolled back, committed must get the error, Write
-// must keep draining and writing later batches, and return the error.
+// TestWriteFailedBatch makes the last row of a batch fail: the whole batch
+// must be rolled back (pages, states, queue, and the host it added),
+// committed must get the error and report no URL as New, and Write must
+// keep draining and writing later batches, and return the error.
 func TestWriteFailedBatch(t *testing.T) {
 	db := openTest(t)
-	crawl, err := db.BeginCrawl(t.Context(), []string{"https://h1.test/"}, nil)
+	ctx := t.Context()
+	crawl, err := db.BeginCrawl(ctx, []string{"https://h1.test/"}, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Links are the writer's last table: the trigger fails the batch after
+	// everything else in it went in. (The schema has no constraint a
+	// well-formed Visit can break.)
+	boom := "https://h1.test/62" // a link of page 6
+	if _, err := db.rw.ExecContext(ctx, fmt.Sprintf(`CREATE TRIGGER fail_link BEFORE INSERT ON link
+		WHEN NEW.dst_id = %d BEGIN SELECT RAISE(ABORT, 'link refused by the test'); END`, URLID(boom))); err != nil {
 		t.Fatal(err)
 	}
 	visits := []Visit{
 		pageVisit(crawl, 1, 1, 2), pageVisit(crawl, 1, 2, 2), pageVisit(crawl, 1, 3, 2), // batch 1: ok
-		pageVisit(crawl, 1, 4, 2), pageVisit(crawl, 1, 5, 2), pageVisit(crawl+100, 1, 6, 2), // batch 2: no crawl 101
-		pageVisit(crawl, 1, 7, 2), pageVisit(crawl, 1, 8, 2), // batch 3: ok, partial
+		pageVisit(crawl, 1, 4, 2), pageVisit(crawl, 9, 5, 2), pageVisit(crawl, 1, 6, 2), // batch 2: h9.test is new; /62 fails
+		pageVisit(crawl, 1, 7, 2), pageVisit(crawl, 9, 8, 2), // batch 3: ok, partial; h9.test again
 	}
 	got, err := runWrite(db, WriterConfig{BatchSize: 3, FlushEvery: time.Hour}, visits)
 	if err == nil {
@@ -260,8 +305,17 @@ func TestWriteFailedBatch(t *testing.T) {
 	if got[1].err == nil || !errors.Is(err, got[1].err) {
 		t.Errorf("batch 2 err = %v, Write err = %v; want the same non-nil error", got[1].err, err)
 	}
+	for i, b := range got {
+		for _, d := range b.discovered {
+			for _, u := range d {
+				if want := b.err == nil; u.New != want {
+					t.Errorf("batch %d: %s New = %v, want %v", i+1, u.URL, u.New, want)
+				}
+			}
+		}
+	}
 	for n := 1; n <= 8; n++ {
-		url := fmt.Sprintf("https://h1.test/%d", n)
+		url := visits[n-1].Page.URL
 		want := 1
 		if n >= 4 && n <= 6 {
 			want = 0 // rolled back with the failing visit
@@ -269,12 +323,16 @@ func TestWriteFailedBatch(t *testing.T) {
 		for _, q := range []string{
 			`SELECT count(*) FROM pages WHERE url = ?`,
 			`SELECT count(*) FROM links WHERE src_url = ?`,
-			`SELECT count(*) FROM urls WHERE url = ?`,
+			`SELECT count(*) FROM urls WHERE url = ?`, // joins hosts: a host id rolled back would hide it
+			`SELECT count(*) FROM urls WHERE url = ? || '1'`,
 		} {
 			if got := min(count(t, db, q, url), 1); got != want {
 				t.Errorf("%s with %s: %d, want %d", q, url, got, want)
 			}
 		}
+	}
+	if n := count(t, db, `SELECT count(*) FROM url u WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = u.host_id)`); n != 0 {
+		t.Errorf("%d url rows point to no host", n)
 	}
 }
 
@@ -295,9 +353,9 @@ func TestWriteRows(t *testing.T) {
 				Duration: 1500 * time.Microsecond, Size: 5120, Truncated: true, ContentHash: "abc",
 				Canonical: "https://a.test/home", Redirects: []string{"https://a.test/home"}, Attempts: 2},
 			Links: []Link{
-				{Src: "https://a.test/", Dst: "https://a.test/x", Nofollow: true},
-				{Src: "https://a.test/", Dst: "https://a.test/x"}, // repeat: collapses, first kept
-				{Src: "https://a.test/", Dst: "https://b.test/"},
+				{Dst: "https://a.test/x", Nofollow: true, Queued: true},
+				{Dst: "https://a.test/x", Queued: true}, // repeat: collapses, first kept
+				{Dst: "https://b.test/"},
 			},
 			Discovered: []URL{
 				{URL: "https://a.test/x", Host: "a.test", Depth: 1},
@@ -462,8 +520,8 @@ func benchVisit(crawl int64, n int) Visit {
 	for i := range v.Discovered {
 		dst := "https://" + host + "/section/page-" + strconv.Itoa(n) + "-" + strconv.Itoa(i)
 		v.Discovered[i] = URL{URL: dst, Host: host, Depth: 4}
-		v.Links[2*i] = Link{Src: src, Dst: dst}
-		v.Links[2*i+1] = Link{Src: src, Dst: "https://" + host + "/nav/item-" + strconv.Itoa(i)}
+		v.Links[2*i] = Link{Dst: dst, Queued: true}
+		v.Links[2*i+1] = Link{Dst: "https://" + host + "/nav/item-" + strconv.Itoa(i), Queued: true} // queued by an earlier page
 	}
 	return v
 }
@@ -477,8 +535,18 @@ func TestWriteAliases(t *testing.T) {
 		Aliases: []URL{{URL: "https://a.test/new", Host: "a.test"}},
 	}
 	queued := Visit{Discovered: []URL{{URL: "https://a.test/new", Host: "a.test", Depth: 3}}}
-	if _, err := runWrite(db, WriterConfig{}, []Visit{v, queued}); err != nil {
+	got, err := runWrite(db, WriterConfig{}, []Visit{v, queued})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range got {
+		for _, d := range b.discovered {
+			for _, u := range d {
+				if u.New {
+					t.Errorf("%s reported New, want not: it is a recorded alias", u.URL)
+				}
+			}
+		}
 	}
 	if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/new' AND state = 'done'`); n != 1 {
 		t.Errorf("redirect target in state done: %d rows, want 1", n)
@@ -496,12 +564,12 @@ func TestWriteAliases(t *testing.T) {
 func TestWriteRefetchReplacesLinks(t *testing.T) {
 	db := openTest(t)
 	src := "https://a.test/"
-	first := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Src: src, Dst: "https://a.test/1"}, {Src: src, Dst: "https://a.test/2"}}}
-	second := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200, Refetch: true}, Links: []Link{{Src: src, Dst: "https://a.test/3"}}}
-	other := Visit{Page: &Page{URL: "https://a.test/9", Host: "a.test", Status: 200}, Links: []Link{{Src: "https://a.test/9", Dst: src}}}
-	if _, err := runWrite(db, WriterConfig{}, []Visit{first, other, second}); err != nil {
-		t.Fatal(err)
-	}
+	first := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200}, Links: []Link{{Dst: "https://a.test/1"}, {Dst: "https://a.test/2"}}}
+	other := Visit{Page: &Page{URL: "https://a.test/9", Host: "a.test", Status: 200}, Links: []Link{{Dst: src, Queued: true}}}
+	second := Visit{Page: &Page{URL: src, Host: "a.test", Status: 200, Refetch: true}, Links: []Link{{Dst: "https://a.test/3"}}}
+	// A recrawl fetches a URL once: the refetch comes in a later batch.
+	commitOne(t, db, first, other)
+	commitOne(t, db, second)
 	if n := count(t, db, `SELECT count(*) FROM links WHERE src_url = ? AND dst_url = 'https://a.test/3'`, src); n != 1 {
 		t.Errorf("latest link stored %d times, want 1", n)
 	}
@@ -565,5 +633,143 @@ func TestWriteAnswered(t *testing.T) {
 	}
 	if n := count(t, db, `SELECT count(*) FROM pages WHERE error IS NOT NULL`); n != 2 {
 		t.Errorf("error texts kept for %d pages, want 2", n)
+	}
+}
+
+// TestWriteReportsNew: Write reports a URL New exactly once, the first time
+// it is discovered, whether the repeat is in the same visit, in another
+// visit of the batch or in a later batch; Seq is the stored queue order.
+func TestWriteReportsNew(t *testing.T) {
+	db := openTest(t)
+	u := func(path string, depth int) URL {
+		return URL{URL: "https://a.test" + path, Host: "a.test", Depth: depth}
+	}
+	batch1 := commitOne(t, db,
+		Visit{Discovered: []URL{u("/1", 0), u("/2", 0), u("/1", 5)}},
+		Visit{Discovered: []URL{u("/2", 5), u("/3", 1)}},
+	)
+	batch2 := commitOne(t, db, Visit{Discovered: []URL{u("/1", 5), u("/4", 2), u("/4", 5)}})
+
+	type report struct {
+		url string
+		new bool
+	}
+	var got []report
+	seqs := map[string]int64{} // of the New ones
+	for _, visit := range slices.Concat(batch1, batch2) {
+		for _, d := range visit {
+			got = append(got, report{d.URL, d.New})
+			if d.New {
+				seqs[d.URL] = d.Seq
+			}
+			if d.ID != URLID(d.URL) {
+				t.Errorf("%s: ID = %d, want URLID %d", d.URL, d.ID, URLID(d.URL))
+			}
+		}
+	}
+	want := []report{
+		{"https://a.test/1", true}, {"https://a.test/2", true}, {"https://a.test/1", false},
+		{"https://a.test/2", false}, {"https://a.test/3", true},
+		{"https://a.test/1", false}, {"https://a.test/4", true}, {"https://a.test/4", false},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("New reported = %v, want %v", got, want)
+	}
+
+	// Queued once each, with the first discovery's depth, at the Seq reported.
+	rows, err := db.ro.QueryContext(t.Context(), `SELECT url, depth, seq, state FROM urls ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var order []string
+	for rows.Next() {
+		var url, state string
+		var depth int
+		var seq int64
+		if err := rows.Scan(&url, &depth, &seq, &state); err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, url)
+		if seq != seqs[url] || state != "queued" {
+			t.Errorf("urls row %s: seq %d, state %s; want the reported Seq %d, queued", url, seq, state, seqs[url])
+		}
+		if want := map[string]int{"/1": 0, "/2": 0, "/3": 1, "/4": 2}[url[len("https://a.test"):]]; depth != want {
+			t.Errorf("urls row %s: depth %d, want %d (the first discovery's)", url, depth, want)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://a.test/1", "https://a.test/2", "https://a.test/3", "https://a.test/4"}; !slices.Equal(order, want) {
+		t.Errorf("urls by seq = %v, want discovery order %v", order, want)
+	}
+}
+
+// TestWriteAliasNotNew: a redirect target recorded as an alias is done, and
+// a discovery of it in the same batch, before or after the alias, neither
+// queues it nor reports it New.
+func TestWriteAliasNotNew(t *testing.T) {
+	for _, discoverFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("discovered first %v", discoverFirst), func(t *testing.T) {
+			db := openTest(t)
+			redirect := Visit{
+				Page: &Page{URL: "https://a.test/old", Host: "a.test", FinalURL: "https://a.test/new", Status: 200,
+					Redirects: []string{"https://a.test/new"}},
+				Aliases: []URL{{URL: "https://a.test/new", Host: "a.test", Depth: 1}},
+			}
+			discover := Visit{Discovered: []URL{
+				{URL: "https://a.test/new", Host: "a.test", Depth: 2},
+				{URL: "https://a.test/other", Host: "a.test", Depth: 2},
+			}}
+			visits := []Visit{redirect, discover}
+			if discoverFirst {
+				visits = []Visit{discover, redirect}
+			}
+			got := commitOne(t, db, visits...)
+			d := got[slices.IndexFunc(visits, func(v Visit) bool { return v.Page == nil })]
+			if d[0].New || !d[1].New {
+				t.Errorf("New: alias %v, other %v; want false, true", d[0].New, d[1].New)
+			}
+			if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/new' AND state = 'done'`); n != 1 {
+				t.Errorf("alias done rows = %d, want 1", n)
+			}
+			leased, err := db.Lease(t.Context(), "a.test", 0, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(leased) != 1 || leased[0].URL != "https://a.test/other" {
+				t.Errorf("Lease = %v, want only a.test/other", leased)
+			}
+		})
+	}
+}
+
+// TestWriteInvalidVisit: a visit Write cannot store fails its batch, with
+// an error saying why, and nothing of the batch is kept.
+func TestWriteInvalidVisit(t *testing.T) {
+	tests := []struct {
+		name  string
+		visit Visit
+		want  string
+	}{
+		{"page without a URL", Visit{Page: &Page{Host: "a.test", Status: 200}}, "page without a URL"},
+		{"links without a page", Visit{Links: []Link{{Dst: "https://a.test/x"}}}, "links of a visit without its page"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTest(t)
+			good := pageVisit(0, 1, 1, 2)
+			got, err := runWrite(db, WriterConfig{BatchSize: 2, FlushEvery: time.Hour}, []Visit{good, tt.visit})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Write err = %v, want one saying %q", err, tt.want)
+			}
+			if len(got) != 1 || got[0].err == nil {
+				t.Fatalf("committed = %+v, want one failed batch", got)
+			}
+			if n := count(t, db, `SELECT (SELECT count(*) FROM url) + (SELECT count(*) FROM page) + (SELECT count(*) FROM hosts)`); n != 0 {
+				t.Errorf("%d url, page and hosts rows after the failed batch, want 0", n)
+			}
+		})
 	}
 }

@@ -1,0 +1,183 @@
+package crawl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/trawl/trawl/dedupe"
+	"github.com/trawl/trawl/frontier"
+	"github.com/trawl/trawl/storage"
+)
+
+// crawlRun is the state of one Run: its contexts, the writer's channel and how
+// the crawl fails. The Engine holds what lasts (configuration, frontier,
+// counters); a run holds what one call of Run threads through its workers.
+type crawlRun struct {
+	e *Engine
+	// ctx ends the crawl: no new URL starts after it ends. Its cause is
+	// the writer's error when the writer failed.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// fetchCtx is what fetches in flight run under: it ends Grace after
+	// ctx does, or at once when the writer fails.
+	fetchCtx  context.Context
+	stopFetch context.CancelFunc
+	stopGrace func() bool
+
+	graceMu    sync.Mutex  // guards graceTimer
+	graceTimer *time.Timer // set when ctx ends
+
+	rows chan<- storage.Visit // to the writer; closed by Engine.Run
+}
+
+// newRun derives the run's contexts from ctx.
+func newRun(ctx context.Context, e *Engine) *crawlRun {
+	r := &crawlRun{e: e}
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	r.fetchCtx, r.stopFetch = context.WithCancel(context.WithoutCancel(ctx))
+	r.stopGrace = context.AfterFunc(r.ctx, func() {
+		r.graceMu.Lock()
+		r.graceTimer = time.AfterFunc(e.cfg.Grace, r.stopFetch)
+		r.graceMu.Unlock()
+	})
+	return r
+}
+
+// close releases the run's timers and contexts.
+func (r *crawlRun) close() {
+	r.stopGrace()
+	r.graceMu.Lock()
+	if r.graceTimer != nil {
+		r.graceTimer.Stop()
+	}
+	r.graceMu.Unlock()
+	r.stopFetch()
+	r.cancel(nil)
+}
+
+// fail stops the crawl for a storage error, fetches in flight included.
+func (r *crawlRun) fail(err error) {
+	r.cancel(err)
+	r.stopFetch()
+}
+
+// send hands v to the writer and waits until it is committed (or its batch
+// failed). v.Ack is set here when the caller left it nil.
+func (r *crawlRun) send(v storage.Visit) error {
+	if v.Ack == nil {
+		v.Ack = make(chan error, 1)
+	}
+	r.rows <- v // the writer never stops receiving until rows is closed
+	return <-v.Ack
+}
+
+// committed is the writer's callback after each batch: the URLs the batch
+// queued for the first time go to the frontier (its counts are what the
+// state holds, never more), then each visit's sender is told.
+func (r *crawlRun) committed(batch []storage.Visit, err error) {
+	e := r.e
+	if err != nil {
+		r.fail(err)
+	}
+	for i := range batch {
+		v := &batch[i]
+		for _, u := range v.Discovered {
+			switch {
+			case err == nil && u.New:
+				e.counts.discovered.Add(1)
+				e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth, Seq: u.Seq})
+			case e.cfg.MaxPagesPerHost > 0:
+				e.perHost.give(u.Host) // queued already (or not at all): it took no place
+			}
+		}
+		if v.Ack != nil {
+			v.Ack <- err // buffered: one send per visit
+		}
+	}
+}
+
+// crawl restores the queue, queues new seeds and runs the workers.
+func (r *crawlRun) crawl(seeds []*url.URL) error {
+	e := r.e
+	if e.cfg.MaxPagesPerHost > 0 {
+		if err := e.state.URLsPerHost(r.ctx, func(host string, n int) error { e.perHost.set(host, n); return nil }); err != nil {
+			return fmt.Errorf("crawl: %w", err)
+		}
+	}
+	restored := 0
+	err := e.state.QueuedHosts(r.ctx, func(host string, n int) error {
+		restored += n
+		e.front.AddStored(host, n)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("crawl: restore queue: %w", err)
+	}
+	fresh, err := r.queueSeeds(seeds)
+	if err != nil {
+		return err
+	}
+	if e.cfg.Sitemaps {
+		if err := e.seedSitemaps(r.ctx, seeds, r.send); err != nil {
+			return err
+		}
+	}
+	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", fresh, "queued", restored, "workers", e.cfg.Workers)
+
+	var wg sync.WaitGroup
+	for range e.cfg.Workers {
+		wg.Go(func() {
+			ack := make(chan error, 1) // reused: one visit at a time
+			for {
+				it, err := e.front.Next(r.ctx)
+				if err != nil {
+					if !errors.Is(err, io.EOF) && r.ctx.Err() == nil {
+						r.fail(err) // the queue in the state could not be read
+					}
+					return
+				}
+				r.visit(it, ack)
+			}
+		})
+	}
+	wg.Wait()
+	return r.ctx.Err()
+}
+
+// queueSeeds sends the seeds the crawl does not know to the writer, and
+// returns how many were new once committed.
+func (r *crawlRun) queueSeeds(seeds []*url.URL) (int, error) {
+	e := r.e
+	var v storage.Visit
+	for _, u := range seeds {
+		key := u.String()
+		id := dedupe.URLFingerprint(key)
+		if !e.known.Add(id) {
+			continue
+		}
+		if e.cfg.MaxPagesPerHost > 0 && !e.perHost.take(u.Host, e.cfg.MaxPagesPerHost) {
+			e.known.Remove(id)
+			continue
+		}
+		v.Discovered = append(v.Discovered, storage.URL{ID: id, URL: key, Host: u.Host, Depth: 0})
+	}
+	if len(v.Discovered) == 0 {
+		return 0, nil
+	}
+	v.CrawlID = e.cfg.CrawlID
+	if err := r.send(v); err != nil {
+		return 0, fmt.Errorf("crawl: queue seeds: %w", err)
+	}
+	fresh := 0
+	for _, u := range v.Discovered { // the writer set New on the shared slice
+		if u.New {
+			fresh++
+		}
+	}
+	return fresh, nil
+}

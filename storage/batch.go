@@ -1,0 +1,576 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Statements of the writer. Rows of one table go in as multi-row statements
+// (head, then chunk copies of row joined by commas, then tail), the rows of
+// the whole batch sorted by key, so that each B-tree is walked once in order.
+const (
+	// markHead/markTail set the state of fetched URLs and redirect targets,
+	// adding those not queued before, so that the seen-set stays complete.
+	markHead  = `INSERT INTO url (id, url, host_id, depth, state, seq, crawl_id) VALUES `
+	markTail  = ` ON CONFLICT (id) DO UPDATE SET state = excluded.state`
+	urlValues = `(?, ?, ?, ?, ?, ?, ?)`
+
+	// queueTail ignores a known URL (any other constraint failure still
+	// fails) and returns the ids of those it inserted: the new ones.
+	queueTail = ` ON CONFLICT (id) DO NOTHING RETURNING id`
+
+	linkHead   = `INSERT INTO link (page_id, dst_id, nofollow) VALUES `
+	linkValues = `(?, ?, ?)`
+	linkTail   = ` ON CONFLICT DO NOTHING`
+
+	otherHead   = `INSERT INTO other_urls (id, url) VALUES `
+	otherValues = `(?, ?)`
+	otherTail   = ` ON CONFLICT DO NOTHING`
+
+	// insertPage replaces the row of a URL fetched again.
+	insertPage = `INSERT INTO page (id, final_url, status, content_type, title, fetched_at,
+	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
+	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, unchanged)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+ON CONFLICT (id) DO UPDATE SET final_url = excluded.final_url,
+	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
+	fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
+	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
+	canonical = excluded.canonical, redirects = excluded.redirects, attempts = excluded.attempts,
+	error = excluded.error, crawl_id = excluded.crawl_id, error_class = excluded.error_class,
+	charset = excluded.charset, noindex = excluded.noindex, nofollow = excluded.nofollow,
+	links_capped = excluded.links_capped, simhash = excluded.simhash, etag = excluded.etag,
+	last_modified = excluded.last_modified, unchanged = 0`
+
+	// touchPage records a 304 on a recrawl: the stored content stays.
+	touchPage = `UPDATE page SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
+	error = NULL, error_class = NULL WHERE id = ?`
+
+	// dropLinks clears a refetched page's old links before its new ones go in.
+	dropLinks = `DELETE FROM link WHERE page_id = ?`
+
+	// hostID returns a host's id, adding the host when it is new.
+	hostID = `INSERT INTO hosts (host) VALUES (?) ON CONFLICT (host) DO UPDATE SET host = excluded.host RETURNING id`
+
+	readSeq = `SELECT value FROM counters WHERE name = 'seq'`
+	saveSeq = `UPDATE counters SET value = ? WHERE name = 'seq'`
+
+	// countDrops adds to a reason's tally.
+	countDrops = `INSERT INTO drops (reason, count, example) VALUES (?, ?, ?)
+ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, example = excluded.example`
+
+	insertSitemap = `INSERT OR IGNORE INTO sitemaps (host, url, found_at) VALUES (?, ?, ?)`
+)
+
+// URL states as stored in url.state.
+const (
+	stateQueued = 0
+	stateLeased = 1 // reserved for a crawl shared by several processes
+	stateDone   = 2
+	stateFailed = 3
+)
+
+// chunks are the row counts of the multi-row statements: n rows go in as
+// few statements as these sizes allow (70 rows: 64 + 4 + 1 + 1). Each
+// execution has a fixed cost through database/sql and cgo.
+var chunks = [...]int{64, 16, 4, 1}
+
+// multiRow is one multi-row statement prepared for every size of chunks.
+type multiRow [len(chunks)]*sql.Stmt
+
+// maxHostIDs bounds the writer's map of host ids; past it the map starts
+// again empty (ids are then read back from the hosts table).
+const maxHostIDs = 100_000
+
+// writeStmts are the writer's statements, prepared once on the write
+// connection for the life of a Write, and its reusable buffers.
+type writeStmts struct {
+	page, touch, dropLinks, host, saveSeq, drops, sitemap *sql.Stmt
+	mark, queue, link, other                              multiRow
+
+	nextSeq int64            // url.seq of the next URL queued
+	hostIDs map[string]int64 // hosts.id by host, for hosts committed or in this batch
+	args    []any            // reused argument buffer
+
+	marks  []urlRow
+	queued []queuedRow
+	links  []linkRow
+	others []otherRow
+}
+
+type urlRow struct {
+	id, hostID, seq int64
+	url             string
+	depth, state    int
+	crawlID         any
+}
+
+type queuedRow struct {
+	urlRow
+	u *URL // where New is reported
+}
+
+type linkRow struct {
+	page, dst int64
+	nofollow  bool
+	order     int // position in the batch: the first of a repeated link wins
+}
+
+type otherRow struct {
+	id  int64
+	url string
+}
+
+// prepareWrite prepares the writer's statements on db.rw and reads the
+// next queue sequence number.
+func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
+	ws := &writeStmts{hostIDs: map[string]int64{}}
+	single := []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&ws.page, insertPage}, {&ws.touch, touchPage}, {&ws.dropLinks, dropLinks}, {&ws.host, hostID},
+		{&ws.saveSeq, saveSeq}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap}}
+	for _, q := range single {
+		st, err := db.rw.PrepareContext(ctx, q.sql)
+		if err != nil {
+			ws.close()
+			return nil, fmt.Errorf("prepare writer statements: %w", err)
+		}
+		*q.dst = st
+	}
+	multi := []struct {
+		dst             *multiRow
+		head, row, tail string
+	}{{&ws.mark, markHead, urlValues, markTail}, {&ws.queue, markHead, urlValues, queueTail},
+		{&ws.link, linkHead, linkValues, linkTail}, {&ws.other, otherHead, otherValues, otherTail}}
+	for _, m := range multi {
+		for i, n := range chunks {
+			rows := strings.Repeat(m.row+", ", n)
+			st, err := db.rw.PrepareContext(ctx, m.head+rows[:len(rows)-2]+m.tail)
+			if err != nil {
+				ws.close()
+				return nil, fmt.Errorf("prepare writer statements: %w", err)
+			}
+			m.dst[i] = st
+		}
+	}
+	if err := db.rw.QueryRowContext(ctx, readSeq).Scan(&ws.nextSeq); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("read queue sequence: %w", err)
+	}
+	return ws, nil
+}
+
+func (ws *writeStmts) close() {
+	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	for _, m := range []*multiRow{&ws.mark, &ws.queue, &ws.link, &ws.other} {
+		for _, st := range m {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}
+}
+
+// commit writes batch in one transaction. On failure the host ids learnt in
+// it are forgotten: they were rolled back with it.
+func (db *DB) commit(ctx context.Context, ws *writeStmts, batch []Visit) error {
+	if ws == nil {
+		return fmt.Errorf("write batch of %d visits: %w", len(batch), errNoStatements)
+	}
+	err := db.commitTx(ctx, ws, batch)
+	if err != nil {
+		clear(ws.hostIDs)
+		for i := range batch {
+			for j := range batch[i].Discovered {
+				batch[i].Discovered[j].New = false
+			}
+		}
+	}
+	return err
+}
+
+func (db *DB) commitTx(ctx context.Context, ws *writeStmts, batch []Visit) error {
+	tx, err := db.rw.BeginTx(ctx, nil) // database/sql rolls it back if ctx ends
+	if err != nil {
+		return fmt.Errorf("write batch of %d visits: begin: %w", len(batch), err)
+	}
+	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
+	if err := ws.writeBatch(ctx, tx, batch); err != nil {
+		return fmt.Errorf("write batch of %d visits: %w", len(batch), err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("write batch of %d visits: commit: %w", len(batch), err)
+	}
+	return nil
+}
+
+// errNoStatements stands for the writer's statements failing to prepare.
+var errNoStatements = errors.New("writer statements not prepared")
+
+// writeBatch writes the batch's rows table by table: pages, the states of
+// visited URLs, then the queue (after the states, so that a redirect target
+// recorded as done in this batch is not queued as new), links and the text
+// of link targets never queued.
+func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
+	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
+	// so that it can interrupt it. Rows are microseconds each, so they run
+	// without that watch; the transaction as a whole still ends with ctx.
+	ectx := context.WithoutCancel(ctx)
+	now := formatTime(time.Now())
+	defer ws.reset()
+	if err := ws.collect(ectx, tx, batch, now); err != nil {
+		return err
+	}
+	if err := ws.writePages(ectx, tx, batch, now); err != nil {
+		return err
+	}
+	if err := ws.runURLs(ectx, tx, &ws.mark, ws.marks, nil); err != nil {
+		return fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
+	}
+	if err := ws.writeQueue(ectx, tx); err != nil {
+		return err
+	}
+	if err := ws.writeLinks(ectx, tx); err != nil {
+		return err
+	}
+	if err := ws.writeDrops(ectx, tx, batch, now); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ectx, ws.saveSeq).ExecContext(ectx, ws.nextSeq); err != nil {
+		return fmt.Errorf("save queue sequence: %w", err)
+	}
+	return nil
+}
+
+// reset drops the batch's rows (and their strings) from the buffers.
+func (ws *writeStmts) reset() {
+	clear(ws.marks)
+	clear(ws.queued)
+	clear(ws.others)
+	clear(ws.args)
+	ws.marks, ws.queued, ws.links, ws.others = ws.marks[:0], ws.queued[:0], ws.links[:0], ws.others[:0]
+}
+
+// collect sorts the batch's rows into the buffers: visited URLs and
+// redirect targets (marks), discovered URLs (queued, numbered in batch
+// order), links and the targets to keep in other_urls.
+func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
+	for i := range batch {
+		v := &batch[i]
+		crawlID := nullInt(v.CrawlID)
+		if len(v.Links) > 0 && v.Page == nil {
+			return fmt.Errorf("links of a visit without its page (first: %s)", v.Links[0].Dst)
+		}
+		var pageID int64
+		if p := v.Page; p != nil {
+			if p.URL == "" {
+				return errors.New("page without a URL")
+			}
+			p.ID = idOf(p.ID, p.URL)
+			pageID = p.ID
+			hid, err := ws.hostID(ctx, tx, p.Host)
+			if err != nil {
+				return err
+			}
+			state := stateDone
+			if p.Error != "" && !p.Answered {
+				state = stateFailed
+			}
+			// A URL fetched without being queued first gets a place in the
+			// queue too: Requeue queues it again, and Lease reads seq > after
+			// from after = 0, so a seq of 0 would never be leased back.
+			ws.marks = append(ws.marks, urlRow{id: p.ID, url: p.URL, hostID: hid, depth: p.Depth, state: state,
+				seq: ws.takeSeq(), crawlID: crawlID})
+		}
+		for _, a := range v.Aliases { // redirect targets: done, never fetched on their own
+			hid, err := ws.hostID(ctx, tx, a.Host)
+			if err != nil {
+				return err
+			}
+			ws.marks = append(ws.marks, urlRow{id: idOf(a.ID, a.URL), url: a.URL, hostID: hid, depth: a.Depth,
+				state: stateDone, seq: ws.takeSeq(), crawlID: crawlID})
+		}
+		for j := range v.Discovered {
+			u := &v.Discovered[j]
+			u.ID, u.New = idOf(u.ID, u.URL), false
+			hid, err := ws.hostID(ctx, tx, u.Host)
+			if err != nil {
+				return err
+			}
+			u.Seq = ws.takeSeq()
+			ws.queued = append(ws.queued, queuedRow{urlRow{id: u.ID, url: u.URL, hostID: hid, depth: u.Depth,
+				state: stateQueued, seq: u.Seq, crawlID: crawlID}, u})
+		}
+		for j := range v.Links {
+			l := &v.Links[j]
+			l.DstID = idOf(l.DstID, l.Dst)
+			ws.links = append(ws.links, linkRow{page: pageID, dst: l.DstID, nofollow: l.Nofollow, order: len(ws.links)})
+			if !l.Queued {
+				ws.others = append(ws.others, otherRow{id: l.DstID, url: l.Dst})
+			}
+		}
+	}
+	slices.SortFunc(ws.marks, func(a, b urlRow) int { return cmp.Compare(a.id, b.id) })
+	slices.SortFunc(ws.queued, func(a, b queuedRow) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.seq, b.seq)) })
+	slices.SortFunc(ws.links, func(a, b linkRow) int {
+		return cmp.Or(cmp.Compare(a.page, b.page), cmp.Compare(a.dst, b.dst), cmp.Compare(a.order, b.order))
+	})
+	slices.SortFunc(ws.others, func(a, b otherRow) int { return cmp.Compare(a.id, b.id) })
+	ws.marks = slices.CompactFunc(ws.marks, func(a, b urlRow) bool { return a.id == b.id })
+	ws.links = slices.CompactFunc(ws.links, func(a, b linkRow) bool { return a.page == b.page && a.dst == b.dst })
+	ws.others = slices.CompactFunc(ws.others, func(a, b otherRow) bool { return a.id == b.id })
+	return nil
+}
+
+// takeSeq returns the next queue sequence number.
+func (ws *writeStmts) takeSeq() int64 {
+	s := ws.nextSeq
+	ws.nextSeq++
+	return s
+}
+
+// hostID returns host's id in the hosts table, adding it when new.
+func (ws *writeStmts) hostID(ctx context.Context, tx *sql.Tx, host string) (int64, error) {
+	if id, ok := ws.hostIDs[host]; ok {
+		return id, nil
+	}
+	var id int64
+	if err := tx.StmtContext(ctx, ws.host).QueryRowContext(ctx, host).Scan(&id); err != nil {
+		return 0, fmt.Errorf("host %q: %w", host, err)
+	}
+	if len(ws.hostIDs) >= maxHostIDs {
+		clear(ws.hostIDs)
+	}
+	ws.hostIDs[host] = id
+	return id, nil
+}
+
+// writePages upserts each visit's page row (or touches it on a 304) and
+// clears a refetched page's old links.
+func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
+	var page, touch, drop *sql.Stmt
+	for i := range batch {
+		p := batch[i].Page
+		if p == nil {
+			continue
+		}
+		if page == nil {
+			page, touch, drop = tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.dropLinks)
+		}
+		crawlID := nullInt(batch[i].CrawlID)
+		fetchedAt := now
+		if !p.FetchedAt.IsZero() {
+			fetchedAt = formatTime(p.FetchedAt)
+		}
+		attempts := max(p.Attempts, 1)
+		if p.Unchanged {
+			res, err := touch.ExecContext(ctx, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, p.ID)
+			if err != nil {
+				return fmt.Errorf("page %s unchanged: %w", p.URL, err)
+			}
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				continue
+			}
+		}
+		redirects, err := jsonList(p.Redirects)
+		if err != nil {
+			return fmt.Errorf("page %s: redirects: %w", p.URL, err)
+		}
+		var simhash any
+		if p.SimHash != 0 {
+			simhash = int64(p.SimHash) // SQLite integers are signed; the bits are kept
+		}
+		finalURL := p.FinalURL
+		if finalURL == p.URL && p.Status > 0 {
+			finalURL = "" // the view shows the URL itself
+		}
+		if _, err := page.ExecContext(ctx, p.ID, nullString(finalURL), p.Status,
+			nullString(p.ContentType), nullString(p.Title), fetchedAt, p.Duration.Milliseconds(),
+			p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
+			attempts, nullString(p.Error), crawlID, nullString(p.ErrorClass), nullString(p.Charset),
+			p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod)); err != nil {
+			return fmt.Errorf("page %s: %w", p.URL, err)
+		}
+		if p.Refetch { // a refetch replaces its links
+			if _, err := drop.ExecContext(ctx, p.ID); err != nil {
+				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+			}
+		}
+	}
+	return nil
+}
+
+// writeQueue inserts the discovered URLs, each id once, and marks those
+// that were new.
+func (ws *writeStmts) writeQueue(ctx context.Context, tx *sql.Tx) error {
+	rows := ws.queued
+	// The same URL discovered twice in the batch: the first (lowest seq) is
+	// inserted, the others stay not new.
+	uniq := slices.CompactFunc(slices.Clone(rows), func(a, b queuedRow) bool { return a.id == b.id })
+	byID := make(map[int64]*URL, len(uniq))
+	urls := make([]urlRow, len(uniq))
+	for i, r := range uniq {
+		byID[r.id] = r.u
+		urls[i] = r.urlRow
+	}
+	err := ws.runURLs(ctx, tx, &ws.queue, urls, func(id int64) {
+		if u := byID[id]; u != nil {
+			u.New = true
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("queue %d URLs: %w", len(urls), err)
+	}
+	return nil
+}
+
+// runURLs writes url rows through m; each, when not nil, gets every id the
+// statement returns.
+func (ws *writeStmts) runURLs(ctx context.Context, tx *sql.Tx, m *multiRow, rows []urlRow, each func(int64)) error {
+	return ws.run(ctx, tx, m, len(rows), func(i int, args []any) []any {
+		r := &rows[i]
+		return append(args, r.id, r.url, r.hostID, r.depth, r.state, r.seq, r.crawlID)
+	}, each)
+}
+
+// writeLinks inserts the batch's links and the targets kept in other_urls.
+func (ws *writeStmts) writeLinks(ctx context.Context, tx *sql.Tx) error {
+	err := ws.run(ctx, tx, &ws.link, len(ws.links), func(i int, args []any) []any {
+		l := &ws.links[i]
+		return append(args, l.page, l.dst, l.nofollow)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("insert %d links: %w", len(ws.links), err)
+	}
+	err = ws.run(ctx, tx, &ws.other, len(ws.others), func(i int, args []any) []any {
+		return append(args, ws.others[i].id, ws.others[i].url)
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("insert %d link targets: %w", len(ws.others), err)
+	}
+	return nil
+}
+
+// run executes n rows through m bound to tx, in as few statements as chunks
+// allow; row appends the arguments of row i to args. When each is not nil
+// the statement returns one id per row it changed, passed to each.
+func (ws *writeStmts) run(ctx context.Context, tx *sql.Tx, m *multiRow, n int, row func(i int, args []any) []any, each func(int64)) error {
+	done := 0
+	for i, size := range chunks {
+		if n-done < size {
+			continue
+		}
+		st := tx.StmtContext(ctx, m[i])
+		for n-done >= size {
+			args := ws.args[:0]
+			for r := done; r < done+size; r++ {
+				args = row(r, args)
+			}
+			ws.args = args
+			if err := execOrQuery(ctx, st, args, each); err != nil {
+				return err
+			}
+			done += size
+		}
+	}
+	return nil
+}
+
+// execOrQuery runs st with args, reading the returned ids when each is set.
+func execOrQuery(ctx context.Context, st *sql.Stmt, args []any, each func(int64)) error {
+	if each == nil {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		each(id)
+	}
+	return rows.Err()
+}
+
+// writeDrops adds the batch's drops by reason and records sitemaps.
+func (ws *writeStmts) writeDrops(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
+	var dropped map[string]Drop // the batch's drops by reason, written once per reason
+	var sitemap *sql.Stmt
+	for i := range batch {
+		v := &batch[i]
+		for _, d := range v.Drops {
+			if dropped == nil {
+				dropped = map[string]Drop{}
+			}
+			sum := dropped[d.Reason]
+			sum.Reason, sum.Count = d.Reason, sum.Count+max(d.Count, 1)
+			if d.Example != "" {
+				sum.Example = d.Example
+			}
+			dropped[d.Reason] = sum
+		}
+		for _, sm := range v.Sitemaps {
+			if sitemap == nil {
+				sitemap = tx.StmtContext(ctx, ws.sitemap)
+			}
+			if _, err := sitemap.ExecContext(ctx, sm.Host, sm.URL, now); err != nil {
+				return fmt.Errorf("sitemap %s of %s: %w", sm.URL, sm.Host, err)
+			}
+		}
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	drops := tx.StmtContext(ctx, ws.drops)
+	for _, d := range dropped {
+		if _, err := drops.ExecContext(ctx, d.Reason, d.Count, nullString(d.Example)); err != nil {
+			return fmt.Errorf("count drops (%s): %w", d.Reason, err)
+		}
+	}
+	return nil
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullInt stores 0 as NULL.
+func nullInt(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+// jsonList stores an empty list as NULL and others as a JSON array.
+func jsonList(l []string) (any, error) {
+	if len(l) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}

@@ -1,0 +1,149 @@
+package storage
+
+// schemaV3 is the layout made for a crawl of a billion URLs (issue 9): every
+// URL is keyed by its 64-bit fingerprint (URLID) as the INTEGER PRIMARY
+// KEY, so the seen check, the page row and the link rows are integer B-tree
+// lookups and the text of a URL is stored once. The tables of schemas 1 and 2
+// that people query (urls, pages, links) become views over the new tables
+// with the same column names, so the README's queries keep working.
+//
+// hosts — one row per host ever queued; url rows hold its small integer id.
+//
+//	id    INTEGER PRIMARY KEY  small, in order of first sight
+//	host  TEXT NOT NULL UNIQUE url.URL.Host as canonicalised ("example.com:8080")
+//
+// url — the durable seen-set and the queue: every URL the crawl ever queued
+// (or fetched through a redirect), once. A URL is queued (0) until it is
+// fetched: a crawler holds a window of a host's queued URLs in memory and
+// remembers the highest seq it took, so nothing is marked while it waits
+// there, and a killed crawler leaves nothing to reclaim. The partial index
+// holds the queued rows only, in discovery order per host: leasing a window
+// and counting what is queued read it, fetching a URL removes its entry.
+//
+//	id        INTEGER PRIMARY KEY  URLID(url)
+//	url       TEXT NOT NULL        canonical URL
+//	host_id   INTEGER NOT NULL     hosts.id
+//	depth     INTEGER NOT NULL     link hops from a seed; seeds are 0
+//	state     INTEGER NOT NULL     0 queued, 1 leased (reserved for a shared crawl), 2 done, 3 failed
+//	seq       INTEGER NOT NULL     discovery order (counters 'seq'): FIFO per host
+//	crawl_id  INTEGER              crawls.id of the run that discovered it
+//
+// page — one row per fetched URL, keyed by its url.id. Columns as the
+// pages view below, less url, host and depth (in url), and final_url is
+// NULL when it equals the URL requested.
+//
+// link — the link graph as integer pairs: (page.id, id of the target) once
+// per page, the first occurrence's nofollow kept. Keyed by (page_id, dst_id):
+// one B-tree, and a page's links are stored together.
+//
+// other_urls — the text of link targets that were never queued (out of
+// scope, nofollow, past the depth limit, traps), keyed by fingerprint: a
+// link's target is in url or here.
+//
+// counters — named integers of the file: 'seq' is the next url.seq.
+//
+// The views:
+//
+//	urls   id, url, host, depth, state ('queued', 'leased', 'done', 'failed'), seq, crawl_id
+//	pages  the columns of schemas 1 and 2 (discovered order is not kept: id is the fingerprint)
+//	links  page_id, src_url, dst_url, nofollow, and dst_id for fast joins
+const schemaV3 = `
+CREATE TABLE hosts (
+	id   INTEGER PRIMARY KEY,
+	host TEXT NOT NULL UNIQUE
+);
+INSERT INTO hosts (host) SELECT host FROM urls UNION SELECT host FROM pages;
+
+CREATE TABLE url (
+	id       INTEGER PRIMARY KEY,
+	url      TEXT NOT NULL,
+	host_id  INTEGER NOT NULL,
+	depth    INTEGER NOT NULL,
+	state    INTEGER NOT NULL DEFAULT 0 CHECK (state BETWEEN 0 AND 3),
+	seq      INTEGER NOT NULL,
+	crawl_id INTEGER
+);
+INSERT OR IGNORE INTO url (id, url, host_id, depth, state, seq, crawl_id)
+	SELECT trawl_fingerprint(u.url), u.url, h.id, u.depth,
+		CASE u.state WHEN 'done' THEN 2 WHEN 'failed' THEN 3 ELSE 0 END, u.id, u.crawl_id
+	FROM urls u JOIN hosts h ON h.host = u.host ORDER BY u.id;
+INSERT OR IGNORE INTO url (id, url, host_id, depth, state, seq, crawl_id)
+	SELECT trawl_fingerprint(p.url), p.url, h.id, p.depth, CASE WHEN p.error IS NULL THEN 2 ELSE 3 END, 0, p.crawl_id
+	FROM pages p JOIN hosts h ON h.host = p.host;
+CREATE INDEX url_queue ON url (host_id, seq) WHERE state = 0;
+
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counters (name, value) VALUES ('seq', (SELECT coalesce(max(id), 0) + 1 FROM urls));
+
+CREATE TABLE page (
+	id           INTEGER PRIMARY KEY,
+	final_url    TEXT,
+	status       INTEGER,
+	content_type TEXT,
+	title        TEXT,
+	fetched_at   TEXT NOT NULL,
+	duration_ms  INTEGER,
+	size_bytes   INTEGER,
+	truncated    INTEGER NOT NULL DEFAULT 0,
+	content_hash TEXT,
+	canonical    TEXT,
+	redirects    TEXT,
+	attempts     INTEGER NOT NULL DEFAULT 1,
+	error        TEXT,
+	crawl_id     INTEGER,
+	error_class  TEXT,
+	charset      TEXT,
+	noindex      INTEGER NOT NULL DEFAULT 0,
+	nofollow     INTEGER NOT NULL DEFAULT 0,
+	links_capped INTEGER NOT NULL DEFAULT 0,
+	simhash      INTEGER,
+	etag         TEXT,
+	last_modified TEXT,
+	unchanged    INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR REPLACE INTO page SELECT trawl_fingerprint(url), CASE WHEN final_url = url THEN NULL ELSE final_url END,
+	status, content_type, title, fetched_at, duration_ms, size_bytes, truncated, content_hash, canonical, redirects,
+	attempts, error, crawl_id, error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified,
+	unchanged FROM pages ORDER BY id;
+
+CREATE TABLE other_urls (
+	id  INTEGER PRIMARY KEY,
+	url TEXT NOT NULL
+);
+INSERT OR IGNORE INTO other_urls (id, url)
+	SELECT trawl_fingerprint(dst_url), dst_url FROM links WHERE dst_url NOT IN (SELECT url FROM urls);
+
+CREATE TABLE link (
+	page_id  INTEGER NOT NULL,
+	dst_id   INTEGER NOT NULL,
+	nofollow INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (page_id, dst_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO link (page_id, dst_id, nofollow)
+	SELECT trawl_fingerprint(src_url), trawl_fingerprint(dst_url), nofollow FROM links ORDER BY rowid;
+
+DROP TABLE links;
+DROP TABLE pages;
+DROP TABLE urls;
+
+CREATE VIEW urls AS
+SELECT u.id, u.url, h.host, u.depth,
+	CASE u.state WHEN 0 THEN 'queued' WHEN 1 THEN 'leased' WHEN 2 THEN 'done' ELSE 'failed' END AS state,
+	u.seq, u.crawl_id
+FROM url u JOIN hosts h ON h.id = u.host_id;
+
+CREATE VIEW pages AS
+SELECT p.id, u.url, h.host, CASE WHEN p.status > 0 THEN coalesce(p.final_url, u.url) END AS final_url,
+	p.status, p.content_type, p.title, u.depth, p.fetched_at, p.duration_ms, p.size_bytes, p.truncated,
+	p.content_hash, p.canonical, p.redirects, p.attempts, p.error, p.crawl_id, p.error_class, p.charset,
+	p.noindex, p.nofollow, p.links_capped, p.simhash, p.etag, p.last_modified, p.unchanged
+FROM page p JOIN url u ON u.id = p.id JOIN hosts h ON h.id = u.host_id;
+
+CREATE VIEW links AS
+SELECT l.page_id, s.url AS src_url, coalesce(d.url, o.url) AS dst_url, l.nofollow, l.dst_id
+FROM link l JOIN url s ON s.id = l.page_id
+	LEFT JOIN url d ON d.id = l.dst_id LEFT JOIN other_urls o ON o.id = l.dst_id;
+`
