@@ -174,6 +174,14 @@ func writerPragmas(conn *sqlite3.SQLiteConn) error {
 	if _, err := conn.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walCheckpointPages), nil); err != nil {
 		return err
 	}
+	// Every multi-row INSERT ... ON CONFLICT inside a transaction keeps a
+	// statement journal, which SQLite opens as a temporary file by default:
+	// a file opened, written and deleted per statement (724 opens of
+	// /var/tmp in 3,000 pages, and about a quarter of the crawler's CPU).
+	// In memory, it is a buffer.
+	if _, err := conn.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+		return err
+	}
 	return registerFunctions(conn)
 }
 
