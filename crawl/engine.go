@@ -135,6 +135,15 @@ type Progress struct {
 	Frontier     frontier.Stats // the in-memory queue: queued, in flight, hosts, politeness wait
 }
 
+// writerLinger is how long the writer waits for more visits before it
+// commits a batch. A worker waits for its visit's commit, so without it a
+// batch holds only the few visits that finished during the last commit, and
+// a commit's cost is mostly fixed (B-tree interior pages and WAL frames
+// rewritten each time): measured on 30,000 pages of a 2,000,000-page site,
+// 2 ms of linger took 16.4 CPU-s where none took 22.3 (5 ms: 16.4; 10 ms:
+// 18.4). Next to a fetch, 2 ms is nothing.
+const writerLinger = 2 * time.Millisecond
+
 // defaultSeenMemory is Config.SeenMemory's default.
 const defaultSeenMemory = 32 << 20
 
@@ -222,7 +231,7 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 	r.rows = rows
 	flushed := make(chan error, 1)
 	go func() {
-		flushed <- e.state.Write(context.WithoutCancel(ctx), storage.WriterConfig{}, rows, r.committed)
+		flushed <- e.state.Write(context.WithoutCancel(ctx), storage.WriterConfig{FlushEvery: writerLinger}, rows, r.committed)
 	}()
 
 	err := r.crawl(seedURLs)

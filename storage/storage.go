@@ -168,6 +168,9 @@ func checkOurs(ctx context.Context, abs string) error {
 // per crawled page, measured), at the cost of a WAL file of up to ~40 MiB.
 const walCheckpointPages = 10_000
 
+// writerCacheKiB is the write connection's page cache, in KiB.
+const writerCacheKiB = 32 << 10
+
 // writerPragmas sets the writer connection's pragmas that go-sqlite3's DSN
 // cannot carry. It runs on every new connection of the write pool.
 func writerPragmas(conn *sqlite3.SQLiteConn) error {
@@ -180,6 +183,16 @@ func writerPragmas(conn *sqlite3.SQLiteConn) error {
 	// /var/tmp in 3,000 pages, and about a quarter of the crawler's CPU).
 	// In memory, it is a buffer.
 	if _, err := conn.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+		return err
+	}
+	// The writer's inserts land all over the url, page and link B-trees
+	// (their keys are fingerprints): with SQLite's default 2 MiB cache most
+	// of them read their page back from the file first. 32 MiB holds the
+	// interior pages and the hot leaves of a crawl of millions of URLs; it
+	// is allocated as it fills, so a small crawl does not pay for it.
+	// Measured on 30,000 pages of a 2,000,000-page site: 16.6 CPU-s against
+	// 20.7 with the default (16 MiB: 17.5; 64 MiB: 16.0).
+	if _, err := conn.Exec(fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB), nil); err != nil {
 		return err
 	}
 	return registerFunctions(conn)
