@@ -403,7 +403,7 @@ func TestREADMEQueries(t *testing.T) {
 		want  []string
 	}{
 		{`SELECT status, COUNT(*) FROM pages GROUP BY status ORDER BY 2 DESC`, []string{"200 2", "404 1"}},
-		{`SELECT l.src_url, l.dst_url FROM links l JOIN pages p ON p.url = l.dst_url WHERE p.status = 404`,
+		{`SELECT l.src_url, l.dst_url FROM links l JOIN pages p ON p.id = l.dst_id WHERE p.status = 404`,
 			[]string{`"https://a.test/" "https://a.test/gone"`}},
 		{`SELECT url, duration_ms FROM pages ORDER BY duration_ms DESC LIMIT 10`, nil},
 		{`SELECT content_hash, COUNT(*), MIN(url) FROM pages WHERE content_hash IS NOT NULL
@@ -423,6 +423,24 @@ func TestREADMEQueries(t *testing.T) {
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s\n= %q, want %q", tt.query, got, tt.want)
+		}
+	}
+	// Every query of the README's example block runs as written.
+	readme := readFile(t, filepath.Join("..", "README.md"))
+	_, block, ok := strings.Cut(readme, "Example queries:\n\n```sql\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("README.md has no example query block")
+	}
+	var stmt strings.Builder
+	for line := range strings.Lines(block) {
+		if strings.HasPrefix(line, "--") {
+			continue
+		}
+		stmt.WriteString(line)
+		if q := strings.TrimSpace(stmt.String()); strings.HasSuffix(q, ";") {
+			dump(t, db.ro, strings.TrimSuffix(q, ";"))
+			stmt.Reset()
 		}
 	}
 }

@@ -177,6 +177,8 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
 	grace := fs.Duration("grace", 10*time.Second, "on Ctrl-C, how long in-flight fetches may finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	seenMemory := byteSize(32 << 20)
+	fs.Var(&seenMemory, "seen-memory", "memory for the fingerprints of URLs the crawl knows (e.g. 32MiB); past it old ones are forgotten and cost a lookup in the file")
 	recrawl := fs.Bool("recrawl", false, "fetch every URL of an existing --db again, with If-None-Match/If-Modified-Since: unchanged pages (304) keep their record")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -198,6 +200,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := set.validate(); err != nil { // before touching the file
 		return err
+	}
+	if seenMemory <= 0 {
+		return usagef("--seen-memory must be positive")
 	}
 	if *recrawl && fileExists(*dbPath) != nil {
 		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
@@ -287,7 +292,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
 		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: *grace, CrawlID: crawlID,
 		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
-		Sitemaps: set.Sitemaps, Canonicalizer: canon, Traps: dedupe.TrapConfig{
+		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
 		},
 	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks,
