@@ -11,16 +11,16 @@ import (
 )
 
 // build fills in the binary paths of cfg that are empty by running go build
-// into dir. Trawl's crawler and the benchmark's test site (bench/testsite,
-// cmd/testserver's site with a record of pages served over time) are built in
-// the root module, Colly's peer in its own module under bench/peers/colly.
+// into dir. Trawl's crawler and the benchmark's test site (cmd/testserver,
+// run with -sample for a record of pages served over time) are built in the
+// root module, Colly's peer in its own module under bench/peers/colly.
 func build(ctx context.Context, cfg *config, dir string, progress io.Writer) error {
 	src, err := root(ctx, cfg.Src)
 	if err != nil {
 		return err
 	}
 	return gobuild.Build(ctx, []gobuild.Target{
-		{Path: &cfg.Testserver, Name: "testsite", Dir: src, Pkg: "./bench/testsite"},
+		{Path: &cfg.Testserver, Name: "testserver", Dir: src, Pkg: "./cmd/testserver"},
 		{Path: &cfg.Crawler, Name: "crawler", Dir: src, Pkg: "./cmd/crawler"},
 		{Path: &cfg.Colly, Name: "colly", Dir: filepath.Join(src, "bench", "peers", "colly"), Pkg: "."},
 	}, dir, progress, "crawlbench")

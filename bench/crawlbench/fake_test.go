@@ -61,10 +61,10 @@ func fakeBinaries(t *testing.T) string {
 	return dir
 }
 
-// fakeServer takes bench/testsite's flags and serves an empty page on -hosts
-// loopback listeners until SIGINT, then prints its totals like the real one.
-// After each request it prints a sample line as bench/testsite does, with a
-// made-up time of 1 ms per request so far.
+// fakeServer takes the cmd/testserver flags crawlbench passes and serves an
+// empty page on -hosts loopback listeners until SIGINT, then prints its totals
+// like the real one. After each request it prints a sample line as
+// cmd/testserver -sample does, with a made-up time of 1 ms per request so far.
 func fakeServer(args []string) int {
 	fs := flag.NewFlagSet(fakeServerName, flag.ContinueOnError)
 	hosts := fs.Int("hosts", 0, "")
@@ -73,7 +73,8 @@ func fakeServer(args []string) int {
 	fs.Int("size", 0, "")
 	fs.Float64("cross", 0, "")
 	fs.Int("seed", 0, "")
-	if err := fs.Parse(args); err != nil || *hosts < 1 || *links < 1 {
+	every := fs.Duration("sample", 0, "")
+	if err := fs.Parse(args); err != nil || *hosts < 1 || *links < 1 || *every <= 0 {
 		fmt.Fprintln(os.Stderr, "bad flags", args)
 		return 2
 	}

@@ -2,8 +2,8 @@
 // one process at a time, and reports throughput, CPU and peak memory side by
 // side.
 //
-// Each run starts a fresh bench/testsite process (cmd/testserver's site plus a
-// record of pages served over time), reads its seed URLs, runs one crawler
+// Each run starts a fresh cmd/testserver process (with -sample, so that it
+// records the pages served over time), reads its seed URLs, runs one crawler
 // against them with politeness limits off and the same parallelism and page
 // budget for both tools, then stops the server with SIGINT and reads its
 // totals, including how many fetches repeated a URL already fetched. The
@@ -36,8 +36,8 @@
 //
 // -scale is a preset: it stands for -pages 2000000 -links 12 -max-pages
 // 100000 -parallelism 16 -count 3, and any of those flags given as well wins.
-// A cmd/testserver binary may be given as -testserver; it prints no record,
-// so the rate windows are then left out.
+// A -testserver binary must take cmd/testserver's flags, -sample included;
+// one whose stdout holds no sample lines leaves the rate windows out.
 //
 // The program uses the standard library only. Its results go to stdout (a
 // table, or one JSON object per line with -json); progress goes to stderr.
@@ -80,7 +80,7 @@ func main() {
 
 // config is the parsed command line.
 type config struct {
-	Testserver string // path to a bench/testsite (or cmd/testserver) binary; "" means build bench/testsite (with Build)
+	Testserver string // path to a cmd/testserver binary; "" means build it (with Build)
 	Crawler    string // path to a cmd/crawler binary; "" means build it (with Build)
 	Colly      string // path to a bench/peers/colly binary; "" means build it (with Build)
 	Build      bool   // build the binaries whose path is empty
@@ -123,7 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("crawlbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Testserver, "testserver", "", "path to the bench/testsite `binary` (cmd/testserver works too, without rate windows)")
+	fs.StringVar(&cfg.Testserver, "testserver", "", "path to the cmd/testserver `binary`")
 	fs.StringVar(&cfg.Crawler, "crawler", "", "path to the cmd/crawler `binary`")
 	fs.StringVar(&cfg.Colly, "colly", "", "path to the bench/peers/colly `binary`")
 	fs.BoolVar(&cfg.Build, "build", false, "go build the binaries not given by path into a temporary directory")

@@ -220,7 +220,7 @@ func TestCommandLines(t *testing.T) {
 		got  []string
 		want string
 	}{
-		{"testserver", serverArgs(cfg), "-hosts 8 -pages 2000000 -links 12 -size 4096 -cross 0.1 -seed 1"},
+		{"testserver", serverArgs(cfg), "-hosts 8 -pages 2000000 -links 12 -size 4096 -cross 0.1 -seed 1 -sample 5ms"},
 		{"trawl", trawlArgs(cfg, "/tmp/x.db", seeds),
 			"crawl --db /tmp/x.db --concurrency 16 --per-host 16 --rate 0 --max-pages 100000 --quiet http://127.0.0.1:1/ http://127.0.0.1:2/"},
 		{"colly", collyArgs(cfg, seeds), "-parallelism 16 -max-pages 100000 http://127.0.0.1:1/ http://127.0.0.1:2/"},

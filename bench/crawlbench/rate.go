@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// point is one sample line of bench/testsite: the counts it had reached at T.
+// point is one sample line of cmd/testserver -sample: the counts it had
+// reached at T.
 type point struct {
 	T     time.Duration // on the server's clock; only differences mean anything
 	Hits  int64         // requests of any path so far
@@ -25,7 +26,7 @@ func parsePoint(line string) (point, bool) {
 	for _, kv := range f[1:] {
 		k, v, _ := strings.Cut(kv, "=")
 		if k != "t_us" && k != "hits" && k != "pages" {
-			continue // a field a later testsite may add
+			continue // a field a later testserver may add
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {

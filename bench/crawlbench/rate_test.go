@@ -95,7 +95,7 @@ func TestWindowsOf(t *testing.T) {
 		{"two pages", []point{{T: 0, Pages: 0}, {T: time.Millisecond, Pages: 1}, {T: 3 * time.Millisecond, Pages: 2}}, 20000, rateWindows{Size: 1}, 1000, 500},
 		{"no pages, only requests", []point{{T: 0, Hits: 1}, {T: time.Second, Hits: 9}}, 20000, rateWindows{}, 0, 0},
 		{"one point", []point{{T: time.Second, Pages: 100000}}, 20000, rateWindows{}, 0, 0},
-		{"no record (cmd/testserver)", nil, 20000, rateWindows{}, 0, 0},
+		{"no record", nil, 20000, rateWindows{}, 0, 0},
 		{"all at once", []point{{T: 0, Pages: 0}, {T: 0, Pages: 100}}, 10, rateWindows{}, 0, 0},
 	}
 	for _, tt := range tests {

@@ -29,10 +29,12 @@ const (
 	// keepLines is how many of the last stderr lines of a child are kept for
 	// totals and error messages.
 	keepLines = 200
+	// sampleEvery is the testserver's -sample interval: how finely its record
+	// of pages served over time, and so each rate window's ends, are timed.
+	sampleEvery = "5ms"
 )
 
-// serverArgs returns the testserver's command line for cfg. bench/testsite
-// and cmd/testserver take it alike.
+// serverArgs returns cmd/testserver's command line for cfg.
 func serverArgs(cfg config) []string {
 	return []string{
 		"-hosts", strconv.Itoa(cfg.Hosts),
@@ -41,6 +43,7 @@ func serverArgs(cfg config) []string {
 		"-size", "4096",
 		"-cross", "0.1",
 		"-seed", "1",
+		"-sample", sampleEvery,
 	}
 }
 
@@ -51,9 +54,10 @@ type server struct {
 	stdout *os.File // read end of the stdout pipe; closed by the drain goroutine
 	log    *lineLog // the server's stderr
 	seeds  []string
-	// curve is the record of pages served over time that bench/testsite
-	// prints on stdout (nil from cmd/testserver). It is appended to by the
-	// drain goroutine and read only after drained is closed.
+	// curve is the record of pages served over time that cmd/testserver
+	// prints on stdout with -sample (nil from a server that prints none). It
+	// is appended to by the drain goroutine and read only after drained is
+	// closed.
 	curve []point
 
 	exited  chan struct{} // closed by the goroutine that waits for cmd

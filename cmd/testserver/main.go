@@ -4,7 +4,7 @@
 // Usage:
 //
 //	testserver [-hosts N] [-pages N] [-links N] [-size BYTES] [-latency D] [-cross F] [-robots FILE] [-seed N]
-//	           [-hostile] [-traps] [-robots-mode MODE] [-sitemaps] [-orphans N]
+//	           [-hostile] [-traps] [-robots-mode MODE] [-sitemaps] [-orphans N] [-sample D]
 //	testserver api [-addr ADDR] [-latency D | -latency-dist SPEC] [-error-rate F] [-hang] ... (see api.go)
 //
 // It prints the seed URL of each host on stdout, one per line, then "ready" on
@@ -16,6 +16,19 @@
 // which are the total requests received, the distinct pages served with status
 // 200, and the number of paths some host received more than once (robots.txt
 // excepted). Exit status: 0 after a signal, 2 for bad flags, 1 otherwise.
+//
+// With -sample D, it also prints on stdout, after the seeds and at most once
+// per D, a record of the counts so far whenever they have changed:
+//
+//	sample t_us=N hits=N pages=N
+//
+// where t_us is the time since "ready" in microseconds on the server's
+// monotonic clock, and hits and pages are the figures of the totals line so
+// far. Only differences between t_us values mean anything. From it a
+// benchmark can compute a crawler's rate over any stretch of its crawl from
+// the server's side, the same way for every crawler. Reading two atomic
+// counters per tick costs the server next to nothing, and a line is written
+// only while requests arrive.
 package main
 
 import (
@@ -56,8 +69,8 @@ func exitCode(err error) int {
 	}
 }
 
-// run serves the site described by args until ctx ends. Seed URLs go to
-// stdout; "ready", usage messages and the final totals go to stderr.
+// run serves the site described by args until ctx ends. Seed URLs and samples
+// go to stdout; "ready", usage messages and the final totals go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "api" {
 		return runAPI(ctx, args[1:], stdout, stderr) // api.go
@@ -78,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.RobotsMode, "robots-mode", "", "serve a misbehaving robots.txt: `mode` huge, slow, redirect, 404, 500 or 429")
 	fs.BoolVar(&cfg.Sitemaps, "sitemaps", false, "serve /sitemap.xml, /sitemap_index.xml and /sitemaps/*, named in robots.txt")
 	fs.IntVar(&cfg.Orphans, "orphans", 0, "serve `N` orphan pages /orphan/<k> per host, listed only in the sitemaps")
+	every := fs.Duration("sample", 0, "print the served counts on stdout at most once per `interval` while they change (0: never)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -86,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *every < 0 {
+		return fmt.Errorf("%w: -sample must not be negative", errUsage)
 	}
 	if *robots != "" {
 		b, err := os.ReadFile(*robots)
@@ -109,9 +126,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintln(stderr, "ready")
+	var sampled error
+	if *every > 0 {
+		// Until ctx ends, or a write fails: the site then serves on without a record.
+		sampled = sample(ctx, stdout, *every, func() (int, int) { return site.TotalHits(), site.PagesServed() })
+	}
 	<-ctx.Done()
 	site.Close()
 	fmt.Fprintf(stderr, "hits=%d pages=%d duplicates=%d\n",
 		site.TotalHits(), site.PagesServed(), len(site.Duplicates()))
-	return nil
+	return sampled
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +22,12 @@ type syncWriter struct {
 	buf   strings.Builder
 	seen  bool
 	ready chan struct{} // closed by Write
+	wrote chan struct{} // Write sends without blocking after each write; buffered 1, never closed
 }
 
-func newSyncWriter() *syncWriter { return &syncWriter{ready: make(chan struct{})} }
+func newSyncWriter() *syncWriter {
+	return &syncWriter{ready: make(chan struct{}), wrote: make(chan struct{}, 1)}
+}
 
 func (w *syncWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -33,7 +37,27 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 		w.seen = true
 		close(w.ready)
 	}
+	select {
+	case w.wrote <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 	return len(p), nil
+}
+
+// await returns once what has been written to w contains s, or fails the
+// test after 10s or when run (reporting on done) returns first.
+func (w *syncWriter) await(t *testing.T, s string, done <-chan error) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for !strings.Contains(w.String(), s) {
+		select {
+		case <-w.wrote:
+		case err := <-done:
+			t.Fatalf("run returned %v before writing %q; got %q", err, s, w)
+		case <-timeout:
+			t.Fatalf("no %q written within 10s; got %q", s, w)
+		}
+	}
 }
 
 func (w *syncWriter) String() string {
@@ -108,6 +132,9 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return within 10s of cancel")
 	}
+	if got, want := strings.Fields(stdout.String()), seeds; !slices.Equal(got, want) {
+		t.Errorf("stdout = %q, want only the seeds (no samples without -sample)", got)
+	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	// 2 roots, robots.txt and page 0 twice.
 	if last, want := lines[len(lines)-1], "hits=5 pages=1 duplicates=1"; last != want {
@@ -130,6 +157,8 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"negative hosts", []string{"-hosts", "-1"}, 2},
 		{"cross above 1", []string{"-cross", "2"}, 2},
 		{"bad latency", []string{"-latency", "soon"}, 2},
+		{"negative sample", []string{"-sample", "-1ms"}, 2},
+		{"bad sample", []string{"-sample", "often"}, 2},
 		{"missing robots file", []string{"-robots", filepath.Join(t.TempDir(), "none")}, 1},
 		{"help", []string{"-h"}, 0},
 	}
