@@ -78,6 +78,7 @@ type Engine struct {
 	log     *slog.Logger
 	front   *frontier.Queue
 	known   *dedupe.Known // fingerprints of URLs this run queued, claimed or found in the file
+	starved func()        // set by Run: asks the writer to merge (frontier.Config.Starved)
 	scope   *scope
 	counts  counters
 	perHost hostCounts
@@ -100,13 +101,6 @@ func (h *hostCounts) take(host string, max int) bool {
 	}
 	h.n[host]++
 	return true
-}
-
-// give returns a URL counted by take that turned out to be queued already.
-func (h *hostCounts) give(host string) {
-	h.mu.Lock()
-	h.n[host]--
-	h.mu.Unlock()
 }
 
 // set records n URLs already queued for host.
@@ -176,7 +170,9 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	if err != nil {
 		return nil, fmt.Errorf("crawl: %w", err)
 	}
-	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages, Window: cfg.Window, MaxQueued: cfg.MaxQueued}, fetcher, storeOf{state})
+	e := &Engine{}
+	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages, Window: cfg.Window,
+		MaxQueued: cfg.MaxQueued, Starved: func() { e.starved() }}, fetcher, storeOf{state})
 	canon := cfg.Canonicalizer
 	if canon == nil {
 		if canon, err = dedupe.NewCanonicalizer(dedupe.DefaultStripParams); err != nil {
@@ -186,8 +182,9 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	if cfg.MaxPagesPerHost < 0 {
 		return nil, errors.New("crawl: MaxPagesPerHost must not be negative")
 	}
-	return &Engine{cfg: cfg, state: state, fetcher: fetcher, extract: ex, log: log, front: front, known: known, scope: sc,
-		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}, nil
+	*e = Engine{cfg: cfg, state: state, fetcher: fetcher, extract: ex, log: log, front: front, known: known, scope: sc,
+		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}
+	return e, nil
 }
 
 // Progress returns the crawl's running totals. Safe to call at any time.
@@ -229,6 +226,7 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 	defer r.close()
 	rows := make(chan storage.Visit, 256) // Run owns every sender, so Run closes it
 	r.rows = rows
+	e.starved = r.starved // before any worker runs
 	flushed := make(chan error, 1)
 	go func() {
 		flushed <- e.state.Write(context.WithoutCancel(ctx), storage.WriterConfig{FlushEvery: writerLinger}, rows, r.committed)

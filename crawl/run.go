@@ -76,29 +76,37 @@ func (r *crawlRun) send(v storage.Visit) error {
 	return <-v.Ack
 }
 
-// committed is the writer's callback after each batch: the URLs the batch
-// queued for the first time go to the frontier (its counts are what the
-// state holds, never more), then each visit's sender is told.
-func (r *crawlRun) committed(batch []storage.Visit, err error) {
+// committed is the writer's callback after each transaction. The URLs its
+// visits discovered are held by the frontier until a merge says which are
+// new (so the crawl does not end while they wait); the new ones go to the
+// frontier (its counts are what the state holds, never more); then each
+// visit's sender is told.
+func (r *crawlRun) committed(c storage.Commit) {
 	e := r.e
-	if err != nil {
-		r.fail(err)
-	}
-	for i := range batch {
-		v := &batch[i]
-		for _, u := range v.Discovered {
-			switch {
-			case err == nil && u.New:
-				e.counts.discovered.Add(1)
-				e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth, Seq: u.Seq})
-			case e.cfg.MaxPagesPerHost > 0:
-				e.perHost.give(u.Host) // queued already (or not at all): it took no place
-			}
+	if c.Err != nil {
+		r.fail(c.Err)
+	} else {
+		for i := range c.Batch {
+			e.front.Hold(len(c.Batch[i].Discovered))
 		}
-		if v.Ack != nil {
-			v.Ack <- err // buffered: one send per visit
+		for _, u := range c.Queued {
+			e.counts.discovered.Add(1)
+			e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth, Seq: u.Seq})
+		}
+		e.front.Release(c.Merged)
+	}
+	for i := range c.Batch {
+		if ack := c.Batch[i].Ack; ack != nil {
+			ack <- c.Err // buffered: one send per visit
 		}
 	}
+}
+
+// starved asks the writer to merge the URLs it holds now (frontier.Config.
+// Starved: the queue is running dry). It runs on a worker's goroutine, before
+// rows is closed; the writer never stops receiving.
+func (r *crawlRun) starved() {
+	r.rows <- storage.Visit{Merge: true}
 }
 
 // crawl restores the queue, queues new seeds and runs the workers.
@@ -149,11 +157,12 @@ func (r *crawlRun) crawl(seeds []*url.URL) error {
 	return r.ctx.Err()
 }
 
-// queueSeeds sends the seeds the crawl does not know to the writer, and
-// returns how many were new once committed.
+// queueSeeds sends the seeds the crawl does not know to the writer, with a
+// merge (which also queues what a killed run left unmerged), and returns how
+// many were new.
 func (r *crawlRun) queueSeeds(seeds []*url.URL) (int, error) {
 	e := r.e
-	var v storage.Visit
+	v := storage.Visit{Merge: true, CrawlID: e.cfg.CrawlID}
 	for _, u := range seeds {
 		key := u.String()
 		id := dedupe.URLFingerprint(key)
@@ -166,18 +175,9 @@ func (r *crawlRun) queueSeeds(seeds []*url.URL) (int, error) {
 		}
 		v.Discovered = append(v.Discovered, storage.URL{ID: id, URL: key, Host: u.Host, Depth: 0})
 	}
-	if len(v.Discovered) == 0 {
-		return 0, nil
-	}
-	v.CrawlID = e.cfg.CrawlID
+	before := e.counts.discovered.Load()
 	if err := r.send(v); err != nil {
 		return 0, fmt.Errorf("crawl: queue seeds: %w", err)
 	}
-	fresh := 0
-	for _, u := range v.Discovered { // the writer set New on the shared slice
-		if u.New {
-			fresh++
-		}
-	}
-	return fresh, nil
+	return int(e.counts.discovered.Load() - before), nil
 }

@@ -15,16 +15,17 @@ import (
 //
 // The file, not the engine's memory, decides whether a URL is new: the engine
 // sends what it discovered with each visit (after a cheap in-memory check that
-// drops most URLs it knows), and Write reports which were new (URL.New) once
-// they are committed. Only then are they handed to the frontier, so the
+// drops most URLs it knows); the writer keeps them with the visit and checks
+// them against the queue in large sorted merges, and reports the new ones
+// (storage.Commit.Queued). Only then are they handed to the frontier, so the
 // frontier counts only what the file holds, and a URL in memory is always in
 // the file first.
 type State interface {
 	// Write is the single writer: it commits the visits it receives from
-	// rows in batches until rows is closed, and after each batch calls
-	// committed with the batch (URL.New and URL.Seq set on each
-	// Visit.Discovered) and the batch's error.
-	Write(ctx context.Context, cfg storage.WriterConfig, rows <-chan storage.Visit, committed func(batch []storage.Visit, err error)) error
+	// rows in batches until rows is closed, and after each transaction calls
+	// committed with what it did: the visits, the URLs it queued, how many
+	// discovered URLs it checked, its error.
+	Write(ctx context.Context, cfg storage.WriterConfig, rows <-chan storage.Visit, committed func(storage.Commit)) error
 	// Lease returns up to n of host's queued URLs with a seq above after, in
 	// queue order, changing nothing (the frontier remembers the last seq it
 	// took; a URL stays queued until its visit is written, so a crawler that

@@ -70,6 +70,11 @@ type Config struct {
 	MaxDepth  int              // deepest depth accepted by Push; 0 means seeds only; negative means unlimited
 	MaxPages  int              // first attempts handed out in all; 0 means unlimited (retries are not counted)
 	Now       func() time.Time // nil means time.Now
+	// Starved, when set, is called (from Next, without the lock) when a
+	// worker finds the queue running dry (no host ready, no more queued than
+	// in flight) while URLs are held (Hold): the caller should make them
+	// arrive sooner. It is called again only after a Push or a Release.
+	Starved func()
 }
 
 // Stats is a snapshot of a Queue's counters.
@@ -81,6 +86,7 @@ type Stats struct {
 	Handed   int           // first attempts handed out so far
 	Held     time.Duration // total politeness delay the gate imposed on ready hosts
 	Lost     int           // URLs counted as stored that the Store did not return (0 unless the Store changed under the crawl)
+	Pending  int           // URLs held on their way to the Store (Hold)
 }
 
 // Queue is the in-memory frontier. Safe for concurrent use.
@@ -97,7 +103,9 @@ type Queue struct {
 	retries   int      // of queued, those with Attempt > 0
 	inFlight  int
 	handed    int
-	lost      int // URLs counted as stored that the Store did not have
+	pending   int  // URLs on their way to the Store (Hold), not pushed or released yet
+	starved   bool // Starved was called and nothing arrived since
+	lost      int  // URLs counted as stored that the Store did not have
 	held      time.Duration
 	waiters   int
 	wake      chan struct{} // closed and replaced to wake every waiter in Next
@@ -150,6 +158,7 @@ func (q *Queue) Push(it Item) Placement {
 	if it.Attempt == 0 && q.maxPushed {
 		return Stored
 	}
+	q.starved = false
 	h := q.hostLocked(it.Host)
 	switch {
 	case it.Attempt == 0 && it.Seq > 0 && it.Seq <= h.after:
@@ -188,6 +197,30 @@ func (q *Queue) AddStored(host string, n int) {
 	q.updateLocked(h)
 }
 
+// Hold counts n URLs on their way to the Store: written, not yet known to
+// be new. Next does not report the end while any are held. Each is later
+// either pushed (Push) or dropped as known, and then released (Release).
+func (q *Queue) Hold(n int) {
+	if n <= 0 {
+		return
+	}
+	q.mu.Lock()
+	q.pending += n
+	q.mu.Unlock()
+}
+
+// Release ends the hold of n URLs (pushed or found known), n >= 0: the
+// caller calls it each time held URLs arrive, so that Starved may be called
+// again. Releasing more than is held (URLs held by an earlier run) clamps
+// at zero.
+func (q *Queue) Release(n int) {
+	q.mu.Lock()
+	q.pending = max(q.pending-n, 0)
+	q.starved = false
+	q.broadcastLocked()
+	q.mu.Unlock()
+}
+
 // Next returns the next URL whose host may be contacted now. It blocks while
 // no host is ready, and returns io.EOF once nothing is queued and nothing is
 // in flight, or ctx's error when ctx ends first.
@@ -203,7 +236,7 @@ func (q *Queue) Next(ctx context.Context) (Item, error) {
 			return Item{}, err
 		}
 		q.mu.Lock()
-		if q.inFlight == 0 && q.eligibleLocked() == 0 {
+		if q.inFlight == 0 && q.eligibleLocked() == 0 && (q.pending == 0 || q.maxPushed) {
 			q.mu.Unlock()
 			return Item{}, io.EOF
 		}
@@ -219,9 +252,18 @@ func (q *Queue) Next(ctx context.Context) (Item, error) {
 			}
 			continue
 		}
+		// Running dry: no host can hand anything out and the queue holds no
+		// more than is in flight, while URLs are on their way.
+		starve := q.ready.Len() == 0 && q.queued+q.stored <= q.inFlight && q.pending > 0 && !q.starved && q.cfg.Starved != nil
+		if starve {
+			q.starved = true
+		}
 		wake := q.wake
 		q.waiters++
 		q.mu.Unlock()
+		if starve {
+			q.cfg.Starved()
+		}
 
 		var tick <-chan time.Time
 		if wait > 0 {
@@ -367,7 +409,7 @@ func (q *Queue) Retry(it Item, after time.Duration) {
 func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return Stats{Queued: q.queued + q.stored, Stored: q.stored, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held, Lost: q.lost}
+	return Stats{Queued: q.queued + q.stored, Stored: q.stored, InFlight: q.inFlight, Hosts: len(q.hosts), Handed: q.handed, Held: q.held, Lost: q.lost, Pending: q.pending}
 }
 
 // HostDepth is the number of URLs queued for one host.

@@ -22,9 +22,19 @@ const (
 	markTail  = ` ON CONFLICT (id) DO UPDATE SET state = excluded.state`
 	urlValues = `(?, ?, ?, ?, ?, ?, ?)`
 
-	// queueTail ignores a known URL (any other constraint failure still
-	// fails) and returns the ids of those it inserted: the new ones.
-	queueTail = ` ON CONFLICT (id) DO NOTHING RETURNING id`
+	inboxHead   = `INSERT INTO inbox (seq, id, url, host_id, depth, crawl_id) VALUES `
+	inboxValues = `(?, ?, ?, ?, ?, ?)`
+
+	// mergeInbox queues the inbox's URLs that url does not have, in key
+	// order (one sorted pass over the B-tree), the first discovery of a URL
+	// winning, and returns them. The WHERE is SQLite's way of telling an
+	// upsert's ON from a join's.
+	mergeInbox = `INSERT INTO url (id, url, host_id, depth, state, seq, crawl_id)
+SELECT id, url, host_id, depth, 0, seq, crawl_id FROM inbox WHERE true ORDER BY id, seq
+ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq`
+	clearInbox = `DELETE FROM inbox`
+	countInbox = `SELECT count(*) FROM inbox`
+	hostName   = `SELECT host FROM hosts WHERE id = ?`
 
 	linkHead   = `INSERT INTO link (page_id, dst_id, nofollow) VALUES `
 	linkValues = `(?, ?, ?)`
@@ -92,15 +102,17 @@ const maxHostIDs = 100_000
 // writeStmts are the writer's statements, prepared once on the write
 // connection for the life of a Write, and its reusable buffers.
 type writeStmts struct {
-	page, touch, dropLinks, host, saveSeq, drops, sitemap *sql.Stmt
-	mark, queue, link, other                              multiRow
+	page, touch, dropLinks, host, saveSeq, drops, sitemap, merge, clear, hostName *sql.Stmt
+	mark, inbox, link, other                                                      multiRow
 
-	nextSeq int64            // url.seq of the next URL queued
-	hostIDs map[string]int64 // hosts.id by host, for hosts committed or in this batch
-	args    []any            // reused argument buffer
+	nextSeq   int64            // url.seq of the next URL queued
+	pending   int              // rows in the inbox, committed
+	hostIDs   map[string]int64 // hosts.id by host, for hosts committed or in this batch
+	hostNames map[int64]string // the reverse of hostIDs
+	args      []any            // reused argument buffer
 
 	marks  []urlRow
-	queued []queuedRow
+	inboxd []urlRow
 	links  []linkRow
 	others []otherRow
 }
@@ -110,11 +122,6 @@ type urlRow struct {
 	url             string
 	depth, state    int
 	crawlID         any
-}
-
-type queuedRow struct {
-	urlRow
-	u *URL // where New is reported
 }
 
 type linkRow struct {
@@ -131,12 +138,13 @@ type otherRow struct {
 // prepareWrite prepares the writer's statements on db.rw and reads the
 // next queue sequence number.
 func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
-	ws := &writeStmts{hostIDs: map[string]int64{}}
+	ws := &writeStmts{hostIDs: map[string]int64{}, hostNames: map[int64]string{}}
 	single := []struct {
 		dst **sql.Stmt
 		sql string
 	}{{&ws.page, insertPage}, {&ws.touch, touchPage}, {&ws.dropLinks, dropLinks}, {&ws.host, hostID},
-		{&ws.saveSeq, saveSeq}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap}}
+		{&ws.saveSeq, saveSeq}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap},
+		{&ws.merge, mergeInbox}, {&ws.clear, clearInbox}, {&ws.hostName, hostName}}
 	for _, q := range single {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
 		if err != nil {
@@ -148,7 +156,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	multi := []struct {
 		dst             *multiRow
 		head, row, tail string
-	}{{&ws.mark, markHead, urlValues, markTail}, {&ws.queue, markHead, urlValues, queueTail},
+	}{{&ws.mark, markHead, urlValues, markTail}, {&ws.inbox, inboxHead, inboxValues, ""},
 		{&ws.link, linkHead, linkValues, linkTail}, {&ws.other, otherHead, otherValues, otherTail}}
 	for _, m := range multi {
 		for i, n := range chunks {
@@ -165,16 +173,20 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 		ws.close()
 		return nil, fmt.Errorf("read queue sequence: %w", err)
 	}
+	if err := db.rw.QueryRowContext(ctx, countInbox).Scan(&ws.pending); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("count the inbox: %w", err)
+	}
 	return ws, nil
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap} {
+	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	for _, m := range []*multiRow{&ws.mark, &ws.queue, &ws.link, &ws.other} {
+	for _, m := range []*multiRow{&ws.mark, &ws.inbox, &ws.link, &ws.other} {
 		for _, st := range m {
 			if st != nil {
 				st.Close()
@@ -183,47 +195,129 @@ func (ws *writeStmts) close() {
 	}
 }
 
-// commit writes batch in one transaction. On failure the host ids learnt in
-// it are forgotten: they were rolled back with it.
-func (db *DB) commit(ctx context.Context, ws *writeStmts, batch []Visit) error {
+// commit writes c.Batch in one transaction, then merges the inbox when merge
+// is set or the inbox reaches mergeAt, filling c.Queued and c.Merged. On a
+// failed batch the host ids learnt in it are forgotten (they were rolled back
+// with it).
+func (db *DB) commit(ctx context.Context, ws *writeStmts, c *Commit, mergeAt int, merge bool) error {
+	batch := c.Batch
 	if ws == nil {
 		return fmt.Errorf("write batch of %d visits: %w", len(batch), errNoStatements)
 	}
-	err := db.commitTx(ctx, ws, batch)
+	added, err := db.commitTx(ctx, ws, batch)
 	if err != nil {
 		clear(ws.hostIDs)
-		for i := range batch {
-			for j := range batch[i].Discovered {
-				batch[i].Discovered[j].New = false
-			}
-		}
+		clear(ws.hostNames)
+		return err
 	}
-	return err
+	ws.pending += added
+	if !merge && ws.pending < mergeAt {
+		return nil
+	}
+	queued, err := ws.mergeInbox(context.WithoutCancel(ctx))
+	if err == nil || queued != nil {
+		c.Queued, c.Merged = queued, ws.pending
+	}
+	if err != nil {
+		// The batch is stored; the inbox keeps its rows for the next merge.
+		return fmt.Errorf("merge %d discovered URLs: %w", ws.pending, err)
+	}
+	ws.pending = 0
+	return nil
 }
 
-func (db *DB) commitTx(ctx context.Context, ws *writeStmts, batch []Visit) error {
+// commitTx runs the batch's transaction and returns how many rows it added
+// to the inbox.
+func (db *DB) commitTx(ctx context.Context, ws *writeStmts, batch []Visit) (int, error) {
 	tx, err := db.rw.BeginTx(ctx, nil) // database/sql rolls it back if ctx ends
 	if err != nil {
-		return fmt.Errorf("write batch of %d visits: begin: %w", len(batch), err)
+		return 0, fmt.Errorf("write batch of %d visits: begin: %w", len(batch), err)
 	}
 	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
-	if err := ws.writeBatch(ctx, tx, batch); err != nil {
-		return fmt.Errorf("write batch of %d visits: %w", len(batch), err)
+	added, err := ws.writeBatch(ctx, tx, batch)
+	if err != nil {
+		return 0, fmt.Errorf("write batch of %d visits: %w", len(batch), err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("write batch of %d visits: commit: %w", len(batch), err)
+		return 0, fmt.Errorf("write batch of %d visits: commit: %w", len(batch), err)
 	}
-	return nil
+	return added, nil
+}
+
+// mergeInbox queues the inbox's new URLs and empties it, and returns the
+// URLs queued, in queue order. The merge is one statement in a transaction
+// of its own: inside a larger one SQLite would keep a statement journal of
+// every page it changes (all of url's leaves, held in memory), and on its
+// own it needs none. Emptying the inbox is a second one: a crash between
+// the two leaves URLs in the inbox that are in url already, which the next
+// merge finds known.
+func (ws *writeStmts) mergeInbox(ctx context.Context) ([]URL, error) {
+	rows, err := ws.merge.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var queued []URL
+	var hostIDs []int64
+	for rows.Next() {
+		var u URL
+		var hid int64
+		if err := rows.Scan(&u.ID, &u.URL, &hid, &u.Depth, &u.Seq); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		queued = append(queued, u)
+		hostIDs = append(hostIDs, hid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, hid := range hostIDs {
+		if queued[i].Host, err = ws.hostOf(ctx, hid); err != nil {
+			return nil, err // nothing is lost: the URLs are queued in url, and leased back by host
+		}
+	}
+	slices.SortFunc(queued, func(a, b URL) int { return cmp.Compare(a.Seq, b.Seq) })
+	if _, err := ws.clear.ExecContext(ctx); err != nil {
+		// The merge is committed: report what it queued. The inbox keeps its
+		// rows, which the next merge finds known.
+		return queued, fmt.Errorf("empty the inbox: %w", err)
+	}
+	return queued, nil
+}
+
+// hostOf returns the name of the host with id hid.
+func (ws *writeStmts) hostOf(ctx context.Context, hid int64) (string, error) {
+	if h, ok := ws.hostNames[hid]; ok {
+		return h, nil
+	}
+	var h string
+	if err := ws.hostName.QueryRowContext(ctx, hid).Scan(&h); err != nil {
+		return "", fmt.Errorf("host %d: %w", hid, err)
+	}
+	ws.remember(h, hid)
+	return h, nil
+}
+
+// remember records host's id in both maps, bounded by maxHostIDs.
+func (ws *writeStmts) remember(host string, id int64) {
+	if len(ws.hostIDs) >= maxHostIDs {
+		clear(ws.hostIDs)
+		clear(ws.hostNames)
+	}
+	ws.hostIDs[host] = id
+	ws.hostNames[id] = host
 }
 
 // errNoStatements stands for the writer's statements failing to prepare.
 var errNoStatements = errors.New("writer statements not prepared")
 
 // writeBatch writes the batch's rows table by table: pages, the states of
-// visited URLs, then the queue (after the states, so that a redirect target
-// recorded as done in this batch is not queued as new), links and the text
-// of link targets never queued.
-func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) error {
+// visited URLs (a redirect target recorded as done is never queued: its row
+// is in url before the inbox is merged), the discovered URLs into the inbox,
+// links and the text of link targets never queued. It returns how many rows
+// it added to the inbox.
+func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) (int, error) {
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
 	// so that it can interrupt it. Rows are microseconds each, so they run
 	// without that watch; the transaction as a whole still ends with ctx.
@@ -231,41 +325,46 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 	now := formatTime(time.Now())
 	defer ws.reset()
 	if err := ws.collect(ectx, tx, batch, now); err != nil {
-		return err
+		return 0, err
 	}
 	if err := ws.writePages(ectx, tx, batch, now); err != nil {
-		return err
+		return 0, err
 	}
-	if err := ws.runURLs(ectx, tx, &ws.mark, ws.marks, nil); err != nil {
-		return fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
+	if err := ws.runURLs(ectx, tx, &ws.mark, ws.marks); err != nil {
+		return 0, fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
 	}
-	if err := ws.writeQueue(ectx, tx); err != nil {
-		return err
+	added := len(ws.inboxd)
+	err := ws.run(ectx, tx, &ws.inbox, added, func(i int, args []any) []any {
+		r := &ws.inboxd[i]
+		return append(args, r.seq, r.id, r.url, r.hostID, r.depth, r.crawlID)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("keep %d discovered URLs: %w", added, err)
 	}
 	if err := ws.writeLinks(ectx, tx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := ws.writeDrops(ectx, tx, batch, now); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.StmtContext(ectx, ws.saveSeq).ExecContext(ectx, ws.nextSeq); err != nil {
-		return fmt.Errorf("save queue sequence: %w", err)
+		return 0, fmt.Errorf("save queue sequence: %w", err)
 	}
-	return nil
+	return added, nil
 }
 
 // reset drops the batch's rows (and their strings) from the buffers.
 func (ws *writeStmts) reset() {
 	clear(ws.marks)
-	clear(ws.queued)
+	clear(ws.inboxd)
 	clear(ws.others)
 	clear(ws.args)
-	ws.marks, ws.queued, ws.links, ws.others = ws.marks[:0], ws.queued[:0], ws.links[:0], ws.others[:0]
+	ws.marks, ws.inboxd, ws.links, ws.others = ws.marks[:0], ws.inboxd[:0], ws.links[:0], ws.others[:0]
 }
 
 // collect sorts the batch's rows into the buffers: visited URLs and
-// redirect targets (marks), discovered URLs (queued, numbered in batch
-// order), links and the targets to keep in other_urls.
+// redirect targets (marks), discovered URLs (for the inbox, numbered in
+// batch order), links and the targets to keep in other_urls.
 func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
 	for i := range batch {
 		v := &batch[i]
@@ -304,14 +403,14 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 		}
 		for j := range v.Discovered {
 			u := &v.Discovered[j]
-			u.ID, u.New = idOf(u.ID, u.URL), false
+			u.ID = idOf(u.ID, u.URL)
 			hid, err := ws.hostID(ctx, tx, u.Host)
 			if err != nil {
 				return err
 			}
 			u.Seq = ws.takeSeq()
-			ws.queued = append(ws.queued, queuedRow{urlRow{id: u.ID, url: u.URL, hostID: hid, depth: u.Depth,
-				state: stateQueued, seq: u.Seq, crawlID: crawlID}, u})
+			ws.inboxd = append(ws.inboxd, urlRow{id: u.ID, url: u.URL, hostID: hid, depth: u.Depth,
+				state: stateQueued, seq: u.Seq, crawlID: crawlID})
 		}
 		for j := range v.Links {
 			l := &v.Links[j]
@@ -323,7 +422,6 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 		}
 	}
 	slices.SortFunc(ws.marks, func(a, b urlRow) int { return cmp.Compare(a.id, b.id) })
-	slices.SortFunc(ws.queued, func(a, b queuedRow) int { return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.seq, b.seq)) })
 	slices.SortFunc(ws.links, func(a, b linkRow) int {
 		return cmp.Or(cmp.Compare(a.page, b.page), cmp.Compare(a.dst, b.dst), cmp.Compare(a.order, b.order))
 	})
@@ -350,10 +448,7 @@ func (ws *writeStmts) hostID(ctx context.Context, tx *sql.Tx, host string) (int6
 	if err := tx.StmtContext(ctx, ws.host).QueryRowContext(ctx, host).Scan(&id); err != nil {
 		return 0, fmt.Errorf("host %q: %w", host, err)
 	}
-	if len(ws.hostIDs) >= maxHostIDs {
-		clear(ws.hostIDs)
-	}
-	ws.hostIDs[host] = id
+	ws.remember(host, id)
 	return id, nil
 }
 
@@ -412,37 +507,12 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 	return nil
 }
 
-// writeQueue inserts the discovered URLs, each id once, and marks those
-// that were new.
-func (ws *writeStmts) writeQueue(ctx context.Context, tx *sql.Tx) error {
-	rows := ws.queued
-	// The same URL discovered twice in the batch: the first (lowest seq) is
-	// inserted, the others stay not new.
-	uniq := slices.CompactFunc(slices.Clone(rows), func(a, b queuedRow) bool { return a.id == b.id })
-	byID := make(map[int64]*URL, len(uniq))
-	urls := make([]urlRow, len(uniq))
-	for i, r := range uniq {
-		byID[r.id] = r.u
-		urls[i] = r.urlRow
-	}
-	err := ws.runURLs(ctx, tx, &ws.queue, urls, func(id int64) {
-		if u := byID[id]; u != nil {
-			u.New = true
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("queue %d URLs: %w", len(urls), err)
-	}
-	return nil
-}
-
-// runURLs writes url rows through m; each, when not nil, gets every id the
-// statement returns.
-func (ws *writeStmts) runURLs(ctx context.Context, tx *sql.Tx, m *multiRow, rows []urlRow, each func(int64)) error {
+// runURLs writes url rows through m.
+func (ws *writeStmts) runURLs(ctx context.Context, tx *sql.Tx, m *multiRow, rows []urlRow) error {
 	return ws.run(ctx, tx, m, len(rows), func(i int, args []any) []any {
 		r := &rows[i]
 		return append(args, r.id, r.url, r.hostID, r.depth, r.state, r.seq, r.crawlID)
-	}, each)
+	})
 }
 
 // writeLinks inserts the batch's links and the targets kept in other_urls.
@@ -450,13 +520,13 @@ func (ws *writeStmts) writeLinks(ctx context.Context, tx *sql.Tx) error {
 	err := ws.run(ctx, tx, &ws.link, len(ws.links), func(i int, args []any) []any {
 		l := &ws.links[i]
 		return append(args, l.page, l.dst, l.nofollow)
-	}, nil)
+	})
 	if err != nil {
 		return fmt.Errorf("insert %d links: %w", len(ws.links), err)
 	}
 	err = ws.run(ctx, tx, &ws.other, len(ws.others), func(i int, args []any) []any {
 		return append(args, ws.others[i].id, ws.others[i].url)
-	}, nil)
+	})
 	if err != nil {
 		return fmt.Errorf("insert %d link targets: %w", len(ws.others), err)
 	}
@@ -464,9 +534,8 @@ func (ws *writeStmts) writeLinks(ctx context.Context, tx *sql.Tx) error {
 }
 
 // run executes n rows through m bound to tx, in as few statements as chunks
-// allow; row appends the arguments of row i to args. When each is not nil
-// the statement returns one id per row it changed, passed to each.
-func (ws *writeStmts) run(ctx context.Context, tx *sql.Tx, m *multiRow, n int, row func(i int, args []any) []any, each func(int64)) error {
+// allow; row appends the arguments of row i to args.
+func (ws *writeStmts) run(ctx context.Context, tx *sql.Tx, m *multiRow, n int, row func(i int, args []any) []any) error {
 	done := 0
 	for i, size := range chunks {
 		if n-done < size {
@@ -479,34 +548,13 @@ func (ws *writeStmts) run(ctx context.Context, tx *sql.Tx, m *multiRow, n int, r
 				args = row(r, args)
 			}
 			ws.args = args
-			if err := execOrQuery(ctx, st, args, each); err != nil {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return err
 			}
 			done += size
 		}
 	}
 	return nil
-}
-
-// execOrQuery runs st with args, reading the returned ids when each is set.
-func execOrQuery(ctx context.Context, st *sql.Stmt, args []any, each func(int64)) error {
-	if each == nil {
-		_, err := st.ExecContext(ctx, args...)
-		return err
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		each(id)
-	}
-	return rows.Err()
 }
 
 // writeDrops adds the batch's drops by reason and records sitemaps.

@@ -222,6 +222,12 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
+	// Discovered URLs not merged yet (a crawl is running, or was killed)
+	// are queued for all a person can tell.
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM inbox`).Scan(&s.Queued); err != nil {
+		return err
+	}
+	s.Discovered = s.Queued
 	err = eachRow(ctx, tx, `SELECT state, count(*) FROM url GROUP BY state`, func(rows *sql.Rows) error {
 		var state int
 		var n int64

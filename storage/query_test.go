@@ -57,8 +57,9 @@ func TestLease(t *testing.T) {
 		return URL{URL: fmt.Sprintf("https://a.test/%d", i), Host: "a.test", Depth: depth}
 	}
 	b := URL{URL: "https://b.test/", Host: "b.test"}
-	bSeq := commitOne(t, db, Visit{Discovered: []URL{a(0, 0), b, a(1, 1)}})[0][1].Seq
-	commitOne(t, db, Visit{Discovered: []URL{a(2, 1), a(1, 9)}}, Visit{Discovered: []URL{a(3, 2), a(4, 2)}})
+	first := commitOne(t, db, Visit{Discovered: []URL{a(0, 0), b, a(1, 1)}})
+	bSeq := first.discovered[0][1].Seq
+	second := commitOne(t, db, Visit{Discovered: []URL{a(2, 1), a(1, 9)}}, Visit{Discovered: []URL{a(3, 2), a(4, 2)}})
 
 	all, err := db.Lease(ctx, "a.test", 0, 100)
 	if err != nil {
@@ -67,9 +68,14 @@ func TestLease(t *testing.T) {
 	var urls []string
 	for i, u := range all {
 		urls = append(urls, u.URL)
-		if u.ID != URLID(u.URL) || u.Host != "a.test" || u.New || (i > 0 && u.Seq <= all[i-1].Seq) {
-			t.Errorf("Lease[%d] = %+v, want ID URLID(URL), host a.test, not New, seq increasing", i, u)
+		if u.ID != URLID(u.URL) || u.Host != "a.test" || (i > 0 && u.Seq <= all[i-1].Seq) {
+			t.Errorf("Lease[%d] = %+v, want ID URLID(URL), host a.test, seq increasing", i, u)
 		}
+	}
+	// Lease gives back what the merges reported queued.
+	queued := slices.DeleteFunc(slices.Concat(first.queued, second.queued), func(u URL) bool { return u.Host != "a.test" })
+	if !slices.Equal(all, queued) {
+		t.Errorf("Lease(a.test, 0, 100) = %+v, want what Write reported queued, %+v", all, queued)
 	}
 	if want := []string{"https://a.test/0", "https://a.test/1", "https://a.test/2", "https://a.test/3", "https://a.test/4"}; !slices.Equal(urls, want) {
 		t.Fatalf("Lease(a.test, 0, 100) = %v, want discovery order %v", urls, want)

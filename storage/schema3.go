@@ -40,6 +40,16 @@ package storage
 // scope, nofollow, past the depth limit, traps), keyed by fingerprint: a
 // link's target is in url or here.
 //
+// inbox — URLs discovered and not yet checked against url: appended with
+// the visit that found them (in seq order, so each batch adds to the end of
+// one B-tree), and merged into url in large sorted batches (storage.Commit),
+// the URL-seen structure of IRLbot's DRUM: a seen check costs a share of a
+// sorted pass instead of a random leaf. Empty whenever a writer has ended
+// normally.
+//
+//	seq       INTEGER PRIMARY KEY  the URL's place in the queue, taken when it was discovered
+//	id, url, host_id, depth, crawl_id  as in url
+//
 // counters — named integers of the file: 'seq' is the next url.seq.
 //
 // The views:
@@ -71,6 +81,15 @@ INSERT OR IGNORE INTO url (id, url, host_id, depth, state, seq, crawl_id)
 	SELECT trawl_fingerprint(p.url), p.url, h.id, p.depth, CASE WHEN p.error IS NULL THEN 2 ELSE 3 END, 0, p.crawl_id
 	FROM pages p JOIN hosts h ON h.host = p.host;
 CREATE INDEX url_queue ON url (host_id, seq) WHERE state = 0;
+
+CREATE TABLE inbox (
+	seq      INTEGER PRIMARY KEY,
+	id       INTEGER NOT NULL,
+	url      TEXT NOT NULL,
+	host_id  INTEGER NOT NULL,
+	depth    INTEGER NOT NULL,
+	crawl_id INTEGER
+);
 
 CREATE TABLE counters (
 	name  TEXT PRIMARY KEY,

@@ -315,8 +315,8 @@ func TestMigrateV2File(t *testing.T) {
 		Visit{Discovered: []URL{{URL: "https://a.test/4", Host: "a.test", Depth: 2}, {URL: "https://a.test/2", Host: "a.test", Depth: 2}}},
 		Visit{Page: &Page{URL: "https://a.test/1", Host: "a.test", Status: 200, Depth: 1}},
 	)
-	if d := got[0]; !d[0].New || d[0].Seq <= maxSeq || d[1].New {
-		t.Errorf("discovered after migration = %+v, want a.test/4 New above seq %d, a.test/2 not New", d, maxSeq)
+	if d := got.discovered[0]; !slices.Equal(got.queued, d[:1]) || d[0].Seq <= maxSeq || got.merged != 2 {
+		t.Errorf("queued after migration = %+v (merged %d), want only a.test/4 %+v, above seq %d, of 2", got.queued, got.merged, d[:1], maxSeq)
 	}
 	if got, want := leaseURLs("a.test"), []string{"https://a.test/2", "https://a.test/3", "https://a.test/4"}; !slices.Equal(got, want) {
 		t.Errorf("Lease(a.test) after the resumed batch = %v, want %v", got, want)

@@ -66,17 +66,14 @@ type Link struct {
 	Queued bool
 }
 
-// URL is a URL to queue (Visit.Discovered) or one leased back (Lease).
+// URL is a URL to queue (Visit.Discovered), one queued (Commit.Queued) or
+// one leased back (Lease).
 type URL struct {
 	ID    int64  // URLID(URL); 0 means Write computes it
 	URL   string // canonical URL
 	Host  string // its host
 	Depth int    // link hops from a seed
-	// Set by Write before it calls committed, on Visit.Discovered, and by
-	// Lease: New says the URL was not in the file and is now queued (false:
-	// it was known, and nothing changed); Seq is its place in the queue.
-	New bool
-	Seq int64
+	Seq   int64  // its place in the queue (Commit.Queued, Lease)
 }
 
 // Sitemap is one Sitemap: line of a host's robots.txt.
@@ -86,11 +83,11 @@ type Sitemap struct {
 }
 
 // Visit is one unit of work for Write, committed atomically: Page (nil for
-// seeds, which only discover), its Links, the URLs it Discovered (queued
-// unless already known: the file is the authority on what is seen, and Write
-// reports which were new in URL.New) and the new state of the visited URL
-// (url.state becomes failed when Page.Error is set and not Answered, else
-// done).
+// seeds, which only discover), its Links, the URLs it Discovered and the new
+// state of the visited URL (url.state becomes failed when Page.Error is set
+// and not Answered, else done). Discovered URLs go to the inbox, durable
+// with the visit; they are checked against the URLs the file has, and the
+// new ones queued, when the inbox is merged (see Commit).
 type Visit struct {
 	Page       *Page     // the fetch's record; nil for a visit that only queues (seeds)
 	Links      []Link    // the page's outgoing links; requires Page
@@ -99,20 +96,48 @@ type Visit struct {
 	Sitemaps   []Sitemap // Sitemap lines of a robots.txt read during this fetch
 	Drops      []Drop    // links and URLs not followed, by reason
 	CrawlID    int64     // crawls.id from BeginCrawl; 0 stores NULL
+	// Merge asks for the inbox to be merged in this visit's transaction
+	// (the crawl has nothing else to do, or is starting).
+	Merge bool
 	// Ack is not stored: Write leaves it to the committed callback, which
 	// may tell the visit's sender that it is durable.
 	Ack chan error
+}
+
+// Commit is what one of Write's transactions did, passed to its committed
+// callback.
+type Commit struct {
+	Batch []Visit // the visits, in the order received; the callback must not keep it
+	// Queued are the URLs this transaction queued, in queue order: the
+	// inbox's URLs that the file did not have (each once). Empty unless the
+	// inbox was merged.
+	Queued []URL
+	// Merged is how many discovered URLs left the inbox in this
+	// transaction, queued or already known.
+	Merged int
+	// Err is nil on success. A failed batch stored nothing; a merge that
+	// failed after its batch was committed leaves the batch stored and the
+	// inbox for the next merge (Queued lists what it queued, if it did).
+	Err error
 }
 
 // WriterConfig tunes Write. The zero value is ready to use.
 type WriterConfig struct {
 	BatchSize  int           // visits per transaction; 0 means 256
 	FlushEvery time.Duration // how long a partial batch may linger for more visits; 0 means none (group commit)
+	// MergeAt is how many discovered URLs the inbox holds before they are
+	// merged into the queue; 0 means 20,000. Large merges are what make
+	// the seen check cheap (a sorted pass over the url B-tree instead of a
+	// random leaf per URL); Visit.Merge merges sooner.
+	MergeAt int
 }
 
 func (c WriterConfig) withDefaults() WriterConfig {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 256
+	}
+	if c.MergeAt <= 0 {
+		c.MergeAt = 20_000
 	}
 
 	return c
@@ -124,16 +149,18 @@ func (c WriterConfig) withDefaults() WriterConfig {
 // cfg.BatchSize, lingering cfg.FlushEvery for more if set). It never stops receiving, even after an error, so senders need
 // no select; the caller closes rows.
 //
-// After each transaction Write calls committed (if not nil) with the batch and
-// the transaction's error, nil on success; a failed batch is rolled back as a
-// whole. committed runs on Write's goroutine and must not keep batch: its
-// backing array is reused. Write goes on with later batches after a failure
-// and returns the first error once rows is closed and drained.
+// After each transaction Write calls committed (if not nil) with what it
+// did (Commit); a failed batch is rolled back as a whole. committed runs on
+// Write's goroutine and must not keep the batch: its backing array is
+// reused. Write goes on with later batches after a failure and returns the
+// first error once rows is closed and drained. Once rows is closed, the
+// inbox is merged: a writer that ends normally leaves every discovered URL
+// queued or known.
 //
 // ctx is used for the database calls only; pass context.WithoutCancel of the
 // crawl's context so that the final flush happens after a Ctrl-C. Only one
 // Write may run on a DB at a time.
-func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, committed func(batch []Visit, err error)) error {
+func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, committed func(Commit)) error {
 	cfg = cfg.withDefaults()
 	ws, prepErr := db.prepareWrite(ctx) // on failure every batch reports it; receiving goes on
 	if ws != nil {
@@ -146,12 +173,17 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 
 	var firstErr error
 	var visits, batches, failed int
-	flush := func() {
-		if len(batch) == 0 {
+	flush := func(final bool) {
+		merge := final && ws != nil && ws.pending > 0
+		for i := range batch {
+			merge = merge || batch[i].Merge
+		}
+		if len(batch) == 0 && !merge {
 			return
 		}
 		start := time.Now()
-		err := db.commit(ctx, ws, batch)
+		c := Commit{Batch: batch}
+		err := db.commit(ctx, ws, &c, cfg.MergeAt, merge)
 		if ws == nil {
 			err = errors.Join(err, prepErr)
 		}
@@ -163,10 +195,11 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 				firstErr = err
 			}
 		}
-		db.log.LogAttrs(ctx, slog.LevelDebug, "committed batch",
-			slog.Int("visits", len(batch)), slog.Duration("elapsed", time.Since(start)), slog.Bool("ok", err == nil))
+		db.log.LogAttrs(ctx, slog.LevelDebug, "committed batch", slog.Int("visits", len(batch)),
+			slog.Int("merged", c.Merged), slog.Duration("elapsed", time.Since(start)), slog.Bool("ok", err == nil))
+		c.Err = err
 		if committed != nil {
-			committed(batch, err)
+			committed(c)
 		}
 		clear(batch) // drop references to pages and links before reuse
 		batch = batch[:0]
@@ -216,9 +249,9 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 			}
 		}
 		timer.Stop()
-		flush()
+		flush(false)
 	}
-	flush()
+	flush(true)
 	db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
 		slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
 	return firstErr

@@ -12,10 +12,13 @@ import (
 	"time"
 )
 
-// batchResult is what committed was called with.
+// batchResult is what committed was called with, copied: the callback may
+// not keep the batch.
 type batchResult struct {
 	urls       []string // Page.URL, or the first Discovered URL for seed visits
-	discovered [][]URL  // each visit's Discovered as committed saw it (New and Seq set)
+	discovered [][]URL  // each visit's Discovered as committed saw it (ID and Seq set)
+	queued     []URL    // Commit.Queued
+	merged     int      // Commit.Merged
 	err        error
 }
 
@@ -26,8 +29,8 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	var got []batchResult // written by committed on Write's goroutine; read after done
 	done := make(chan error, 1)
 	go func() {
-		done <- db.Write(context.Background(), cfg, rows, func(batch []Visit, err error) {
-			got = append(got, newBatchResult(batch, err))
+		done <- db.Write(context.Background(), cfg, rows, func(c Commit) {
+			got = append(got, newBatchResult(c))
 		})
 	}()
 	for _, v := range visits {
@@ -38,21 +41,32 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	return got, err
 }
 
-// newBatchResult copies what committed may not keep: batch is reused.
-func newBatchResult(batch []Visit, err error) batchResult {
-	r := batchResult{err: err}
-	for _, v := range batch {
+// newBatchResult copies what committed may not keep: the batch is reused.
+func newBatchResult(c Commit) batchResult {
+	r := batchResult{queued: slices.Clone(c.Queued), merged: c.Merged, err: c.Err}
+	for _, v := range c.Batch {
 		r.urls = append(r.urls, visitKey(v))
 		r.discovered = append(r.discovered, slices.Clone(v.Discovered))
 	}
 	return r
 }
 
+// allQueued returns the Queued of every commit, in order.
+func allQueued(got []batchResult) []URL {
+	var all []URL
+	for _, b := range got {
+		all = append(all, b.queued...)
+	}
+	return all
+}
+
 // commitOne writes visits as one batch, the way Write groups what is
-// already waiting when it starts, and returns each visit's Discovered as
-// committed saw them. Batches are otherwise cut by timing; tests of what
-// happens within one batch need this. It fails the test on any error.
-func commitOne(t *testing.T, db *DB, visits ...Visit) [][]URL {
+// already waiting when it starts, then lets Write's final flush merge the
+// inbox. Batches are otherwise cut by timing; tests of what happens within
+// one batch need this. It returns the batch's commit, with queued and merged
+// summed over the batch's own merge (if it had one) and the final one. It
+// fails the test on any error.
+func commitOne(t *testing.T, db *DB, visits ...Visit) batchResult {
 	t.Helper()
 	rows := make(chan Visit, len(visits))
 	for _, v := range visits {
@@ -60,16 +74,23 @@ func commitOne(t *testing.T, db *DB, visits ...Visit) [][]URL {
 	}
 	close(rows) // Write finds every visit waiting, then the close: one batch
 	var got []batchResult
-	err := db.Write(t.Context(), WriterConfig{BatchSize: max(len(visits), 1)}, rows, func(batch []Visit, err error) {
-		got = append(got, newBatchResult(batch, err))
+	err := db.Write(t.Context(), WriterConfig{BatchSize: max(len(visits), 1)}, rows, func(c Commit) {
+		got = append(got, newBatchResult(c))
 	})
 	if err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	if len(got) != 1 || len(got[0].urls) != len(visits) {
-		t.Fatalf("committed %d batches (%v), want one of %d visits", len(got), got, len(visits))
+	// One commit for the batch, and one more when the final flush had
+	// something left to merge.
+	if len(got) == 0 || len(got) > 2 || len(got[0].urls) != len(visits) || (len(got) == 2 && len(got[1].urls) != 0) {
+		t.Fatalf("committed %d times (%+v), want one batch of %d visits, then at most a merge", len(got), got, len(visits))
 	}
-	return got[0].discovered
+	r := got[0]
+	r.queued = allQueued(got)
+	for _, b := range got[1:] {
+		r.merged += b.merged
+	}
+	return r
 }
 
 func visitKey(v Visit) string {
@@ -117,12 +138,12 @@ func TestWriteBatches(t *testing.T) {
 		name      string
 		batchSize int
 		visits    int
-		want      []int // sizes of the committed batches
+		want      []int // sizes of the committed batches; the last 0 is the final flush's merge
 	}{
-		{"exact multiple", 3, 9, []int{3, 3, 3}},
-		{"partial batch flushed on close", 3, 10, []int{3, 3, 3, 1}},
-		{"one big batch", 0, 10, []int{10}}, // default 256
-		{"batch of one", 1, 3, []int{1, 1, 1}},
+		{"exact multiple", 3, 9, []int{3, 3, 3, 0}},
+		{"partial batch flushed on close", 3, 10, []int{3, 3, 3, 1, 0}},
+		{"one big batch", 0, 10, []int{10, 0}}, // default 256
+		{"batch of one", 1, 3, []int{1, 1, 1, 0}},
 		{"nothing", 4, 0, nil},
 	}
 	for _, tt := range tests {
@@ -174,19 +195,38 @@ func TestWriteBatches(t *testing.T) {
 
 // TestWriteCommittedSeesWholeVisit checks, from committed, that each visit
 // of the batch is in the database with its page, links, discoveries and
-// state: one transaction, visible together.
+// state: one transaction, visible together. Discoveries are in the inbox
+// until a merge; what a commit reports Queued is in the queue when it is
+// called, at the seq of its first discovery.
 func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 	db := openTest(t)
 	rows := make(chan Visit)
 	done := make(chan error, 1)
 	var checked int
+	queued := map[string]int{} // how many commits reported each URL queued
+	var commits []int          // visits per commit
 	go func() {
-		done <- db.Write(t.Context(), WriterConfig{BatchSize: 4, FlushEvery: time.Hour}, rows, func(batch []Visit, err error) {
-			if err != nil {
-				t.Errorf("committed err = %v", err)
+		done <- db.Write(t.Context(), WriterConfig{BatchSize: 4, FlushEvery: time.Hour}, rows, func(c Commit) {
+			commits = append(commits, len(c.Batch))
+			if c.Err != nil {
+				t.Errorf("committed err = %v", c.Err)
 				return
 			}
-			for _, v := range batch {
+			inQueue := map[string]bool{}
+			for _, u := range c.Queued {
+				queued[u.URL]++
+				inQueue[u.URL] = true
+				if got := count(t, db, `SELECT count(*) FROM urls WHERE url = ? AND host = ? AND state = 'queued' AND seq = ? AND depth = ?`,
+					u.URL, u.Host, u.Seq, u.Depth); got != 1 {
+					t.Errorf("reported queued %+v, not in urls as queued", u)
+				}
+			}
+			if c.Merged > 0 {
+				if n := count(t, db, `SELECT count(*) FROM inbox`); n != 0 {
+					t.Errorf("inbox holds %d rows after a merge, want 0", n)
+				}
+			}
+			for _, v := range c.Batch {
 				p := v.Page
 				if got := count(t, db, `SELECT count(*) FROM pages WHERE url = ?`, p.URL); got != 1 {
 					t.Errorf("%s: pages rows = %d, want 1", p.URL, got)
@@ -198,11 +238,16 @@ func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 					t.Errorf("%s: not marked done", p.URL)
 				}
 				for _, u := range v.Discovered {
-					if got := count(t, db, `SELECT count(*) FROM urls WHERE url = ? AND state = 'queued' AND seq = ?`, u.URL, u.Seq); got != 1 {
-						t.Errorf("%s: discovered %s not queued at seq %d", p.URL, u.URL, u.Seq)
+					if inQueue[u.URL] {
+						continue // checked above
 					}
-					if !u.New {
-						t.Errorf("%s: discovered %s (never seen before) not reported New", p.URL, u.URL)
+					// Never seen before, so it is queued by this commit's
+					// merge or waiting in the inbox.
+					if got := count(t, db, `SELECT count(*) FROM inbox WHERE id = ? AND url = ? AND seq = ?`, u.ID, u.URL, u.Seq); got != 1 {
+						t.Errorf("%s: discovered %s neither queued nor in the inbox at seq %d", p.URL, u.URL, u.Seq)
+					}
+					if got := count(t, db, `SELECT count(*) FROM url WHERE id = ?`, u.ID); got != 0 {
+						t.Errorf("%s: discovered %s in url before a merge", p.URL, u.URL)
 					}
 				}
 				checked++
@@ -210,7 +255,9 @@ func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 		})
 	}()
 	for n := range 10 {
-		rows <- pageVisit(0, 1, n+1, 5)
+		v := pageVisit(0, 1, n+1, 5)
+		v.Merge = n == 5 // the second batch's merge takes the first's discoveries too
+		rows <- v
 	}
 	close(rows)
 	if err := <-done; err != nil {
@@ -218,6 +265,18 @@ func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 	}
 	if checked != 10 {
 		t.Errorf("checked %d visits in committed, want 10", checked)
+	}
+	// 4 + 4 + 2 visits, then the final flush merges the last batch's.
+	if want := []int{4, 4, 2, 0}; !slices.Equal(commits, want) {
+		t.Errorf("visits per commit = %v, want %v", commits, want)
+	}
+	if len(queued) != 50 {
+		t.Errorf("%d URLs reported queued, want the 50 discovered", len(queued))
+	}
+	for u, n := range queued {
+		if n != 1 {
+			t.Errorf("%s reported queued %d times, want once", u, n)
+		}
 	}
 }
 
@@ -228,9 +287,12 @@ func TestWriteFlushEvery(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- db.Write(t.Context(), WriterConfig{BatchSize: 100, FlushEvery: 20 * time.Millisecond}, rows,
-			func(batch []Visit, err error) {
+			func(c Commit) {
+				if len(c.Batch) == 0 {
+					return // the final flush's merge, after close
+				}
 				var urls []string
-				for _, v := range batch {
+				for _, v := range c.Batch {
 					urls = append(urls, v.Page.URL)
 				}
 				flushed <- urls
@@ -269,9 +331,10 @@ func TestWriteFlushEvery(t *testing.T) {
 }
 
 // TestWriteFailedBatch makes the last row of a batch fail: the whole batch
-// must be rolled back (pages, states, queue, and the host it added),
-// committed must get the error and report no URL as New, and Write must
-// keep draining and writing later batches, and return the error.
+// must be rolled back (pages, states, inbox, and the host it added),
+// committed must get the error, and none of its discoveries may ever be
+// queued; Write must keep draining and writing later batches, whose
+// discoveries the final flush queues, and return the error.
 func TestWriteFailedBatch(t *testing.T) {
 	db := openTest(t)
 	ctx := t.Context()
@@ -296,23 +359,24 @@ func TestWriteFailedBatch(t *testing.T) {
 	if err == nil {
 		t.Fatal("Write returned nil, want the failed batch's error")
 	}
-	if len(got) != 3 {
-		t.Fatalf("committed called %d times, want 3", len(got))
+	if len(got) != 4 || len(got[3].urls) != 0 {
+		t.Fatalf("committed %+v, want 3 batches and the final merge", got)
 	}
-	if got[0].err != nil || got[2].err != nil {
-		t.Errorf("committed errs = %v, %v for the good batches, want nil", got[0].err, got[2].err)
+	if got[0].err != nil || got[2].err != nil || got[3].err != nil {
+		t.Errorf("committed errs = %v, %v, %v for the good batches and the merge, want nil", got[0].err, got[2].err, got[3].err)
 	}
 	if got[1].err == nil || !errors.Is(err, got[1].err) {
 		t.Errorf("batch 2 err = %v, Write err = %v; want the same non-nil error", got[1].err, err)
 	}
-	for i, b := range got {
-		for _, d := range b.discovered {
-			for _, u := range d {
-				if want := b.err == nil; u.New != want {
-					t.Errorf("batch %d: %s New = %v, want %v", i+1, u.URL, u.New, want)
-				}
-			}
-		}
+	// Only the good batches' discoveries are queued, once, by the final
+	// merge, with the seqs Write gave them; h9.test, rolled back with batch
+	// 2 and added again by batch 3, is named right.
+	want := slices.Concat(slices.Concat(got[0].discovered...), slices.Concat(got[2].discovered...))
+	if len(want) != 10 {
+		t.Fatalf("discovered in the good batches: %d URLs, want 10", len(want))
+	}
+	if q := allQueued(got); !slices.Equal(q, want) || got[3].merged != 10 {
+		t.Errorf("queued = %+v (merged %d),\nwant the good batches' discoveries %+v (10)", q, got[3].merged, want)
 	}
 	for n := 1; n <= 8; n++ {
 		url := visits[n-1].Page.URL
@@ -539,14 +603,8 @@ func TestWriteAliases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range got {
-		for _, d := range b.discovered {
-			for _, u := range d {
-				if u.New {
-					t.Errorf("%s reported New, want not: it is a recorded alias", u.URL)
-				}
-			}
-		}
+	if q := allQueued(got); len(q) != 0 {
+		t.Errorf("queued %+v, want nothing: the discovered URL is a recorded alias", q)
 	}
 	if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/new' AND state = 'done'`); n != 1 {
 		t.Errorf("redirect target in state done: %d rows, want 1", n)
@@ -636,10 +694,12 @@ func TestWriteAnswered(t *testing.T) {
 	}
 }
 
-// TestWriteReportsNew: Write reports a URL New exactly once, the first time
-// it is discovered, whether the repeat is in the same visit, in another
-// visit of the batch or in a later batch; Seq is the stored queue order.
-func TestWriteReportsNew(t *testing.T) {
+// TestWriteQueuesOnce: a URL is queued exactly once, by the merge after its
+// first discovery, whether the repeat is in the same visit, in another
+// visit of the batch or in a later batch, and never when it was fetched
+// before; every discovery gets its own Seq, and the URL is queued with the
+// first discovery's Seq and depth. Queued is in queue order.
+func TestWriteQueuesOnce(t *testing.T) {
 	db := openTest(t)
 	u := func(path string, depth int) URL {
 		return URL{URL: "https://a.test" + path, Host: "a.test", Depth: depth}
@@ -649,67 +709,83 @@ func TestWriteReportsNew(t *testing.T) {
 		Visit{Discovered: []URL{u("/2", 5), u("/3", 1)}},
 	)
 	batch2 := commitOne(t, db, Visit{Discovered: []URL{u("/1", 5), u("/4", 2), u("/4", 5)}})
+	fetched := commitOne(t, db, Visit{Page: &Page{URL: "https://a.test/9", Host: "a.test", Status: 200, Depth: 3}})
+	batch3 := commitOne(t, db, Visit{Discovered: []URL{u("/9", 4), u("/2", 4), u("/5", 4)}})
 
-	type report struct {
-		url string
-		new bool
-	}
-	var got []report
-	seqs := map[string]int64{} // of the New ones
-	for _, visit := range slices.Concat(batch1, batch2) {
+	var prev int64
+	for _, visit := range slices.Concat(batch1.discovered, batch2.discovered, batch3.discovered) {
 		for _, d := range visit {
-			got = append(got, report{d.URL, d.New})
-			if d.New {
-				seqs[d.URL] = d.Seq
+			if d.ID != URLID(d.URL) || d.Host != "a.test" {
+				t.Errorf("%s: ID %d, host %q; want URLID %d, a.test", d.URL, d.ID, d.Host, URLID(d.URL))
 			}
-			if d.ID != URLID(d.URL) {
-				t.Errorf("%s: ID = %d, want URLID %d", d.URL, d.ID, URLID(d.URL))
+			if d.Seq <= prev {
+				t.Errorf("%s: Seq %d, want above the previous discovery's %d", d.URL, d.Seq, prev)
 			}
+			prev = d.Seq
 		}
 	}
-	want := []report{
-		{"https://a.test/1", true}, {"https://a.test/2", true}, {"https://a.test/1", false},
-		{"https://a.test/2", false}, {"https://a.test/3", true},
-		{"https://a.test/1", false}, {"https://a.test/4", true}, {"https://a.test/4", false},
+	d1, d2, d3 := batch1.discovered, batch2.discovered, batch3.discovered
+	tests := []struct {
+		name   string
+		got    batchResult
+		want   []URL // the first discoveries, as Write numbered them
+		merged int
+	}{
+		{"repeats within a visit and a batch", batch1, []URL{d1[0][0], d1[0][1], d1[1][1]}, 5},
+		{"a repeat of a queued URL", batch2, []URL{d2[0][1]}, 3},
+		{"no discovery", fetched, nil, 0},
+		{"a fetched URL and a queued one", batch3, []URL{d3[0][2]}, 3},
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("New reported = %v, want %v", got, want)
+	seqs := map[string]int64{} // of the URLs queued
+	for _, tt := range tests {
+		if !slices.Equal(tt.got.queued, tt.want) || tt.got.merged != tt.merged {
+			t.Errorf("%s: queued %+v (merged %d), want %+v (%d)", tt.name, tt.got.queued, tt.got.merged, tt.want, tt.merged)
+		}
+		for _, q := range tt.got.queued {
+			seqs[q.URL] = q.Seq
+		}
+	}
+	if q := batch1.queued; len(q) == 3 && (q[0].Depth != 0 || q[1].Depth != 0 || q[2].Depth != 1) {
+		t.Errorf("batch 1 queued depths %d, %d, %d; want the first discoveries' 0, 0, 1", q[0].Depth, q[1].Depth, q[2].Depth)
 	}
 
-	// Queued once each, with the first discovery's depth, at the Seq reported.
-	rows, err := db.ro.QueryContext(t.Context(), `SELECT url, depth, seq, state FROM urls ORDER BY seq`)
+	// Stored once each, with the first discovery's depth, at the Seq reported.
+	rows, err := db.ro.QueryContext(t.Context(), `SELECT url, depth, seq FROM urls WHERE state = 'queued' ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var order []string
 	for rows.Next() {
-		var url, state string
+		var url string
 		var depth int
 		var seq int64
-		if err := rows.Scan(&url, &depth, &seq, &state); err != nil {
+		if err := rows.Scan(&url, &depth, &seq); err != nil {
 			t.Fatal(err)
 		}
 		order = append(order, url)
-		if seq != seqs[url] || state != "queued" {
-			t.Errorf("urls row %s: seq %d, state %s; want the reported Seq %d, queued", url, seq, state, seqs[url])
+		if seq != seqs[url] {
+			t.Errorf("urls row %s: seq %d, want the Seq reported queued %d", url, seq, seqs[url])
 		}
-		if want := map[string]int{"/1": 0, "/2": 0, "/3": 1, "/4": 2}[url[len("https://a.test"):]]; depth != want {
+		if want := map[string]int{"/1": 0, "/2": 0, "/3": 1, "/4": 2, "/5": 4}[url[len("https://a.test"):]]; depth != want {
 			t.Errorf("urls row %s: depth %d, want %d (the first discovery's)", url, depth, want)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"https://a.test/1", "https://a.test/2", "https://a.test/3", "https://a.test/4"}; !slices.Equal(order, want) {
-		t.Errorf("urls by seq = %v, want discovery order %v", order, want)
+	if want := []string{"https://a.test/1", "https://a.test/2", "https://a.test/3", "https://a.test/4", "https://a.test/5"}; !slices.Equal(order, want) {
+		t.Errorf("queued urls by seq = %v, want discovery order %v", order, want)
+	}
+	if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/9' AND state = 'done' AND depth = 3`); n != 1 {
+		t.Errorf("fetched a.test/9: %d done rows at depth 3, want 1: a later discovery changes nothing", n)
 	}
 }
 
-// TestWriteAliasNotNew: a redirect target recorded as an alias is done, and
-// a discovery of it in the same batch, before or after the alias, neither
-// queues it nor reports it New.
-func TestWriteAliasNotNew(t *testing.T) {
+// TestWriteAliasNotQueued: a redirect target recorded as an alias is done,
+// and a discovery of it in the same batch, before or after the alias, does
+// not queue it.
+func TestWriteAliasNotQueued(t *testing.T) {
 	for _, discoverFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("discovered first %v", discoverFirst), func(t *testing.T) {
 			db := openTest(t)
@@ -727,9 +803,9 @@ func TestWriteAliasNotNew(t *testing.T) {
 				visits = []Visit{discover, redirect}
 			}
 			got := commitOne(t, db, visits...)
-			d := got[slices.IndexFunc(visits, func(v Visit) bool { return v.Page == nil })]
-			if d[0].New || !d[1].New {
-				t.Errorf("New: alias %v, other %v; want false, true", d[0].New, d[1].New)
+			d := got.discovered[slices.IndexFunc(visits, func(v Visit) bool { return v.Page == nil })]
+			if want := []URL{d[1]}; !slices.Equal(got.queued, want) || got.merged != 2 {
+				t.Errorf("queued %+v (merged %d), want only a.test/other %+v (2)", got.queued, got.merged, want)
 			}
 			if n := count(t, db, `SELECT count(*) FROM urls WHERE url = 'https://a.test/new' AND state = 'done'`); n != 1 {
 				t.Errorf("alias done rows = %d, want 1", n)
@@ -738,8 +814,8 @@ func TestWriteAliasNotNew(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(leased) != 1 || leased[0].URL != "https://a.test/other" {
-				t.Errorf("Lease = %v, want only a.test/other", leased)
+			if !slices.Equal(leased, got.queued) {
+				t.Errorf("Lease = %+v, want what was queued, %+v", leased, got.queued)
 			}
 		})
 	}
