@@ -5,7 +5,8 @@
 // The file is meant to be opened by people with the sqlite3 shell, so the
 // schema stays plain: timestamps are TEXT in UTC RFC 3339 with milliseconds
 // ('2006-01-02T15:04:05.000Z'), booleans are INTEGER 0/1 and lists are JSON
-// text. The tables are documented on schemaV1.
+// text. The tables are documented on schemaV1, schemaV2 and schemaV3 (the
+// layout of today: integer keys, views with the older tables' columns).
 //
 // A DB holds two connection pools on the same file: one connection for writes
 // (every transaction starts with BEGIN IMMEDIATE, so writers queue instead of

@@ -212,11 +212,10 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 			break
 		}
 		batch = append(batch, v)
-		// Group commit: take what is already waiting (up to BatchSize), then
-		// commit. Under load visits pile up while a transaction runs, so
-		// batches grow by themselves; when the writer keeps up, a visit is
-		// durable within one commit of being sent, which bounds what a
-		// crash loses to about the fetches in flight.
+		// Group commit: take what is already waiting (up to BatchSize),
+		// linger FlushEvery for more, then commit. A sender that waits for
+		// its visit's commit (the crawl's workers do) loses at most the
+		// visits in flight to a crash.
 		var linger <-chan time.Time
 		if cfg.FlushEvery > 0 {
 			timer.Reset(cfg.FlushEvery)
