@@ -19,7 +19,7 @@ const (
 	// markHead/markTail set the state of fetched URLs and redirect targets,
 	// adding those not queued before, so that the seen-set stays complete.
 	markHead  = `INSERT INTO url (id, url, host_id, depth, state, seq, crawl_id) VALUES `
-	markTail  = ` ON CONFLICT (id) DO UPDATE SET state = excluded.state`
+	markTail  = ` ON CONFLICT (id) DO UPDATE SET state = excluded.state RETURNING id, seq`
 	urlValues = `(?, ?, ?, ?, ?, ?, ?)`
 
 	inboxHead   = `INSERT INTO inbox (seq, id, url, host_id, depth, crawl_id) VALUES `
@@ -36,7 +36,7 @@ ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq`
 	countInbox = `SELECT count(*) FROM inbox`
 	hostName   = `SELECT host FROM hosts WHERE id = ?`
 
-	linkHead   = `INSERT INTO link (page_id, dst_id, nofollow) VALUES `
+	linkHead   = `INSERT INTO link (page_seq, dst_id, nofollow) VALUES `
 	linkValues = `(?, ?, ?)`
 	linkTail   = ` ON CONFLICT DO NOTHING`
 
@@ -45,11 +45,11 @@ ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq`
 	otherTail   = ` ON CONFLICT DO NOTHING`
 
 	// insertPage replaces the row of a URL fetched again.
-	insertPage = `INSERT INTO page (id, final_url, status, content_type, title, fetched_at,
+	insertPage = `INSERT INTO page (seq, id, final_url, status, content_type, title, fetched_at,
 	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
 	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, unchanged)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-ON CONFLICT (id) DO UPDATE SET final_url = excluded.final_url,
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url,
 	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
 	fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
 	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
@@ -61,10 +61,10 @@ ON CONFLICT (id) DO UPDATE SET final_url = excluded.final_url,
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
 	touchPage = `UPDATE page SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
-	error = NULL, error_class = NULL WHERE id = ?`
+	error = NULL, error_class = NULL WHERE seq = ?`
 
 	// dropLinks clears a refetched page's old links before its new ones go in.
-	dropLinks = `DELETE FROM link WHERE page_id = ?`
+	dropLinks = `DELETE FROM link WHERE page_seq = ?`
 
 	// hostID returns a host's id, adding the host when it is new.
 	hostID = `INSERT INTO hosts (host) VALUES (?) ON CONFLICT (host) DO UPDATE SET host = excluded.host RETURNING id`
@@ -106,6 +106,7 @@ type writeStmts struct {
 	mark, inbox, link, other                                                      multiRow
 
 	nextSeq   int64            // url.seq of the next URL queued
+	seqs      map[int64]int64  // url.seq by url.id of the batch's visited URLs
 	pending   int              // rows in the inbox, committed
 	hostIDs   map[string]int64 // hosts.id by host, for hosts committed or in this batch
 	hostNames map[int64]string // the reverse of hostIDs
@@ -138,7 +139,7 @@ type otherRow struct {
 // prepareWrite prepares the writer's statements on db.rw and reads the
 // next queue sequence number.
 func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
-	ws := &writeStmts{hostIDs: map[string]int64{}, hostNames: map[int64]string{}}
+	ws := &writeStmts{hostIDs: map[string]int64{}, hostNames: map[int64]string{}, seqs: map[int64]int64{}}
 	single := []struct {
 		dst **sql.Stmt
 		sql string
@@ -327,11 +328,11 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 	if err := ws.collect(ectx, tx, batch, now); err != nil {
 		return 0, err
 	}
+	if err := ws.writeMarks(ectx, tx); err != nil {
+		return 0, fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
+	}
 	if err := ws.writePages(ectx, tx, batch, now); err != nil {
 		return 0, err
-	}
-	if err := ws.runURLs(ectx, tx, &ws.mark, ws.marks); err != nil {
-		return 0, fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
 	}
 	added := len(ws.inboxd)
 	err := ws.run(ectx, tx, &ws.inbox, added, func(i int, args []any) []any {
@@ -356,6 +357,7 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 // reset drops the batch's rows (and their strings) from the buffers.
 func (ws *writeStmts) reset() {
 	clear(ws.marks)
+	clear(ws.seqs)
 	clear(ws.inboxd)
 	clear(ws.others)
 	clear(ws.args)
@@ -422,12 +424,8 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 		}
 	}
 	slices.SortFunc(ws.marks, func(a, b urlRow) int { return cmp.Compare(a.id, b.id) })
-	slices.SortFunc(ws.links, func(a, b linkRow) int {
-		return cmp.Or(cmp.Compare(a.page, b.page), cmp.Compare(a.dst, b.dst), cmp.Compare(a.order, b.order))
-	})
 	slices.SortFunc(ws.others, func(a, b otherRow) int { return cmp.Compare(a.id, b.id) })
 	ws.marks = slices.CompactFunc(ws.marks, func(a, b urlRow) bool { return a.id == b.id })
-	ws.links = slices.CompactFunc(ws.links, func(a, b linkRow) bool { return a.page == b.page && a.dst == b.dst })
 	ws.others = slices.CompactFunc(ws.others, func(a, b otherRow) bool { return a.id == b.id })
 	return nil
 }
@@ -464,6 +462,10 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 		if page == nil {
 			page, touch, drop = tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.dropLinks)
 		}
+		seq, ok := ws.seqs[p.ID]
+		if !ok {
+			return fmt.Errorf("page %s: its URL has no seq", p.URL)
+		}
 		crawlID := nullInt(batch[i].CrawlID)
 		fetchedAt := now
 		if !p.FetchedAt.IsZero() {
@@ -471,7 +473,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 		}
 		attempts := max(p.Attempts, 1)
 		if p.Unchanged {
-			res, err := touch.ExecContext(ctx, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, p.ID)
+			res, err := touch.ExecContext(ctx, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, seq)
 			if err != nil {
 				return fmt.Errorf("page %s unchanged: %w", p.URL, err)
 			}
@@ -491,7 +493,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 		if finalURL == p.URL && p.Status > 0 {
 			finalURL = "" // the view shows the URL itself
 		}
-		if _, err := page.ExecContext(ctx, p.ID, nullString(finalURL), p.Status,
+		if _, err := page.ExecContext(ctx, seq, p.ID, nullString(finalURL), p.Status,
 			nullString(p.ContentType), nullString(p.Title), fetchedAt, p.Duration.Milliseconds(),
 			p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
 			attempts, nullString(p.Error), crawlID, nullString(p.ErrorClass), nullString(p.Charset),
@@ -499,7 +501,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			return fmt.Errorf("page %s: %w", p.URL, err)
 		}
 		if p.Refetch { // a refetch replaces its links
-			if _, err := drop.ExecContext(ctx, p.ID); err != nil {
+			if _, err := drop.ExecContext(ctx, seq); err != nil {
 				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
 			}
 		}
@@ -507,16 +509,62 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 	return nil
 }
 
-// runURLs writes url rows through m.
-func (ws *writeStmts) runURLs(ctx context.Context, tx *sql.Tx, m *multiRow, rows []urlRow) error {
-	return ws.run(ctx, tx, m, len(rows), func(i int, args []any) []any {
-		r := &rows[i]
-		return append(args, r.id, r.url, r.hostID, r.depth, r.state, r.seq, r.crawlID)
-	})
+// writeMarks upserts the states of the batch's visited URLs and redirect
+// targets and learns each one's seq (ws.seqs), which keys its page and links.
+func (ws *writeStmts) writeMarks(ctx context.Context, tx *sql.Tx) error {
+	rows := ws.marks
+	done := 0
+	for i, size := range chunks {
+		if len(rows)-done < size {
+			continue
+		}
+		st := tx.StmtContext(ctx, ws.mark[i])
+		for len(rows)-done >= size {
+			args := ws.args[:0]
+			for _, r := range rows[done : done+size] {
+				args = append(args, r.id, r.url, r.hostID, r.depth, r.state, r.seq, r.crawlID)
+			}
+			ws.args = args
+			if err := ws.readSeqs(ctx, st, args); err != nil {
+				return err
+			}
+			done += size
+		}
+	}
+	return nil
 }
 
-// writeLinks inserts the batch's links and the targets kept in other_urls.
+// readSeqs runs st, which returns (id, seq) rows, into ws.seqs.
+func (ws *writeStmts) readSeqs(ctx context.Context, st *sql.Stmt, args []any) error {
+	res, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	for res.Next() {
+		var id, seq int64
+		if err := res.Scan(&id, &seq); err != nil {
+			return err
+		}
+		ws.seqs[id] = seq
+	}
+	return res.Err()
+}
+
+// writeLinks inserts the batch's links (keyed by their page's seq, which
+// writeMarks learnt) and the targets kept in other_urls.
 func (ws *writeStmts) writeLinks(ctx context.Context, tx *sql.Tx) error {
+	for i := range ws.links {
+		seq, ok := ws.seqs[ws.links[i].page]
+		if !ok {
+			return fmt.Errorf("links of page %d: its URL has no seq", ws.links[i].page)
+		}
+		ws.links[i].page = seq
+	}
+	slices.SortFunc(ws.links, func(a, b linkRow) int {
+		return cmp.Or(cmp.Compare(a.page, b.page), cmp.Compare(a.dst, b.dst), cmp.Compare(a.order, b.order))
+	})
+	ws.links = slices.CompactFunc(ws.links, func(a, b linkRow) bool { return a.page == b.page && a.dst == b.dst })
 	err := ws.run(ctx, tx, &ws.link, len(ws.links), func(i int, args []any) []any {
 		l := &ws.links[i]
 		return append(args, l.page, l.dst, l.nofollow)

@@ -351,8 +351,8 @@ func (db *DB) Requeue(ctx context.Context) (int64, error) {
 // is nothing to revalidate).
 func (db *DB) Validators(ctx context.Context, id int64) (etag, lastModified string, err error) {
 	var e, lm sql.NullString
-	err = db.ro.QueryRowContext(ctx, `SELECT etag, last_modified FROM page
-		WHERE id = ? AND error IS NULL AND status BETWEEN 200 AND 299`, id).Scan(&e, &lm)
+	err = db.ro.QueryRowContext(ctx, `SELECT p.etag, p.last_modified FROM url u JOIN page p ON p.seq = u.seq
+		WHERE u.id = ? AND p.error IS NULL AND p.status BETWEEN 200 AND 299`, id).Scan(&e, &lm)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", nil
 	}
@@ -376,9 +376,10 @@ type Fingerprint struct {
 	SimHash uint64 // pages.simhash
 }
 
-// EachFingerprint calls fn with every page that has a SimHash, in id order.
+// EachFingerprint calls fn with every page that has a SimHash, in queue
+// order.
 func (db *DB) EachFingerprint(ctx context.Context, fn func(Fingerprint) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT p.id, u.url, p.simhash FROM page p JOIN url u ON u.id = p.id WHERE p.simhash IS NOT NULL ORDER BY p.id`)
+	rows, err := db.ro.QueryContext(ctx, `SELECT p.id, u.url, p.simhash FROM page p JOIN url u ON u.id = p.id WHERE p.simhash IS NOT NULL ORDER BY p.seq`)
 	if err != nil {
 		return fmt.Errorf("fingerprints: %w", err)
 	}

@@ -28,13 +28,17 @@ package storage
 //	seq       INTEGER NOT NULL     discovery order (counters 'seq'): FIFO per host
 //	crawl_id  INTEGER              crawls.id of the run that discovered it
 //
-// page — one row per fetched URL, keyed by its url.id. Columns as the
-// pages view below, less url, host and depth (in url), and final_url is
-// NULL when it equals the URL requested.
+// page — one row per fetched URL, keyed by its URL's seq (url.seq), with
+// its url.id beside it: URLs are fetched roughly in queue order, so page
+// rows are appended near the end of the B-tree instead of at random places
+// (which cost a dirty leaf per page in every commit). Columns as the pages
+// view below, less url, host and depth (in url), and final_url is NULL when
+// it equals the URL requested.
 //
-// link — the link graph as integer pairs: (page.id, id of the target) once
-// per page, the first occurrence's nofollow kept. Keyed by (page_id, dst_id):
-// one B-tree, and a page's links are stored together.
+// link — the link graph as integer pairs: (page.seq, id of the target) once
+// per page, the first occurrence's nofollow kept. Keyed by (page_seq,
+// dst_id): one B-tree, a page's links stored together, appended in fetch
+// order.
 //
 // other_urls — the text of link targets that were never queued (out of
 // scope, nofollow, past the depth limit, traps), keyed by fingerprint: a
@@ -98,7 +102,8 @@ CREATE TABLE counters (
 INSERT INTO counters (name, value) VALUES ('seq', (SELECT coalesce(max(id), 0) + 1 FROM urls));
 
 CREATE TABLE page (
-	id           INTEGER PRIMARY KEY,
+	seq          INTEGER PRIMARY KEY,
+	id           INTEGER NOT NULL,
 	final_url    TEXT,
 	status       INTEGER,
 	content_type TEXT,
@@ -123,10 +128,11 @@ CREATE TABLE page (
 	last_modified TEXT,
 	unchanged    INTEGER NOT NULL DEFAULT 0
 );
-INSERT OR REPLACE INTO page SELECT trawl_fingerprint(url), CASE WHEN final_url = url THEN NULL ELSE final_url END,
-	status, content_type, title, fetched_at, duration_ms, size_bytes, truncated, content_hash, canonical, redirects,
-	attempts, error, crawl_id, error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified,
-	unchanged FROM pages ORDER BY id;
+INSERT OR REPLACE INTO page SELECT u.seq, u.id, CASE WHEN p.final_url = p.url THEN NULL ELSE p.final_url END,
+	p.status, p.content_type, p.title, p.fetched_at, p.duration_ms, p.size_bytes, p.truncated, p.content_hash,
+	p.canonical, p.redirects, p.attempts, p.error, p.crawl_id, p.error_class, p.charset, p.noindex, p.nofollow,
+	p.links_capped, p.simhash, p.etag, p.last_modified, p.unchanged
+	FROM pages p JOIN url u ON u.id = trawl_fingerprint(p.url) ORDER BY u.seq;
 
 CREATE TABLE other_urls (
 	id  INTEGER PRIMARY KEY,
@@ -136,13 +142,14 @@ INSERT OR IGNORE INTO other_urls (id, url)
 	SELECT trawl_fingerprint(dst_url), dst_url FROM links WHERE dst_url NOT IN (SELECT url FROM urls);
 
 CREATE TABLE link (
-	page_id  INTEGER NOT NULL,
+	page_seq INTEGER NOT NULL,
 	dst_id   INTEGER NOT NULL,
 	nofollow INTEGER NOT NULL DEFAULT 0,
-	PRIMARY KEY (page_id, dst_id)
+	PRIMARY KEY (page_seq, dst_id)
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO link (page_id, dst_id, nofollow)
-	SELECT trawl_fingerprint(src_url), trawl_fingerprint(dst_url), nofollow FROM links ORDER BY rowid;
+INSERT OR IGNORE INTO link (page_seq, dst_id, nofollow)
+	SELECT u.seq, trawl_fingerprint(l.dst_url), l.nofollow FROM links l JOIN url u ON u.id = trawl_fingerprint(l.src_url)
+	ORDER BY l.rowid;
 
 DROP TABLE links;
 DROP TABLE pages;
@@ -162,7 +169,7 @@ SELECT p.id, u.url, h.host, CASE WHEN p.status > 0 THEN coalesce(p.final_url, u.
 FROM page p JOIN url u ON u.id = p.id JOIN hosts h ON h.id = u.host_id;
 
 CREATE VIEW links AS
-SELECT l.page_id, s.url AS src_url, coalesce(d.url, o.url) AS dst_url, l.nofollow, l.dst_id
-FROM link l JOIN url s ON s.id = l.page_id
+SELECT p.id AS page_id, s.url AS src_url, coalesce(d.url, o.url) AS dst_url, l.nofollow, l.dst_id
+FROM link l JOIN page p ON p.seq = l.page_seq JOIN url s ON s.id = p.id
 	LEFT JOIN url d ON d.id = l.dst_id LEFT JOIN other_urls o ON o.id = l.dst_id;
 `
