@@ -23,13 +23,16 @@ func TestSampleWritesOnlyChanges(t *testing.T) {
 			done <- sample(ctx, &out, 10*time.Millisecond, func() (int, int) { return int(hits.Load()), int(pages.Load()) })
 		}()
 
-		time.Sleep(35 * time.Millisecond) // fake clock: ticks at 10, 20, 30 ms see nothing
+		// Inside the bubble, time.Sleep advances the fake clock once every
+		// goroutine is blocked: each one below is a step of that clock, not a
+		// wait for the sampler.
+		time.Sleep(35 * time.Millisecond) // ticks at 10, 20, 30 ms see nothing
 		synctest.Wait()
 		if out.Len() != 0 {
 			t.Fatalf("sample wrote %q before the first request, want nothing", out.String())
 		}
 		hits.Store(2) // a root and robots.txt: counted though no page was served yet
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // the tick at 40 ms sees hits=2
 		pages.Store(1)
 		hits.Store(3)
 		time.Sleep(20 * time.Millisecond) // ticks at 50 and 60 ms: the second sees no change
