@@ -26,15 +26,14 @@ func (r *crawlRun) visit(it frontier.Item, ack chan error) {
 			r.e.known.Remove(a.ID)
 		}
 	}
-	switch {
-	case o.retry && o.attempted:
-		it.Attempt++
-		r.e.front.Retry(it, o.after)
-	case o.retry: // backed off: nothing was sent
-		r.e.front.Retry(it, o.after)
-	default:
+	if !o.retry {
 		r.e.front.Done(it)
+		return
 	}
+	if o.attempted { // a backoff sent nothing: it is not an attempt
+		it.Attempt++
+	}
+	r.e.front.Retry(it, o.after)
 }
 
 // outcome is how one attempt at a URL ended.
