@@ -31,7 +31,7 @@ func TestSampleWritesOnlyChanges(t *testing.T) {
 		if out.Len() != 0 {
 			t.Fatalf("sample wrote %q before the first request, want nothing", out.String())
 		}
-		hits.Store(2) // a root and robots.txt: counted though no page was served yet
+		hits.Store(2)                     // a root and robots.txt: counted though no page was served yet
 		time.Sleep(10 * time.Millisecond) // the tick at 40 ms sees hits=2
 		pages.Store(1)
 		hits.Store(3)
