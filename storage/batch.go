@@ -73,11 +73,11 @@ func (ws *writeStmts) remember(host string, id int64) {
 // errNoStatements stands for the writer's statements failing to prepare.
 var errNoStatements = errors.New("writer statements not prepared")
 
-// writeBatch writes the batch's rows table by table: pages, the states of
-// visited URLs (a redirect target recorded as done is never queued: its row
-// is in url before the inbox is merged), the discovered URLs into the inbox,
-// links and the text of link targets never queued. It returns how many rows
-// it added to the inbox.
+// writeBatch writes the batch's rows table by table: fetched URLs unknown
+// to url and redirect targets (a redirect target is never queued: its row
+// is in url before the inbox is merged), the queue entries of what was
+// fetched, pages, the discovered URLs into the inbox, links and the text of
+// link targets never queued. It returns how many rows it added to the inbox.
 func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit) (int, error) {
 	// With a cancellable ctx, go-sqlite3 runs every Exec on a new goroutine
 	// so that it can interrupt it. Rows are microseconds each, so they run
@@ -89,7 +89,10 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 		return 0, err
 	}
 	if err := ws.writeMarks(ectx, tx); err != nil {
-		return 0, fmt.Errorf("mark %d visited URLs: %w", len(ws.marks), err)
+		return 0, fmt.Errorf("add %d fetched URLs: %w", len(ws.marks), err)
+	}
+	if err := ws.writeDequeue(ectx, tx); err != nil {
+		return 0, fmt.Errorf("dequeue %d fetched URLs: %w", len(ws.dequeued), err)
 	}
 	if err := ws.writePages(ectx, tx, batch, now); err != nil {
 		return 0, err
@@ -118,15 +121,17 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 func (ws *writeStmts) reset() {
 	clear(ws.marks)
 	clear(ws.seqs)
+	ws.dequeued = ws.dequeued[:0]
 	clear(ws.inboxd)
 	clear(ws.others)
 	clear(ws.args)
 	ws.marks, ws.inboxd, ws.links, ws.others = ws.marks[:0], ws.inboxd[:0], ws.links[:0], ws.others[:0]
 }
 
-// collect sorts the batch's rows into the buffers: visited URLs and
-// redirect targets (marks), discovered URLs (for the inbox, numbered in
-// batch order), links and the targets to keep in other_urls.
+// collect sorts the batch's rows into the buffers: fetched URLs (their
+// queue entries, or marks when their seq is unknown) and redirect targets
+// (marks), discovered URLs (for the inbox, numbered in batch order), links
+// and the targets to keep in other_urls.
 func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
 	for i := range batch {
 		v := &batch[i]
@@ -145,15 +150,15 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 			if err != nil {
 				return err
 			}
-			state := stateDone
-			if p.Error != "" && !p.Answered {
-				state = stateFailed
+			if p.Seq > 0 { // leased: its url row stays as it is
+				ws.seqs[p.ID] = p.Seq
+				ws.dequeued = append(ws.dequeued, queueRow{hostID: hid, seq: p.Seq})
+			} else {
+				// A URL fetched without being queued first gets a place in
+				// the queue order too: its page is keyed by it.
+				ws.marks = append(ws.marks, urlRow{id: p.ID, url: p.URL, hostID: hid, depth: p.Depth,
+					seq: ws.takeSeq(), crawlID: crawlID})
 			}
-			// A URL fetched without being queued first gets a place in the
-			// queue too: Requeue queues it again, and Lease reads seq > after
-			// from after = 0, so a seq of 0 would never be leased back.
-			ws.marks = append(ws.marks, urlRow{id: p.ID, url: p.URL, hostID: hid, depth: p.Depth, state: state,
-				seq: ws.takeSeq(), crawlID: crawlID})
 		}
 		for _, a := range v.Aliases { // redirect targets: done, never fetched on their own
 			hid, err := ws.hostID(ctx, tx, a.Host)
@@ -161,7 +166,7 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 				return err
 			}
 			ws.marks = append(ws.marks, urlRow{id: idOf(a.ID, a.URL), url: a.URL, hostID: hid, depth: a.Depth,
-				state: stateDone, seq: ws.takeSeq(), crawlID: crawlID})
+				seq: ws.takeSeq(), crawlID: crawlID})
 		}
 		for j := range v.Discovered {
 			u := &v.Discovered[j]
@@ -172,7 +177,7 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 			}
 			u.Seq = ws.takeSeq()
 			ws.inboxd = append(ws.inboxd, urlRow{id: u.ID, url: u.URL, hostID: hid, depth: u.Depth,
-				state: stateQueued, seq: u.Seq, crawlID: crawlID})
+				seq: u.Seq, crawlID: crawlID})
 		}
 		for j := range v.Links {
 			l := &v.Links[j]
@@ -249,6 +254,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 		if p.SimHash != 0 {
 			simhash = int64(p.SimHash) // SQLite integers are signed; the bits are kept
 		}
+		failed := p.Error != "" && !p.Answered
 		finalURL := p.FinalURL
 		if finalURL == p.URL && p.Status > 0 {
 			finalURL = "" // the view shows the URL itself
@@ -257,7 +263,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			nullString(p.ContentType), nullString(p.Title), fetchedAt, p.Duration.Milliseconds(),
 			p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
 			attempts, nullString(p.Error), crawlID, nullString(p.ErrorClass), nullString(p.Charset),
-			p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod)); err != nil {
+			p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod), failed); err != nil {
 			return fmt.Errorf("page %s: %w", p.URL, err)
 		}
 		if p.Refetch { // a refetch replaces its links
@@ -269,8 +275,9 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 	return nil
 }
 
-// writeMarks upserts the states of the batch's visited URLs and redirect
-// targets and learns each one's seq (ws.seqs), which keys its page and links.
+// writeMarks adds the batch's marks (fetched URLs of unknown seq, redirect
+// targets) to url when new, and learns each one's seq (ws.seqs), which keys
+// a page and its links, and its queue entry (ws.dequeued).
 func (ws *writeStmts) writeMarks(ctx context.Context, tx *sql.Tx) error {
 	rows := ws.marks
 	done := 0
@@ -282,7 +289,7 @@ func (ws *writeStmts) writeMarks(ctx context.Context, tx *sql.Tx) error {
 		for len(rows)-done >= size {
 			args := ws.args[:0]
 			for _, r := range rows[done : done+size] {
-				args = append(args, r.id, r.url, r.hostID, r.depth, r.state, r.seq, r.crawlID)
+				args = append(args, r.id, r.url, r.hostID, r.depth, r.seq, r.crawlID)
 			}
 			ws.args = args
 			if err := ws.readSeqs(ctx, st, args); err != nil {
@@ -294,7 +301,8 @@ func (ws *writeStmts) writeMarks(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// readSeqs runs st, which returns (id, seq) rows, into ws.seqs.
+// readSeqs runs st, which returns the (id, seq) of marks, into ws.seqs and
+// ws.dequeued.
 func (ws *writeStmts) readSeqs(ctx context.Context, st *sql.Stmt, args []any) error {
 	res, err := st.QueryContext(ctx, args...)
 	if err != nil {
@@ -307,8 +315,25 @@ func (ws *writeStmts) readSeqs(ctx context.Context, st *sql.Stmt, args []any) er
 			return err
 		}
 		ws.seqs[id] = seq
+		i, ok := slices.BinarySearchFunc(ws.marks, id, func(r urlRow, id int64) int { return cmp.Compare(r.id, id) })
+		if !ok {
+			return fmt.Errorf("url %d returned by no mark", id)
+		}
+		ws.dequeued = append(ws.dequeued, queueRow{hostID: ws.marks[i].hostID, seq: seq})
 	}
 	return res.Err()
+}
+
+// writeDequeue deletes the queue entries of the batch's fetched URLs and
+// redirect targets, in key order.
+func (ws *writeStmts) writeDequeue(ctx context.Context, tx *sql.Tx) error {
+	slices.SortFunc(ws.dequeued, func(a, b queueRow) int {
+		return cmp.Or(cmp.Compare(a.hostID, b.hostID), cmp.Compare(a.seq, b.seq))
+	})
+	ws.dequeued = slices.Compact(ws.dequeued)
+	return ws.run(ctx, tx, &ws.dequeue, len(ws.dequeued), func(i int, args []any) []any {
+		return append(args, ws.dequeued[i].hostID, ws.dequeued[i].seq)
+	})
 }
 
 // writeLinks inserts the batch's links (keyed by their page's seq, which

@@ -9,12 +9,13 @@ import (
 
 // The inbox's statements (see schemaV3's inbox).
 const (
-	// mergeInbox queues the inbox's URLs that url does not have, in key
-	// order (one sorted pass over the B-tree), the first discovery of a URL
-	// winning, and returns them. The WHERE is SQLite's way of telling an
+	// mergeInbox adds the inbox's URLs that url does not have, in key order
+	// (one sorted pass over the B-tree), the first discovery of a URL
+	// winning, and returns them; the trigger url_queued queues each one in
+	// the same statement. The WHERE is SQLite's way of telling an
 	// upsert's ON from a join's.
-	mergeInbox = `INSERT INTO url (id, url, host_id, depth, state, seq, crawl_id)
-SELECT id, url, host_id, depth, 0, seq, crawl_id FROM inbox WHERE true ORDER BY id, seq
+	mergeInbox = `INSERT INTO url (id, url, host_id, depth, seq, crawl_id)
+SELECT id, url, host_id, depth, seq, crawl_id FROM inbox WHERE true ORDER BY id, seq
 ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq`
 	clearInbox = `DELETE FROM inbox`
 	countInbox = `SELECT count(*) FROM inbox`

@@ -92,8 +92,8 @@ func (db *DB) LastSettings(ctx context.Context) (json.RawMessage, []string, erro
 // remembers the last seq it took, and a URL stays queued in the file until
 // its visit is written. It reads a snapshot of what was committed.
 func (db *DB) Lease(ctx context.Context, host string, after int64, n int) ([]URL, error) {
-	rows, err := db.ro.QueryContext(ctx, `SELECT id, url, depth, seq FROM url
-WHERE host_id = (SELECT id FROM hosts WHERE host = ?) AND state = 0 AND seq > ? ORDER BY seq LIMIT ?`, host, after, n)
+	rows, err := db.ro.QueryContext(ctx, `SELECT u.id, u.url, u.depth, q.seq FROM queue q JOIN url u ON u.id = q.id
+WHERE q.host_id = (SELECT id FROM hosts WHERE host = ?) AND q.seq > ? ORDER BY q.seq LIMIT ?`, host, after, n)
 	if err != nil {
 		return nil, fmt.Errorf("lease urls of %s: %w", host, err)
 	}
@@ -114,7 +114,7 @@ WHERE host_id = (SELECT id FROM hosts WHERE host = ?) AND state = 0 AND seq > ? 
 
 // QueuedHosts calls fn with every host that has queued URLs and how many.
 func (db *DB) QueuedHosts(ctx context.Context, fn func(host string, n int) error) error {
-	return db.hostCounts(ctx, `SELECT h.host, q.n FROM (SELECT host_id, count(*) AS n FROM url WHERE state = 0 GROUP BY host_id) q
+	return db.hostCounts(ctx, `SELECT h.host, q.n FROM (SELECT host_id, count(*) AS n FROM queue GROUP BY host_id) q
 JOIN hosts h ON h.id = q.host_id`, "count queued urls", fn)
 }
 
@@ -228,26 +228,17 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	s.Discovered = s.Queued
-	err = eachRow(ctx, tx, `SELECT state, count(*) FROM url GROUP BY state`, func(rows *sql.Rows) error {
-		var state int
-		var n int64
-		if err := rows.Scan(&state, &n); err != nil {
-			return err
-		}
-		s.Discovered += n
-		switch state {
-		case stateQueued, stateLeased:
-			s.Queued += n
-		case stateDone:
-			s.Done = n
-		case stateFailed:
-			s.Failed = n
-		}
-		return nil
-	})
+	var queued, all int64
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM queue), (SELECT count(*) FROM url)`).Scan(&queued, &all)
 	if err != nil {
 		return err
 	}
+	if s.Failed, err = countFailed(ctx, tx); err != nil {
+		return err
+	}
+	s.Queued += queued
+	s.Discovered += all
+	s.Done = all - queued - s.Failed
 
 	err = eachRow(ctx, tx, `SELECT coalesce(status, 0), count(*) FROM page GROUP BY 1`, func(rows *sql.Rows) error {
 		var status int
@@ -329,12 +320,13 @@ func eachRow(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) e
 	return rows.Err()
 }
 
-// Requeue starts a recrawl: every URL fetched before (state 'done' or
+// Requeue starts a recrawl: every URL not queued (state 'done' or
 // 'failed') is queued again, and the number requeued is returned. Their
 // pages rows stay, so that the recrawl can send their validators
 // (Validators) and a 304 keeps what was stored.
 func (db *DB) Requeue(ctx context.Context) (int64, error) {
-	res, err := db.rw.ExecContext(ctx, `UPDATE url SET state = 0 WHERE state IN (2, 3)`)
+	res, err := db.rw.ExecContext(ctx, `INSERT INTO queue (host_id, seq, id) SELECT host_id, seq, id FROM url WHERE true
+ORDER BY host_id, seq ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("requeue for recrawl: %w", err)
 	}

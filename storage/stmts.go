@@ -11,11 +11,19 @@ import (
 // (head, then chunk copies of row joined by commas, then tail), the rows of
 // the whole batch sorted by key, so that each B-tree is walked once in order.
 const (
-	// markHead/markTail set the state of fetched URLs and redirect targets,
-	// adding those not queued before, so that the seen-set stays complete.
-	markHead  = `INSERT INTO url (id, url, host_id, depth, state, seq, crawl_id) VALUES `
-	markTail  = ` ON CONFLICT (id) DO UPDATE SET state = excluded.state RETURNING id, seq`
-	urlValues = `(?, ?, ?, ?, ?, ?, ?)`
+	// markHead/markTail add fetched URLs whose seq the caller does not know
+	// and redirect targets to url (those not queued before: the seen-set
+	// stays complete) and return the seq of each, new or not, so that their
+	// queue entries can be deleted (the DO UPDATE, which changes nothing, is
+	// what makes an existing row return).
+	markHead  = `INSERT INTO url (id, url, host_id, depth, seq, crawl_id) VALUES `
+	markTail  = ` ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING id, seq`
+	urlValues = `(?, ?, ?, ?, ?, ?)`
+
+	// dequeueHead/dequeueValues delete visited URLs from the queue.
+	dequeueHead   = `DELETE FROM queue WHERE (host_id, seq) IN (VALUES `
+	dequeueValues = `(?, ?)`
+	dequeueTail   = `)`
 
 	inboxHead   = `INSERT INTO inbox (seq, id, url, host_id, depth, crawl_id) VALUES `
 	inboxValues = `(?, ?, ?, ?, ?, ?)`
@@ -31,8 +39,8 @@ const (
 	// insertPage replaces the row of a URL fetched again.
 	insertPage = `INSERT INTO page (seq, id, final_url, status, content_type, title, fetched_at,
 	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
-	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, unchanged)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, failed, unchanged)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
 ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url,
 	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
 	fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
@@ -41,11 +49,11 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	error = excluded.error, crawl_id = excluded.crawl_id, error_class = excluded.error_class,
 	charset = excluded.charset, noindex = excluded.noindex, nofollow = excluded.nofollow,
 	links_capped = excluded.links_capped, simhash = excluded.simhash, etag = excluded.etag,
-	last_modified = excluded.last_modified, unchanged = 0`
+	last_modified = excluded.last_modified, failed = excluded.failed, unchanged = 0`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
 	touchPage = `UPDATE page SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
-	error = NULL, error_class = NULL WHERE seq = ?`
+	error = NULL, error_class = NULL, failed = 0 WHERE seq = ?`
 
 	// dropLinks clears a refetched page's old links before its new ones go in.
 	dropLinks = `DELETE FROM link WHERE page_seq = ?`
@@ -61,14 +69,6 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count, example = excluded.example`
 
 	insertSitemap = `INSERT OR IGNORE INTO sitemaps (host, url, found_at) VALUES (?, ?, ?)`
-)
-
-// URL states as stored in url.state.
-const (
-	stateQueued = 0
-	stateLeased = 1 // reserved for a crawl shared by several processes
-	stateDone   = 2
-	stateFailed = 3
 )
 
 // chunks are the row counts of the multi-row statements: n rows go in as
@@ -87,27 +87,30 @@ const maxHostIDs = 100_000
 // connection for the life of a Write, and its reusable buffers.
 type writeStmts struct {
 	page, touch, dropLinks, host, saveSeq, drops, sitemap, merge, clear, hostName *sql.Stmt
-	mark, inbox, link, other                                                      multiRow
+	mark, dequeue, inbox, link, other                                             multiRow
 
 	nextSeq   int64            // url.seq of the next URL queued
-	seqs      map[int64]int64  // url.seq by url.id of the batch's visited URLs
+	seqs      map[int64]int64  // url.seq by url.id of the batch's fetched URLs
 	pending   int              // rows in the inbox, committed
 	hostIDs   map[string]int64 // hosts.id by host, for hosts committed or in this batch
 	hostNames map[int64]string // the reverse of hostIDs
 	args      []any            // reused argument buffer
 
-	marks  []urlRow
-	inboxd []urlRow
-	links  []linkRow
-	others []otherRow
+	marks    []urlRow   // fetched URLs of unknown seq and redirect targets
+	dequeued []queueRow // queue entries of the batch's fetched URLs and redirect targets
+	inboxd   []urlRow
+	links    []linkRow
+	others   []otherRow
 }
 
 type urlRow struct {
 	id, hostID, seq int64
 	url             string
-	depth, state    int
+	depth           int
 	crawlID         any
 }
+
+type queueRow struct{ hostID, seq int64 }
 
 type linkRow struct {
 	page, dst int64
@@ -141,7 +144,8 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	multi := []struct {
 		dst             *multiRow
 		head, row, tail string
-	}{{&ws.mark, markHead, urlValues, markTail}, {&ws.inbox, inboxHead, inboxValues, ""},
+	}{{&ws.mark, markHead, urlValues, markTail}, {&ws.dequeue, dequeueHead, dequeueValues, dequeueTail},
+		{&ws.inbox, inboxHead, inboxValues, ""},
 		{&ws.link, linkHead, linkValues, linkTail}, {&ws.other, otherHead, otherValues, otherTail}}
 	for _, m := range multi {
 		for i, n := range chunks {
@@ -171,7 +175,7 @@ func (ws *writeStmts) close() {
 			st.Close()
 		}
 	}
-	for _, m := range []*multiRow{&ws.mark, &ws.inbox, &ws.link, &ws.other} {
+	for _, m := range []*multiRow{&ws.mark, &ws.dequeue, &ws.inbox, &ws.link, &ws.other} {
 		for _, st := range m {
 			if st != nil {
 				st.Close()

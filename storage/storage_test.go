@@ -58,7 +58,7 @@ func TestOpenMigratesOnce(t *testing.T) {
 		}
 		// The tables people query (urls, pages, links) are views over the new layout.
 		for _, kind := range []struct{ typ, want string }{
-			{"table", "backoff,counters,crawls,drops,hosts,inbox,link,other_urls,page,robots,sitemaps,url"},
+			{"table", "backoff,counters,crawls,drops,hosts,inbox,link,other_urls,page,queue,robots,sitemaps,url"},
 			{"view", "links,pages,urls"},
 		} {
 			var names []string

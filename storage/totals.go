@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -16,10 +17,24 @@ type Totals struct {
 // Totals reads the totals.
 func (db *DB) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	err := db.ro.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM page), (SELECT count(*) FROM url WHERE state = 3)`).
-		Scan(&t.Pages, &t.Failed)
+	if err := db.ro.QueryRowContext(ctx, `SELECT count(*) FROM page`).Scan(&t.Pages); err != nil {
+		return t, fmt.Errorf("read totals: %w", err)
+	}
+	failed, err := countFailed(ctx, db.ro)
 	if err != nil {
 		return t, fmt.Errorf("read totals: %w", err)
 	}
+	t.Failed = failed
 	return t, nil
+}
+
+// countFailed counts the URLs in state 'failed': a page row that says so,
+// and no queue entry (a recrawl queues them again).
+func countFailed(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM page p JOIN url u ON u.id = p.id
+WHERE p.failed AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.host_id = u.host_id AND q.seq = u.seq)`).Scan(&n)
+	return n, err
 }

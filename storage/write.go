@@ -11,6 +11,7 @@ import (
 // becomes a row of the pages table; empty strings are stored as NULL.
 type Page struct {
 	ID          int64         // URLID(URL); 0 means Write computes it
+	Seq         int64         // url.seq of URL, as Lease or Commit.Queued gave it; 0 means Write looks it up (adding the URL when new)
 	URL         string        // canonical URL requested; required
 	Host        string        // host of URL
 	FinalURL    string        // URL after redirects; "" when there was no response
@@ -83,9 +84,9 @@ type Sitemap struct {
 }
 
 // Visit is one unit of work for Write, committed atomically: Page (nil for
-// seeds, which only discover), its Links, the URLs it Discovered and the new
-// state of the visited URL (url.state becomes failed when Page.Error is set
-// and not Answered, else done). Discovered URLs go to the inbox, durable
+// seeds, which only discover), its Links, the URLs it Discovered and the
+// removal of the visited URL from the queue (its state becomes failed when
+// Page.Error is set and not Answered, else done). Discovered URLs go to the inbox, durable
 // with the visit; they are checked against the URLs the file has, and the
 // new ones queued, when the inbox is merged (see Commit).
 type Visit struct {

@@ -108,7 +108,7 @@ func TestInterruptDrainsAndResumes(t *testing.T) {
 	if stored != served {
 		t.Errorf("after SIGINT: %d pages served but %d stored; in-flight fetches must be recorded", served, stored)
 	}
-	if q := countRows(t, db, `SELECT COUNT(*) FROM urls WHERE state IN ('queued', 'leased')`); q == 0 || served >= pages {
+	if q := countRows(t, db, `SELECT COUNT(*) FROM urls WHERE state = 'queued'`); q == 0 || served >= pages {
 		t.Fatalf("after SIGINT: %d queued, %d served; want a partial crawl", q, served)
 	}
 

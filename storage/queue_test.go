@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestWriteLeasedVisit: a page written with the Seq it was leased with
+// leaves its url row as it was, takes the URL out of the queue and is keyed
+// by that Seq; its state (done, failed) is its page's, and a recrawl queues
+// it again. The counts of Stats and Totals follow.
+func TestWriteLeasedVisit(t *testing.T) {
+	db := openTest(t)
+	seed := Visit{Discovered: []URL{
+		{URL: "https://a.test/ok", Host: "a.test"},
+		{URL: "https://a.test/down", Host: "a.test"},
+		{URL: "https://a.test/later", Host: "a.test"},
+	}, Merge: true}
+	queued := commitOne(t, db, seed).queued
+	if len(queued) != 3 {
+		t.Fatalf("queued %+v, want 3 URLs", queued)
+	}
+	leased, err := db.Lease(t.Context(), "a.test", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(leased, queued, func(a, b URL) bool { return a.URL == b.URL && a.Seq == b.Seq && a.ID == b.ID }) {
+		t.Fatalf("leased %+v, want what was queued %+v", leased, queued)
+	}
+	before := snapshotRows(t, db, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`)
+
+	ok, down := leased[0], leased[1]
+	commitOne(t, db,
+		Visit{Page: &Page{ID: ok.ID, Seq: ok.Seq, URL: ok.URL, Host: "a.test", Status: 200, Title: "ok"},
+			Links: []Link{{Dst: down.URL, Queued: true}}},
+		Visit{Page: &Page{ID: down.ID, Seq: down.Seq, URL: down.URL, Host: "a.test", Error: "connection refused"}})
+
+	if after := snapshotRows(t, db, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`); !slices.Equal(after, before) {
+		t.Errorf("url rows changed by leased visits:\n%v\nwant\n%v", after, before)
+	}
+	for _, tt := range []struct {
+		query string
+		args  []any
+		want  int
+	}{
+		{`SELECT count(*) FROM queue`, nil, 1},
+		{`SELECT count(*) FROM urls WHERE url = ? AND state = 'done'`, []any{ok.URL}, 1},
+		{`SELECT count(*) FROM urls WHERE url = ? AND state = 'failed'`, []any{down.URL}, 1},
+		{`SELECT count(*) FROM urls WHERE url = 'https://a.test/later' AND state = 'queued'`, nil, 1},
+		{`SELECT count(*) FROM page WHERE seq = ? AND id = ? AND title = 'ok'`, []any{ok.Seq, ok.ID}, 1},
+		{`SELECT count(*) FROM links WHERE src_url = ? AND dst_url = ?`, []any{ok.URL, down.URL}, 1},
+	} {
+		if got := count(t, db, tt.query, tt.args...); got != tt.want {
+			t.Errorf("%s %v = %d, want %d", tt.query, tt.args, got, tt.want)
+		}
+	}
+	checkCounts(t, db, "after the visits", 1, 1, 1)
+
+	if n, err := db.Requeue(t.Context()); err != nil || n != 2 {
+		t.Fatalf("Requeue = %d, %v; want the 2 fetched URLs", n, err)
+	}
+	checkCounts(t, db, "after Requeue", 3, 0, 0)
+	again, err := db.Lease(t.Context(), "a.test", 0, 10)
+	if err != nil || len(again) != 3 || again[0].Seq != ok.Seq {
+		t.Errorf("lease after Requeue = %+v, %v; want the 3 URLs at their old seqs", again, err)
+	}
+}
+
+// checkCounts compares Stats and Totals with the queued, done and failed
+// counts wanted.
+func checkCounts(t *testing.T, db *DB, when string, queued, done, failed int64) {
+	t.Helper()
+	s, err := db.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queued != queued || s.Done != done || s.Failed != failed {
+		t.Errorf("%s: Stats queued %d, done %d, failed %d; want %d, %d, %d", when, s.Queued, s.Done, s.Failed, queued, done, failed)
+	}
+	tot, err := db.Totals(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Failed != failed {
+		t.Errorf("%s: Totals.Failed = %d, want %d", when, tot.Failed, failed)
+	}
+}
+
+// snapshotRows returns query's rows, each formatted as one string.
+func snapshotRows(t *testing.T, db *DB, query string) []string {
+	t.Helper()
+	rows, err := db.ro.QueryContext(t.Context(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(vals...))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
