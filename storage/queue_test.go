@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -87,7 +88,8 @@ func checkCounts(t *testing.T, db *DB, when string, queued, done, failed int64) 
 	}
 }
 
-// snapshotRows returns query's rows, each formatted as one string.
+// snapshotRows returns query's rows, each formatted as one string, its
+// columns joined by "|".
 func snapshotRows(t *testing.T, db *DB, query string) []string {
 	t.Helper()
 	rows, err := db.ro.QueryContext(t.Context(), query)
@@ -109,10 +111,28 @@ func snapshotRows(t *testing.T, db *DB, query string) []string {
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprint(vals...))
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestWritePageTwiceInBatch: a URL fetched twice in one batch (a retry
+// recorded twice) keeps one page row, the last one sent.
+func TestWritePageTwiceInBatch(t *testing.T) {
+	db := openTest(t)
+	commitOne(t, db,
+		Visit{Page: &Page{URL: "https://a.test/p", Host: "a.test", Error: "connection refused"}},
+		Visit{Page: &Page{URL: "https://a.test/p", Host: "a.test", Status: 200, Title: "second"}},
+		Visit{Page: &Page{URL: "https://a.test/q", Host: "a.test", Status: 200, Title: "other"}})
+	if got := snapshotRows(t, db, `SELECT url, title, state FROM pages JOIN urls USING (url) ORDER BY url`); !slices.Equal(got,
+		[]string{"https://a.test/p|second|done", "https://a.test/q|other|done"}) {
+		t.Errorf("pages = %q, want the second fetch of /p and /q, both done", got)
+	}
 }
