@@ -127,7 +127,8 @@ func (e *Engine) links(it frontier.Item, res *fetch.Result, page *storage.Page, 
 
 // accept decides whether the crawl queues cu (canonical, key its string)
 // at depth. It returns the URL to send to the writer, or nil when cu is out
-// of scope (counted in drops) or known to this run; queued says whether the
+// of scope, a trap or disallowed by its host's robots.txt as far as it is
+// known (counted in drops), or known to this run; queued says whether the
 // URL is (or is about to be) in the queue, so that a link to it need not
 // keep its text again. The writer has the last word on whether a URL it is
 // sent is new (storage.URL.New): the in-memory set only saves it most of the
@@ -142,6 +143,14 @@ func (e *Engine) accept(cu *url.URL, key string, depth int, drops *[]storage.Dro
 		return nil, false
 	}
 	id := dedupe.URLFingerprint(key)
+	if e.known.Has(id) {
+		return nil, true
+	}
+	if e.fetcher.Denied(cu) { // its host's robots.txt is known and says no
+		e.counts.robotsDenied.Add(1)
+		addDrop(drops, dropRobots, key)
+		return nil, false
+	}
 	if !e.known.Add(id) {
 		return nil, true
 	}

@@ -129,6 +129,15 @@ type Progress struct {
 	Frontier     frontier.Stats // the in-memory queue: queued, in flight, hosts, politeness wait
 }
 
+// robotsDenied returns the frontier's Denied check: robots.txt, as far as
+// fetcher knows it now, disallows the URL.
+func robotsDenied(fetcher *fetch.Client) func(frontier.Item) bool {
+	return func(it frontier.Item) bool {
+		u, err := url.Parse(it.URL)
+		return err == nil && fetcher.Denied(u)
+	}
+}
+
 // writerLinger is how long the writer waits for more visits before it
 // commits a batch. A worker waits for its visit's commit, so without it a
 // batch holds only the few visits that finished during the last commit, and
@@ -172,7 +181,7 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	}
 	e := &Engine{}
 	front := frontier.New(frontier.Config{PerHost: cfg.PerHost, MaxDepth: cfg.MaxDepth, MaxPages: cfg.MaxPages, Window: cfg.Window,
-		MaxQueued: cfg.MaxQueued, Starved: func() { e.starved() }}, fetcher, storeOf{state})
+		MaxQueued: cfg.MaxQueued, Starved: func() { e.starved() }, Denied: robotsDenied(fetcher)}, fetcher, storeOf{state})
 	canon := cfg.Canonicalizer
 	if canon == nil {
 		if canon, err = dedupe.NewCanonicalizer(dedupe.DefaultStripParams); err != nil {

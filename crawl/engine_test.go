@@ -153,8 +153,8 @@ func TestPoliteness(t *testing.T) {
 	if served < 150 {
 		t.Fatalf("only %d requests reached the site; the crawl did not run", served)
 	}
-	if got := count(t, path, `SELECT COUNT(*) FROM pages WHERE error LIKE '%robots%'`); got == 0 {
-		t.Errorf("no page recorded as disallowed by robots.txt")
+	if got := count(t, path, `SELECT count FROM drops WHERE reason = 'robots'`); got == 0 {
+		t.Errorf("no link dropped as disallowed by robots.txt")
 	}
 	if got := count(t, path, `SELECT COUNT(DISTINCT host) FROM sitemaps WHERE url = 'https://example.test/sitemap.xml'`); got != 3 {
 		t.Errorf("Sitemap line recorded for %d hosts, want 3", got)

@@ -53,6 +53,11 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 		return outcome{visit: &storage.Visit{Page: &storage.Page{Error: fmt.Sprintf("parse %s: %v", it.URL, err), ErrorClass: classInvalidURL}}}
 	}
 	var o outcome
+	if it.Denied { // robots.txt said no before a token was taken: nothing is sent
+		o.visit = &storage.Visit{Page: &storage.Page{Seq: it.Seq}}
+		r.describe(it, o.visit, nil, fetch.ErrDisallowed, false)
+		return o
+	}
 	req := fetch.Request{URL: u, Reserved: true, Redirect: func(to *url.URL) error { return r.follow(it, to, &o.claimed) }}
 	if e.cfg.Recrawl {
 		if req.Header, err = r.conditional(it); err != nil {

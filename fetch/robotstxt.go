@@ -62,6 +62,22 @@ func (c *Client) allowed(ctx context.Context, u *url.URL) (*robotsEntry, error) 
 	return e, nil
 }
 
+// Denied reports whether robots.txt, as far as is known now, disallows u:
+// its scheme and host's robots.txt is cached, current and available, and
+// says no. It sends nothing and never waits, so that a crawler can drop such
+// a URL before it takes a politeness token or a worker. A URL it does not
+// deny may still be refused by Fetch (robots.txt not read yet, or expired).
+func (c *Client) Denied(u *url.URL) bool {
+	if c.cfg.IgnoreRobots || u == nil {
+		return false
+	}
+	e, ok := c.robots.Peek(robotsKey(u.Scheme, u.Host))
+	if !ok || e.unavailable || !time.Now().Before(e.expires) {
+		return false
+	}
+	return !e.data.AllowedURL(c.agent, u)
+}
+
 // newSitemaps returns e's Sitemap lines the first time it is asked for
 // them, and nil after that: each loaded robots.txt reports them once.
 func (e *robotsEntry) newSitemaps() []string {

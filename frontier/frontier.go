@@ -30,6 +30,9 @@ type Item struct {
 	Depth   int    // link distance from a seed; seeds are 0
 	Attempt int    // failed attempts so far; 0 for a URL never tried
 	Seq     int64  // its place in the Store's queue of Host (see Store); 0 without a Store
+	// Denied is set by Next on a URL that Config.Denied refused: it was
+	// handed out without a politeness token and is not to be fetched.
+	Denied bool
 }
 
 // Gate grants politeness tokens. fetch.Client satisfies it.
@@ -75,6 +78,14 @@ type Config struct {
 	// in flight) while URLs are held (Hold): the caller should make them
 	// arrive sooner. It is called again only after a Push or a Release.
 	Starved func()
+	// Denied, when set, says whether a URL will be refused without a
+	// request (robots.txt disallows it, as far as is known now). Next hands
+	// such a URL out as soon as its host is ready and has a free slot, with
+	// Item.Denied set, without taking a politeness token (the host stays
+	// ready for the next URL) and without counting it against MaxPages. It
+	// is called with the Queue's lock held: it must be quick and must not
+	// call the Queue.
+	Denied func(Item) bool
 }
 
 // Stats is a snapshot of a Queue's counters.
@@ -308,7 +319,8 @@ func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 			heap.Remove(&q.ready, 0)
 			return Item{}, 0, h, false
 		}
-		if q.gate != nil {
+		denied := q.cfg.Denied != nil && q.cfg.Denied(h.head())
+		if q.gate != nil && !denied {
 			if d := q.gate.Reserve(h.name); d > 0 {
 				q.held += d
 				h.readyAt = now.Add(d)
@@ -326,11 +338,14 @@ func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 			it = h.fresh[0]
 			h.fresh[0] = Item{}
 			h.fresh = h.fresh[1:]
-			q.handed++
-			if q.cfg.MaxPages > 0 && q.handed >= q.cfg.MaxPages {
-				q.maxPushed = true
+			if !denied {
+				q.handed++
+				if q.cfg.MaxPages > 0 && q.handed >= q.cfg.MaxPages {
+					q.maxPushed = true
+				}
 			}
 		}
+		it.Denied = denied
 		q.queued--
 		h.inFlight++
 		q.inFlight++
@@ -338,6 +353,15 @@ func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 		return it, 0, nil, true
 	}
 	return Item{}, 0, nil, false
+}
+
+// head returns the URL h hands out next: its oldest retry, else its oldest
+// first attempt. h has one.
+func (h *host) head() Item {
+	if len(h.retry) > 0 {
+		return h.retry[0]
+	}
+	return h.fresh[0]
 }
 
 // refill leases a window of h's URLs from the Store.
