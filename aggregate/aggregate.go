@@ -45,7 +45,6 @@ import (
 type Aggregator struct {
 	ep     *compiled
 	client *http.Client
-	rt     http.RoundTripper // client's transport, when the client adds nothing to it; else nil
 	log    *slog.Logger
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
@@ -59,10 +58,8 @@ type Aggregator struct {
 
 // New validates ep and compiles it. client makes the upstream calls; nil
 // means a client of the Aggregator's own on NewTransport (pass one client to
-// several Aggregators to share their connection pool). A client without
-// Jar, Timeout or CheckRedirect is bypassed for its Transport, which saves
-// the copies http.Client makes of each request; redirects then go through
-// the client. log receives debug records about failed backends; nil means
+// several Aggregators to share their connection pool); every call goes
+// through it, so its redirect policy applies. log receives debug records about failed backends; nil means
 // discard. The error is an errors.Join of *ConfigError.
 func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error) {
 	c, errs := compileEndpoint(&ep, 0)
@@ -84,12 +81,6 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error
 		}
 	}
 	a := &Aggregator{ep: c, client: client, log: log}
-	if client.Jar == nil && client.Timeout == 0 && client.CheckRedirect == nil {
-		a.rt = client.Transport
-		if a.rt == nil {
-			a.rt = http.DefaultTransport
-		}
-	}
 	if c.cacheTTL > 0 {
 		cache, err := lru.New[string, cacheEntry](c.cacheSize)
 		if err != nil {

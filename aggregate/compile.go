@@ -22,8 +22,9 @@ type compiled struct {
 	method    string
 	path      string
 	timeout   time.Duration
-	reportKey []byte // the key JSON-encoded with quotes; nil without a report
-	reportRaw []byte // ReportKey as configured
+	margin    time.Duration // upstream calls end this long before the deadline
+	reportKey []byte        // the key JSON-encoded with quotes; nil without a report
+	reportRaw []byte        // ReportKey as configured
 	cacheTTL  time.Duration
 	cacheSize int
 	coalesce  bool
@@ -101,8 +102,11 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		place = "#" + strconv.Itoa(idx+1)
 	}
 	var errs []error
-	add := func(backend, field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Endpoint: place, Backend: backend, Field: field, Problem: fmt.Sprintf(format, args...)})
+	add := func(backend, field, format string, args ...any) *ConfigError {
+		e := &ConfigError{Endpoint: place, Backend: backend, Field: field, Problem: fmt.Sprintf(format, args...),
+			EndpointIndex: idx, BackendIndex: -1}
+		errs = append(errs, e)
+		return e
 	}
 	c := &compiled{
 		method:    ep.Method,
@@ -118,9 +122,9 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.method = http.MethodGet
 	}
 	defer func() {
-		c.deadlineCause = fmt.Errorf("endpoint %s: upstream budget of %s (%d%% of the %s timeout) spent",
-			place, Duration(c.timeout*upstreamShare/100), upstreamShare, Duration(c.timeout))
-		c.callerDeadlineCause = fmt.Errorf("endpoint %s: upstream budget of the caller's deadline spent", place)
+		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s reached (less the %s margin)",
+			place, Duration(c.timeout), Duration(c.margin))
+		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline reached (less the %s margin)", place, Duration(c.margin))
 	}()
 	switch c.method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
@@ -139,6 +143,14 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.timeout = DefaultTimeout // so that the backends are not all reported too
 	case c.timeout == 0:
 		c.timeout = DefaultTimeout
+	}
+	switch c.margin = time.Duration(ep.Margin); {
+	case c.margin < 0:
+		add("", "margin", "%s is negative", ep.Margin)
+	case c.margin >= c.timeout:
+		add("", "margin", "%s leaves nothing of the %s timeout", ep.Margin, Duration(c.timeout)).Related = "timeout"
+	case c.margin == 0:
+		c.margin = min(DefaultMargin, c.timeout/10)
 	}
 	switch {
 	case c.cacheTTL < 0:
@@ -162,26 +174,26 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		bplace := bc.Name
 		if bplace == "" {
 			bplace = "#" + strconv.Itoa(i+1)
-			add(bplace, "name", "a name is required")
+			add(bplace, "name", "a name is required").BackendIndex = i
 		} else if j, dup := names[bc.Name]; dup {
 			// Placed by position: the name alone would point at the first one.
 			bplace = "#" + strconv.Itoa(i+1)
-			add(bplace, "name", "duplicate name %q (backend #%d has it)", bc.Name, j+1)
+			add(bplace, "name", "duplicate name %q (backend #%d has it)", bc.Name, j+1).BackendIndex = i
 		} else {
 			names[bc.Name] = i
 		}
 		b, berrs := compileBackend(bc, c, params, catchAll)
 		for _, e := range berrs {
-			e.Endpoint, e.Backend = place, bplace
+			e.Endpoint, e.Backend, e.EndpointIndex, e.BackendIndex = place, bplace, idx, i
 			errs = append(errs, e)
 		}
 		if bc.Group != "" {
 			if other, dup := groups[bc.Group]; dup {
-				add(bplace, "group", "%q is also the group of backend %s (the first would hide the second)", bc.Group, other)
+				add(bplace, "group", "%q is also the group of backend %s (the first would hide the second)", bc.Group, other).BackendIndex = i
 			}
 			groups[bc.Group] = bplace
 			if bc.Group == ep.ReportKey {
-				add(bplace, "group", "%q is also the endpoint's report_key", bc.Group)
+				add(bplace, "group", "%q is also the endpoint's report_key", bc.Group).BackendIndex = i
 			}
 		}
 		for _, q := range bc.Query {
@@ -207,8 +219,10 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 // caller) and compiles it.
 func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) (*backend, []*ConfigError) {
 	var errs []*ConfigError
-	add := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	add := func(field, format string, args ...any) *ConfigError {
+		e := &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
+		errs = append(errs, e)
+		return e
 	}
 	b := &backend{
 		name:          bc.Name,
@@ -224,7 +238,7 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 	case b.timeout < 0:
 		add("timeout", "%s is negative", bc.Timeout)
 	case b.timeout > c.timeout:
-		add("timeout", "%s exceeds the endpoint's %s", bc.Timeout, Duration(c.timeout))
+		add("timeout", "%s exceeds the endpoint's %s", bc.Timeout, Duration(c.timeout)).Related = "timeout"
 	case b.timeout == c.timeout:
 		b.timeout = 0 // the endpoint's deadline is enough
 	}
@@ -333,7 +347,7 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 }
 
 // fieldSet makes a set of field names, reporting empty and repeated ones.
-func fieldSet(fields []string, field string, add func(field, format string, args ...any)) map[string]struct{} {
+func fieldSet(fields []string, field string, add func(field, format string, args ...any) *ConfigError) map[string]struct{} {
 	if len(fields) == 0 {
 		return nil
 	}
@@ -498,67 +512,4 @@ func parseTemplate(tmpl string, params []string, catchAll string, query []string
 		problems = append(problems, fmt.Sprintf("%q: user information in the URL (forward an Authorization header instead)", tmpl))
 	}
 	return parts, inQuery, used, problems
-}
-
-// routeConflicts reports endpoints that gin could not register together:
-// the same method and path shape twice, or parameters with different names
-// in the same place after the same prefix.
-func routeConflicts(eps []Endpoint) []error {
-	var errs []error
-	type seen struct {
-		idx  int
-		segs []string
-	}
-	byMethod := map[string][]seen{}
-	for i := range eps {
-		ep := &eps[i]
-		if _, _, bad := parseRoute(ep.Path); bad != "" {
-			continue // reported already
-		}
-		m := ep.Method
-		if m == "" {
-			m = http.MethodGet
-		}
-		segs := strings.Split(ep.Path, "/")
-		for _, o := range byMethod[m] {
-			theirs, ours, dup := routeConflict(o.segs, segs)
-			var problem string
-			switch {
-			case dup:
-				problem = fmt.Sprintf("duplicate route: %s %s is also endpoint #%d", m, eps[o.idx].Path, o.idx+1)
-			case ours != "":
-				problem = fmt.Sprintf("parameter %s conflicts with %s in the same place of endpoint #%d (%s %s)",
-					ours, theirs, o.idx+1, m, eps[o.idx].Path)
-			default:
-				continue
-			}
-			errs = append(errs, &ConfigError{Endpoint: ep.Path, Field: "path", Problem: problem})
-			break
-		}
-		byMethod[m] = append(byMethod[m], seen{i, segs})
-	}
-	return errs
-}
-
-// routeConflict compares two routes' segments: it returns the two
-// parameters that gin cannot tell apart, or reports that the routes are the
-// same.
-func routeConflict(a, b []string) (pa, pb string, dup bool) {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		sa, sb := a[i], b[i]
-		wa, wb := strings.IndexAny(sa, ":*"), strings.IndexAny(sb, ":*")
-		switch {
-		case wa < 0 && wb < 0:
-			if sa != sb {
-				return "", "", false
-			}
-		case wa >= 0 && wb >= 0 && sa[:wa] == sb[:wb]:
-			if sa[wa:] != sb[wb:] {
-				return sa[wa:], sb[wb:], false
-			}
-		default:
-			return "", "", false // gin tells a static segment from a parameter
-		}
-	}
-	return "", "", len(a) == len(b)
 }

@@ -59,6 +59,13 @@ type Endpoint struct {
 	Method string `yaml:"method" json:"method,omitempty"`
 	// Timeout is the whole request budget; 0 means 1s.
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Margin is the part of the budget kept for merging the answers and
+	// writing the response: upstream calls run until the deadline less the
+	// margin. 0 means 5ms, or a tenth of the timeout when that is shorter.
+	// Measured on a loaded 2-core machine, the merge and the write of three
+	// backends take well under a millisecond; the rest of the 5ms covers
+	// timers and goroutines that start late under load.
+	Margin Duration `yaml:"margin" json:"margin,omitempty"`
 	// Backends are the upstream calls, at least one, with unique names. Their
 	// order decides the merge: on a key collision the first backend wins.
 	Backends []Backend `yaml:"backends" json:"backends"`
@@ -145,17 +152,29 @@ type Backend struct {
 
 // Defaults for zero-valued configuration fields.
 const (
-	DefaultTimeout   = time.Second // Endpoint.Timeout
-	DefaultCacheSize = 1024        // Cache.Size
-	DefaultMaxBody   = 1 << 20     // Backend.MaxBody
+	DefaultTimeout   = time.Second          // Endpoint.Timeout
+	DefaultMargin    = 5 * time.Millisecond // Endpoint.Margin, at most a tenth of the timeout
+	DefaultCacheSize = 1024                 // Cache.Size
+	DefaultMaxBody   = 1 << 20              // Backend.MaxBody
 )
 
 // ConfigError is one problem in a configuration, with its place.
 type ConfigError struct {
 	Endpoint string // the endpoint's path, or "#3" (its position from 1) when it has none; "" outside endpoints
 	Backend  string // the backend's name, or "#2" (its position from 1) when it has none; "" for the endpoint itself
-	Field    string // the field's config name: "timeout", "url", "backends", ...
+	Field    string // the field's config name: "timeout", "url", "backends", "cache.ttl", ...
 	Problem  string // what is wrong, in lower case
+
+	// EndpointIndex is the endpoint's position in the list given to
+	// Validate, from 0; -1 for a problem outside endpoints.
+	EndpointIndex int
+	// BackendIndex is the backend's position in its endpoint, from 0; -1 for
+	// a problem of the endpoint itself.
+	BackendIndex int
+	// Related names the endpoint's field that Field was compared with, such
+	// as "timeout" for a backend timeout longer than the endpoint's; "" when
+	// none. A loader that could not read that field can drop the problem.
+	Related string
 }
 
 // Error returns the place and the problem, such as
@@ -175,18 +194,16 @@ func (e *ConfigError) Error() string {
 }
 
 // Validate returns every problem in the endpoints as an errors.Join of
-// *ConfigError, or nil. Besides each endpoint's own checks it reports routes
-// that are registered twice (same method and path shape) and routes whose
-// parameters gin cannot tell apart (":id" and ":name" in the same place).
+// *ConfigError, or nil. It checks each endpoint on its own; whether routes
+// conflict is for the router that registers them to say.
 func Validate(eps []Endpoint) error {
 	var errs []error
 	if len(eps) == 0 {
-		errs = append(errs, &ConfigError{Field: "endpoints", Problem: "no endpoints configured"})
+		errs = append(errs, &ConfigError{Field: "endpoints", Problem: "no endpoints configured", EndpointIndex: -1, BackendIndex: -1})
 	}
 	for i := range eps {
 		_, e := compileEndpoint(&eps[i], i)
 		errs = append(errs, e...)
 	}
-	errs = append(errs, routeConflicts(eps)...)
 	return errors.Join(errs...)
 }

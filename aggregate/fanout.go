@@ -61,10 +61,6 @@ func phaseName(phase int32) string {
 	}
 }
 
-// upstreamShare is the percentage of a request's budget that the upstream
-// calls get; the merge stops waiting when it is spent.
-const upstreamShare = 80
-
 // errBodyTooLarge stops reading a body longer than the backend's MaxBody.
 var errBodyTooLarge = errors.New("body too large")
 
@@ -83,10 +79,10 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 			cause = c.callerDeadlineCause
 		}
 	}
-	// Upstreams get upstreamShare of the budget: the rest is the margin
-	// for merging and writing, so that the answer leaves by the deadline
-	// even when timers fire late on a loaded machine (STYLE.md §3).
-	dl = start.Add(dl.Sub(start) * upstreamShare / 100)
+	// Upstreams get the budget less the margin, which covers the merge,
+	// the write and a timer firing late on a loaded machine, so that the
+	// answer leaves by the deadline.
+	dl = dl.Add(-c.margin)
 	var key string
 	if a.cache != nil || c.coalesce {
 		key = c.key(req)
@@ -362,30 +358,10 @@ func (a *Aggregator) call(ctx context.Context, b *backend, hreq *http.Request, s
 	r.Outcome = OK
 }
 
-// roundTrip sends hreq. With a plain client (no Jar, Timeout or
-// CheckRedirect) it goes straight to the transport, which saves the copies
-// http.Client makes of every request to follow redirects; a redirect is then
-// followed by sending the request again through the client.
+// roundTrip sends hreq through the client, which follows a redirect to its
+// Location (by the client's policy) and never sends the first request again.
 func (a *Aggregator) roundTrip(hreq *http.Request) (*http.Response, error) {
-	if a.rt == nil {
-		return a.client.Do(hreq)
-	}
-	resp, err := a.rt.RoundTrip(hreq)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Body == nil {
-		resp.Body = http.NoBody // as http.Client guarantees
-	}
-	switch resp.StatusCode {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		if resp.Header.Get("Location") != "" {
-			discard(resp.Body) // a GET without a body can be sent again
-			return a.client.Do(hreq)
-		}
-	}
-	return resp, nil
+	return a.client.Do(hreq)
 }
 
 // ctxOutcome reports a call ended by its context during phase: a timeout

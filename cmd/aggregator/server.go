@@ -157,7 +157,7 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*servic
 			rt.cacheControl = []string{"max-age=" + strconv.Itoa(int(time.Duration(ep.Cache.TTL)/time.Second))}
 		}
 		if err := registerRoute(e, endpointMethod(&ep), ep.Path, s.endpointHandler(rt)); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
+			return nil, fmt.Errorf("endpoint %s: route: %w", endpointName(&ep, i), err)
 		}
 		s.routes = append(s.routes, rt)
 	}
@@ -192,7 +192,7 @@ func (s *service) wait() {
 func registerRoute(e *gin.Engine, method, path string, h gin.HandlerFunc) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("route: %v", r)
+			err = fmt.Errorf("%v", r)
 		}
 	}()
 	e.Handle(method, path, h)
