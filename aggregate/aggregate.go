@@ -79,6 +79,7 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error
 		if b.rate > 0 {
 			b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burst)
 		}
+		b.newBreaker()
 	}
 	a := &Aggregator{ep: c, client: client, log: log}
 	if c.cacheTTL > 0 {
@@ -133,6 +134,12 @@ const (
 	Timeout Outcome = "timeout" // no answer by its timeout or the endpoint's deadline
 	Failed  Outcome = "error"   // transport error, non-2xx status, or a body cut short
 	Invalid Outcome = "invalid" // an answer that is not usable JSON: content type, syntax, size, shape
+	// CircuitOpen: the backend's circuit breaker is open (or half-open with
+	// its probes in flight), so it was not called.
+	CircuitOpen Outcome = "circuit-open"
+	// Skipped: a backend whose URL or headers need another backend's answer
+	// was not called, because that backend failed or its answer lacks the field.
+	Skipped Outcome = "skipped"
 )
 
 // BackendReport tells how one backend call went. In JSON its Latency is
@@ -144,6 +151,7 @@ type BackendReport struct {
 	Latency  time.Duration `json:"-"`                  // from the start of Do to the end of the call (or the deadline)
 	Error    string        `json:"error,omitempty"`    // why, for outcomes other than OK
 	Required bool          `json:"required,omitempty"` // Backend.Required
+	Hedged   bool          `json:"hedged,omitempty"`   // a second call was sent (Backend.Hedge)
 }
 
 // Result is the merged answer of one Do. A Result may be shared between

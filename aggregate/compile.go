@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -29,10 +30,13 @@ type compiled struct {
 	cacheSize int
 	coalesce  bool
 	backends  []*backend
-	params    []string // path parameter names, in path order
-	keyQuery  []string // client query names any backend uses, sorted
-	keyHeader []string // forwarded header names (canonical), sorted
-	seed      maphash.Seed
+	// dependants[i] lists the backends whose templates need backend i's
+	// answer; nil when no backend needs another.
+	dependants [][]int
+	params     []string // path parameter names, in path order
+	keyQuery   []string // client query names any backend uses, sorted
+	keyHeader  []string // forwarded header names (canonical), sorted
+	seed       maphash.Seed
 	// The causes of a fan-out's deadline, for reports.
 	deadlineCause       error // the endpoint's timeout
 	callerDeadlineCause error // an earlier deadline of the caller's context
@@ -61,11 +65,24 @@ type backend struct {
 	mapTo      []cfgName        // the new names
 	shaped     bool             // any rule besides Group: the body's members are examined
 
+	deps       []int         // the earlier backends whose answers the templates need, ascending
+	setHeaders []hdrTemplate // Backend.SetHeaders, by name
+
 	maxConcurrent int
 	rate          float64
 	burst         int
 	sem           chan struct{} // a token per call in flight; nil when unlimited
 	lim           *rate.Limiter // nil when unlimited
+
+	breakerCfg CircuitBreaker                             // with defaults; Failures 0 means none
+	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}] // made by New; nil without
+	hedge      *hedger                                    // nil without hedging
+}
+
+// hdrTemplate is one header of Backend.SetHeaders.
+type hdrTemplate struct {
+	name  string  // canonical
+	parts []tpart // the value's template
 }
 
 // cfgName is a field name from the configuration, in both forms.
@@ -77,10 +94,13 @@ type cfgName struct {
 // tpart is one piece of a URL template: literal text or a placeholder.
 type tpart struct {
 	lit      string
-	name     string // placeholder name; "" for a literal
-	fromPath bool   // a path parameter, else a client query parameter
-	catchAll bool   // a *name path parameter: slashes are kept
-	inQuery  bool   // after the '?': query-escaped
+	name     string   // placeholder name; "" for a literal
+	fromPath bool     // a path parameter, else a client query parameter
+	catchAll bool     // a *name path parameter: slashes are kept
+	inQuery  bool     // after the '?': query-escaped
+	fromDep  bool     // a field of an earlier backend's answer
+	dep      int      // with fromDep: that backend's index
+	field    [][]byte // with fromDep: the path to the field in its answer
 }
 
 // hopHeaders cannot be forwarded: they describe one connection, or the
@@ -182,7 +202,7 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		} else {
 			names[bc.Name] = i
 		}
-		b, berrs := compileBackend(bc, c, params, catchAll)
+		b, berrs := compileBackend(bc, c, params, catchAll, ep.Backends[:i])
 		for _, e := range berrs {
 			e.Endpoint, e.Backend, e.EndpointIndex, e.BackendIndex = place, bplace, idx, i
 			errs = append(errs, e)
@@ -203,6 +223,12 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 			headers[h] = true
 		}
 		c.backends = append(c.backends, b)
+		for _, d := range b.deps {
+			if c.dependants == nil {
+				c.dependants = make([][]int, len(ep.Backends))
+			}
+			c.dependants[d] = append(c.dependants[d], i)
+		}
 	}
 	for q := range queries {
 		c.keyQuery = append(c.keyQuery, q)
@@ -217,7 +243,7 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 
 // compileBackend checks one backend (leaving the place of its errors to the
 // caller) and compiles it.
-func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) (*backend, []*ConfigError) {
+func compileBackend(bc *Backend, c *compiled, params []string, catchAll string, earlier []Backend) (*backend, []*ConfigError) {
 	var errs []*ConfigError
 	add := func(field, format string, args ...any) *ConfigError {
 		e := &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
@@ -276,11 +302,34 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 		}
 		seenQuery[q] = true
 	}
-	parts, hasQuery, used, uerr := parseTemplate(bc.URL, params, catchAll, bc.Query)
+	names := newPlaceholders(params, catchAll, bc.Query, earlier)
+	parts, hasQuery, uerr := parseTemplate(bc.URL, names)
 	for _, e := range uerr {
 		add("url", "%s", e)
 	}
 	b.parts, b.hasQuery = parts, hasQuery
+	for _, h := range slices.Sorted(maps.Keys(bc.SetHeaders)) {
+		ch := textproto.CanonicalMIMEHeaderKey(h)
+		switch {
+		case !validHeaderName(h):
+			add("set_headers", "%q is not a header name", h)
+			continue
+		case hopHeader(ch):
+			add("set_headers", "%s cannot be set", ch)
+			continue
+		case slices.ContainsFunc(bc.Headers, func(f string) bool { return textproto.CanonicalMIMEHeaderKey(f) == ch }):
+			add("set_headers", "%s is also forwarded (headers)", ch)
+			continue
+		}
+		hparts, herrs := names.parse(bc.SetHeaders[h], false)
+		for _, e := range herrs {
+			add("set_headers", "%s: %s", ch, e)
+		}
+		b.setHeaders = append(b.setHeaders, hdrTemplate{name: ch, parts: hparts})
+	}
+	b.deps = names.deps()
+	used := names.usedQuery
+	compileResilience(bc, b, c, add)
 	for _, q := range bc.Query {
 		if q != "" && !used[q] && !slices.Contains(b.extraQuery, q) {
 			b.extraQuery = append(b.extraQuery, q)
@@ -431,31 +480,88 @@ func validParamName(s string) bool {
 	return s != ""
 }
 
-// parseTemplate splits a backend URL template into literals and
-// placeholders, and reports every problem. used holds the query names used
-// as placeholders.
-func parseTemplate(tmpl string, params []string, catchAll string, query []string) (parts []tpart, hasQuery bool, used map[string]bool, problems []string) {
-	if tmpl == "" {
-		return nil, false, nil, []string{"a URL is required"}
+// placeholders resolves the placeholders of one backend's templates and
+// records which query parameters and earlier backends they use.
+type placeholders struct {
+	params    []string  // path parameters
+	catchAll  string    // the catch-all path parameter; "" without
+	query     []string  // Backend.Query
+	earlier   []Backend // the backends listed before this one
+	usedQuery map[string]bool
+	usedDeps  map[int]bool
+}
+
+func newPlaceholders(params []string, catchAll string, query []string, earlier []Backend) *placeholders {
+	return &placeholders{params: params, catchAll: catchAll, query: query, earlier: earlier,
+		usedQuery: map[string]bool{}, usedDeps: map[int]bool{}}
+}
+
+// deps returns the indexes of the earlier backends used, ascending.
+func (ns *placeholders) deps() []int {
+	return slices.Sorted(maps.Keys(ns.usedDeps))
+}
+
+// resolve makes the placeholder {name}, or says what is wrong with it. A
+// dotted name is a field of an earlier backend's answer: the longest earlier
+// backend name before a dot, then the path in its answer.
+func (ns *placeholders) resolve(name string) (tpart, string) {
+	p := tpart{name: name}
+	if strings.Contains(name, ".") {
+		best := -1
+		for i, b := range ns.earlier {
+			if b.Name != "" && strings.HasPrefix(name, b.Name+".") && (best < 0 || len(b.Name) > len(ns.earlier[best].Name)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return p, fmt.Sprintf("placeholder {%s}: no backend listed before this one is called %q", name, name[:strings.IndexByte(name, '.')])
+		}
+		for seg := range strings.SplitSeq(name[len(ns.earlier[best].Name)+1:], ".") {
+			if seg == "" {
+				return p, fmt.Sprintf("placeholder {%s}: empty field name", name)
+			}
+			p.field = append(p.field, []byte(seg))
+		}
+		p.fromDep, p.dep = true, best
+		ns.usedDeps[best] = true
+		return p, ""
 	}
-	used = map[string]bool{}
-	// Check the URL with every placeholder replaced by a harmless value.
-	var probe strings.Builder
+	switch {
+	case !validParamName(name):
+		return p, fmt.Sprintf("bad placeholder {%s}", name)
+	case slices.Contains(ns.params, name):
+		p.fromPath = true
+		p.catchAll = name == ns.catchAll
+	case slices.Contains(ns.query, name):
+		ns.usedQuery[name] = true
+	default:
+		return p, fmt.Sprintf("unknown placeholder {%s}: not a path parameter, listed in query, nor a field of an earlier backend", name)
+	}
+	return p, ""
+}
+
+// parse splits a template into literals and placeholders. For a URL (url
+// set) placeholders must be in the path or query, and those after the '?'
+// are marked inQuery.
+func (ns *placeholders) parse(tmpl string, url bool) (parts []tpart, problems []string) {
 	inQuery := false
-	authorityEnd := -1 // the index where the path starts, once known
-	if k := strings.Index(tmpl, "://"); k >= 0 {
-		rest := tmpl[k+3:]
-		if e := strings.IndexAny(rest, "/?#"); e >= 0 {
-			authorityEnd = k + 3 + e
-		} else {
-			authorityEnd = len(tmpl)
+	authorityEnd := 0 // the index where the path starts, once known
+	if url {
+		authorityEnd = -1
+		if k := strings.Index(tmpl, "://"); k >= 0 {
+			rest := tmpl[k+3:]
+			if e := strings.IndexAny(rest, "/?#"); e >= 0 {
+				authorityEnd = k + 3 + e
+			} else {
+				authorityEnd = len(tmpl)
+			}
 		}
 	}
 	lit := 0
 	for i := 0; i < len(tmpl); i++ {
 		switch tmpl[i] {
 		case '?':
-			inQuery = true
+			inQuery = url
 		case '}':
 			problems = append(problems, fmt.Sprintf("%q: '}' without '{' at byte %d", tmpl, i))
 		case '{':
@@ -466,26 +572,18 @@ func parseTemplate(tmpl string, params []string, catchAll string, query []string
 				continue
 			}
 			name := tmpl[i+1 : i+end]
-			p := tpart{name: name, inQuery: inQuery}
+			p, problem := ns.resolve(name)
+			p.inQuery = inQuery
 			switch {
-			case !validParamName(name):
-				problems = append(problems, fmt.Sprintf("%q: bad placeholder {%s}", tmpl, name))
+			case problem != "":
+				problems = append(problems, problem)
 			case authorityEnd < 0 || i < authorityEnd:
 				problems = append(problems, fmt.Sprintf("placeholder {%s} outside the path and query", name))
-			case slices.Contains(params, name):
-				p.fromPath = true
-				p.catchAll = name == catchAll
-			case slices.Contains(query, name):
-				used[name] = true
-			default:
-				problems = append(problems, fmt.Sprintf("unknown placeholder {%s}: not a path parameter nor listed in query", name))
 			}
 			if lit < i {
 				parts = append(parts, tpart{lit: tmpl[lit:i]})
 			}
 			parts = append(parts, p)
-			probe.WriteString(tmpl[lit:i])
-			probe.WriteString("x")
 			i += end
 			lit = i + 1
 		}
@@ -493,7 +591,26 @@ func parseTemplate(tmpl string, params []string, catchAll string, query []string
 	if lit < len(tmpl) {
 		parts = append(parts, tpart{lit: tmpl[lit:]})
 	}
-	probe.WriteString(tmpl[lit:])
+	return parts, problems
+}
+
+// parseTemplate splits a backend URL template into literals and
+// placeholders, and reports every problem.
+func parseTemplate(tmpl string, ns *placeholders) (parts []tpart, hasQuery bool, problems []string) {
+	if tmpl == "" {
+		return nil, false, []string{"a URL is required"}
+	}
+	parts, problems = ns.parse(tmpl, true)
+	// Check the URL with every placeholder replaced by a harmless value.
+	var probe strings.Builder
+	for _, p := range parts {
+		if p.name == "" {
+			probe.WriteString(p.lit)
+		} else {
+			probe.WriteString("x")
+		}
+		hasQuery = hasQuery || p.inQuery || strings.Contains(p.lit, "?")
+	}
 	u, err := url.Parse(probe.String())
 	switch {
 	case err != nil:
@@ -511,5 +628,5 @@ func parseTemplate(tmpl string, params []string, catchAll string, query []string
 	case u.User != nil:
 		problems = append(problems, fmt.Sprintf("%q: user information in the URL (forward an Authorization header instead)", tmpl))
 	}
-	return parts, inQuery, used, problems
+	return parts, hasQuery, problems
 }

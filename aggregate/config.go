@@ -103,8 +103,12 @@ type Backend struct {
 	// URL is an absolute http(s) URL template such as
 	// "http://127.0.0.1:9001/users/{id}?q={q}". {name} is filled from the
 	// path parameter :name (or *name), else from the client's query parameter
-	// name, which must then be listed in Query. Values are path-escaped in the
-	// path (a catch-all keeps its slashes) and query-escaped in the query.
+	// name, which must then be listed in Query. {other.path.to.field} is
+	// filled from the answer of backend other, which must be listed before
+	// this one: this backend then starts once other has answered, and is
+	// reported as skipped if other failed or its answer lacks the field (a
+	// string, number or boolean). Values are path-escaped in the path (a
+	// catch-all keeps its slashes) and query-escaped in the query.
 	// Placeholders may not appear in the scheme or host; unknown ones are
 	// configuration errors.
 	URL string `yaml:"url" json:"url"`
@@ -145,9 +149,53 @@ type Backend struct {
 	// such as "Authorization" or "Accept-Language". Hop-by-hop headers and
 	// Host cannot be forwarded; X-Request-ID is always sent (Request.RequestID).
 	Headers []string `yaml:"headers" json:"headers,omitempty"`
+	// SetHeaders sends these headers upstream, each value a template with
+	// the placeholders of URL, such as {"X-Team": "{profile.team_id}"}.
+	SetHeaders map[string]string `yaml:"set_headers" json:"set_headers,omitempty"`
 	// MaxBody caps the response body in bytes; 0 means 1 MiB. A longer body
 	// makes the backend invalid.
 	MaxBody int64 `yaml:"max_body" json:"max_body,omitempty"`
+	// CircuitBreaker stops calling a backend that keeps failing; its zero
+	// value means none.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker" json:"circuit_breaker,omitzero"`
+	// Hedge sends a second call when the first is slow; its zero value
+	// means none. Backend calls are GETs, which may be sent twice.
+	Hedge Hedge `yaml:"hedge" json:"hedge,omitzero"`
+}
+
+// CircuitBreaker configures a backend's circuit breaker. Closed, it lets
+// every call through; after Failures failed calls in a row (an error, an
+// invalid answer or a timeout; not a call cancelled because the client
+// left) it opens: the backend's part is answered at once with the outcome
+// "circuit-open", without calling it. After OpenFor it is half-open: Probes
+// calls go through, and the others are answered "circuit-open"; as many
+// successes close it, one failure opens it again. Each endpoint keeps its own
+// breakers, and a reload starts them closed.
+type CircuitBreaker struct {
+	// Failures is how many failed calls in a row open the circuit; 0 means no breaker.
+	Failures int `yaml:"failures" json:"failures,omitempty"`
+	// OpenFor is how long the circuit stays open before probes; 0 means 10s.
+	OpenFor Duration `yaml:"open_for" json:"open_for,omitempty"`
+	// Probes is how many calls a half-open circuit lets through; 0 means 1.
+	Probes int `yaml:"probes" json:"probes,omitempty"`
+}
+
+// Hedge configures hedged calls: when the first call has not answered after
+// a delay, a second, identical call is sent; the first good answer wins and
+// the other call is cancelled. A first call that fails before the delay is
+// not retried. A budget caps the second calls.
+type Hedge struct {
+	// Delay is how long the first call has before the second is sent, or,
+	// with Percentile, until enough latencies are known; 0 means no hedging
+	// without Percentile.
+	Delay Duration `yaml:"delay" json:"delay,omitempty"`
+	// Percentile, above 0 and below 100, waits instead for this percentile
+	// of the backend's last 256 call latencies (once 20 are known); 0 means
+	// Delay alone.
+	Percentile float64 `yaml:"percentile" json:"percentile,omitempty"`
+	// Budget caps the second calls at this percentage of the backend's
+	// calls (a token bucket: a burst of up to 10 is allowed); 0 means 10.
+	Budget float64 `yaml:"budget" json:"budget,omitempty"`
 }
 
 // Defaults for zero-valued configuration fields.
@@ -156,6 +204,8 @@ const (
 	DefaultMargin    = 5 * time.Millisecond // Endpoint.Margin, at most a tenth of the timeout
 	DefaultCacheSize = 1024                 // Cache.Size
 	DefaultMaxBody   = 1 << 20              // Backend.MaxBody
+	DefaultOpenFor   = 10 * time.Second     // CircuitBreaker.OpenFor
+	DefaultBudget    = 10.0                 // Hedge.Budget, in percent
 )
 
 // ConfigError is one problem in a configuration, with its place.

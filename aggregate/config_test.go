@@ -189,8 +189,8 @@ func TestValidate(t *testing.T) {
 		{"url missing", []Endpoint{withB(func(b *Backend) { b.URL = "" })},
 			[]string{"endpoint /users/:id: backend profile: url: a URL is required"}},
 		{"url placeholders", []Endpoint{withB(func(b *Backend) { b.URL = "http://h/u/{id}/{nope}?q={q}" })}, []string{
-			"endpoint /users/:id: backend profile: url: unknown placeholder {nope}: not a path parameter nor listed in query",
-			"endpoint /users/:id: backend profile: url: unknown placeholder {q}: not a path parameter nor listed in query",
+			"endpoint /users/:id: backend profile: url: unknown placeholder {nope}: not a path parameter, listed in query, nor a field of an earlier backend",
+			"endpoint /users/:id: backend profile: url: unknown placeholder {q}: not a path parameter, listed in query, nor a field of an earlier backend",
 		}},
 		{"url host placeholder", []Endpoint{withB(func(b *Backend) { b.URL = "http://{id}.test/" })},
 			[]string{"endpoint /users/:id: backend profile: url: placeholder {id} outside the path and query"}},

@@ -1,8 +1,11 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // slot is what one backend goroutine hands back. The goroutine writes it
@@ -23,6 +28,7 @@ type slot struct {
 	phase   atomic.Int32 // what the call is doing: a phase constant, read by the fan-out at the deadline
 	report  BackendReport
 	data    []byte    // OK only: what members index (*buf, or *out when shaped)
+	raw     []byte    // OK only: the body as the upstream sent it (*buf), for the backends that need its fields
 	members []member  // OK only: what the backend contributes
 	buf     *[]byte   // the body, pooled; released after the merge
 	out     *[]byte   // the shaped object, pooled; nil without shaping rules
@@ -39,6 +45,7 @@ const (
 	phaseBody
 	phaseShape
 	phaseShared // a follower waiting for the identical request in flight
+	phaseDeps   // a chained backend waiting for the answers it needs
 )
 
 // phaseName describes a phase in reports.
@@ -56,6 +63,8 @@ func phaseName(phase int32) string {
 		return "merging"
 	case phaseShared:
 		return "waiting for the identical request in flight"
+	case phaseDeps:
+		return "waiting for the backends it needs"
 	default:
 		return "starting"
 	}
@@ -183,54 +192,42 @@ func (a *Aggregator) leave(key string, f *flight) {
 // cancellation, so that the deadline's cause is always ctx's own: fanOut
 // watches caller instead, and if it is cancelled (its client went away)
 // before the deadline, leaves flight f when leading one, else calls cancel.
+//
+// Backends that need no other start at once; one whose templates use
+// other backends' answers starts as soon as the last of those has answered,
+// or is reported as skipped when one of them failed.
 func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start time.Time, caller context.Context, f *flight, cancel context.CancelFunc) *Result {
 	c := a.ep
 	n := len(c.backends)
-	slots := make([]slot, n)
-	done := make(chan int, n) // buffered for every sender: a straggler never blocks
-	var rid []string
+	r := fanRun{a: a, ctx: ctx, req: req, began: start, slots: make([]slot, n),
+		done: make(chan int, n)} // buffered for every sender: a straggler never blocks
 	if req.RequestID != "" {
-		rid = []string{req.RequestID} // shared by the requests, which only read it
+		r.rid = []string{req.RequestID} // shared by the requests, which only read it
+	}
+	var arrivedBuf [16]bool
+	r.arrived = arrivedBuf[:0]
+	if n > len(arrivedBuf) {
+		r.arrived = make([]bool, 0, n)
+	}
+	r.arrived = r.arrived[:n]
+	if c.dependants != nil {
+		r.waiting = make([]int, n)
 	}
 	for i, b := range c.backends {
-		s := &slots[i]
-		bctx, bcancel := ctx, context.CancelFunc(nil)
-		if b.timeout > 0 {
-			bctx, bcancel = context.WithTimeoutCause(ctx, b.timeout, b.cause)
-		}
-		// Build the request here, so that no goroutine reads req after Do.
-		hreq, err := b.newRequest(bctx, req, rid)
-		if err != nil {
-			s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required}
-			done <- i
-			if bcancel != nil {
-				bcancel()
-			}
+		if len(b.deps) > 0 {
+			r.waiting[i] = len(b.deps)
+			r.slots[i].phase.Store(phaseDeps)
 			continue
 		}
-		a.calls.Go(func() {
-			if bcancel != nil {
-				defer bcancel()
-			}
-			a.call(bctx, b, hreq, s, start)
-			done <- i
-		})
+		r.start(i)
 	}
 
-	var arrivedBuf [16]bool
-	arrived := arrivedBuf[:0]
-	if n > len(arrivedBuf) {
-		arrived = make([]bool, 0, n)
-	}
-	arrived = arrived[:n]
 	left := caller.Done()
-	got := 0
 wait:
-	for got < n {
+	for r.got < n {
 		select {
-		case i := <-done:
-			arrived[i] = true
-			got++
+		case i := <-r.done:
+			r.arrive(i)
 		case <-left:
 			left = nil
 			// The caller's deadline is ctx's too (or later), which ends the
@@ -245,19 +242,19 @@ wait:
 		case <-ctx.Done():
 			for { // take what finished at the same moment
 				select {
-				case i := <-done:
-					arrived[i] = true
-					got++
+				case i := <-r.done:
+					r.arrived[i] = true
+					r.got++
 				default:
 					break wait
 				}
 			}
 		}
 	}
-	res := a.assemble(ctx, slots, arrived, start)
-	for i := range slots {
-		if arrived[i] {
-			a.release(&slots[i])
+	res := a.assemble(ctx, r.slots, r.arrived, start)
+	for i := range r.slots {
+		if r.arrived[i] {
+			a.release(&r.slots[i])
 		}
 	}
 	if res.Complete && a.cache != nil {
@@ -266,12 +263,106 @@ wait:
 	return res
 }
 
+// fanRun is one fan-out's state, owned by the goroutine running fanOut.
+type fanRun struct {
+	a       *Aggregator
+	ctx     context.Context // the fan-out's deadline
+	req     *Request
+	rid     []string  // X-Request-Id's value; nil without
+	began   time.Time // Do's start
+	slots   []slot    // one per backend: each written by its call's goroutine, read after its index arrives on done
+	done    chan int  // buffered for every backend
+	arrived []bool
+	waiting []int // per backend: the backends it needs that have not answered; nil when none needs another
+	got     int   // backends arrived
+}
+
+// start starts backend i's call: its goroutine fills slot i and sends i on
+// done. A request that cannot be built (a field it needs is missing from an
+// earlier answer) ends the backend at once.
+func (r *fanRun) start(i int) {
+	a, b, s := r.a, r.a.ep.backends[i], &r.slots[i]
+	bctx, bcancel := r.ctx, context.CancelFunc(nil)
+	if b.timeout > 0 {
+		bctx, bcancel = context.WithTimeoutCause(r.ctx, b.timeout, b.cause)
+	}
+	// Build the request here, so that no goroutine reads req after Do.
+	hreq, err := b.newRequest(bctx, r.req, r.rid, r.slots)
+	if err != nil {
+		s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required, Latency: time.Since(r.began)}
+		if errors.Is(err, errNeeded) {
+			s.report.Outcome = Skipped
+		}
+		if bcancel != nil {
+			bcancel()
+		}
+		r.done <- i
+		return
+	}
+	done, start := r.done, r.began
+	a.calls.Go(func() {
+		if bcancel != nil {
+			defer bcancel()
+		}
+		a.call(bctx, b, hreq, s, start)
+		done <- i
+	})
+}
+
+// arrive records that backend i has ended, and starts (or skips) the
+// backends that were waiting for it alone.
+func (r *fanRun) arrive(i int) {
+	r.arrived[i] = true
+	r.got++
+	if r.waiting == nil {
+		return
+	}
+	for _, j := range r.a.ep.dependants[i] {
+		if r.waiting[j]--; r.waiting[j] > 0 {
+			continue
+		}
+		b := r.a.ep.backends[j]
+		for _, d := range b.deps {
+			if rep := &r.slots[d].report; rep.Outcome != OK {
+				// Skipped without a call: its report goes straight to done.
+				r.slots[j].report = BackendReport{Name: b.name, Outcome: Skipped, Required: b.required, Latency: time.Since(r.began),
+					Error: "needs backend " + rep.Name + ", which ended with " + string(rep.Outcome)}
+				r.done <- j
+				break
+			}
+		}
+		if r.slots[j].report.Outcome == "" {
+			r.start(j)
+		}
+	}
+}
+
 // call makes one backend call and fills s. It returns once the call ended,
 // which the context (cancelled at the deadline) bounds.
 func (a *Aggregator) call(ctx context.Context, b *backend, hreq *http.Request, s *slot, start time.Time) {
 	r := &s.report
 	r.Name, r.Required = b.name, b.required
 	defer func() { r.Latency = time.Since(start) }()
+	if b.breaker != nil {
+		done, err := b.breaker.Allow()
+		if err != nil {
+			r.Outcome, r.Error = CircuitOpen, "circuit breaker open: not called"
+			if errors.Is(err, gobreaker.ErrTooManyRequests) {
+				r.Outcome, r.Error = CircuitOpen, "circuit breaker half-open, its probes in flight: not called"
+			}
+			return
+		}
+		defer func() {
+			switch {
+			case r.Outcome == OK:
+				done(nil)
+			case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
+				done(errExcluded) // the client left: the backend is not to blame
+			default:
+				done(errFailed)
+			}
+		}()
+	}
 	if b.sem != nil {
 		s.phase.Store(phaseSlot)
 		select {
@@ -293,51 +384,20 @@ func (a *Aggregator) call(ctx context.Context, b *backend, hreq *http.Request, s
 			return
 		}
 	}
-	s.phase.Store(phaseCall)
-	resp, err := a.roundTrip(hreq)
-	if err != nil {
-		if ctx.Err() != nil {
-			ctxOutcome(ctx, r, phaseCall)
-			return
-		}
-		r.Outcome, r.Error = Failed, callError(err)
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			r.Outcome = Timeout
-		}
+	var ans answer
+	if b.hedge != nil {
+		ans = a.hedged(ctx, b, hreq, s)
+	} else {
+		ans = a.attempt(ctx, b, hreq, s)
+	}
+	s.buf = ans.buf
+	r.Status, r.Hedged = ans.status, ans.hedged
+	if ans.outcome != OK {
+		r.Outcome, r.Error = ans.outcome, ans.err
 		return
 	}
-	r.Status = resp.StatusCode
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		r.Outcome, r.Error = Failed, "status "+strconv.Itoa(resp.StatusCode)
-		discard(resp.Body)
-		return
-	}
-	if ct := resp.Header.Get("Content-Type"); !jsonContentType(ct) {
-		r.Outcome, r.Error = Invalid, "content type "+strconv.Quote(ct)+" is not JSON"
-		discard(resp.Body)
-		return
-	}
-	if resp.ContentLength > b.maxBody {
-		r.Outcome, r.Error = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
-		_ = resp.Body.Close()
-		return
-	}
-	s.phase.Store(phaseBody)
-	s.buf = a.getBuf()
-	body, err := readBody(resp.Body, (*s.buf)[:0], b.maxBody, resp.ContentLength)
-	_ = resp.Body.Close()
-	*s.buf = body
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		r.Outcome, r.Error = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
-		return
-	case err != nil && ctx.Err() != nil:
-		ctxOutcome(ctx, r, phaseBody)
-		return
-	case err != nil:
-		r.Outcome, r.Error = Failed, "reading the body: "+err.Error()
-		return
-	}
+	body := *s.buf
+	s.raw = body
 	s.phase.Store(phaseShape)
 	s.mems = a.getMems()
 	var out []byte
@@ -358,10 +418,152 @@ func (a *Aggregator) call(ctx context.Context, b *backend, hreq *http.Request, s
 	r.Outcome = OK
 }
 
+// answer is how one upstream exchange ended: the status and, when its
+// outcome is OK, a JSON body of the right type and size, read in full.
+type answer struct {
+	outcome Outcome
+	err     string // why, when not OK
+	status  int
+	buf     *[]byte // the body, pooled; may be nil when not OK
+	hedged  bool    // a second call was sent
+}
+
+// attempt sends hreq and reads the answer.
+func (a *Aggregator) attempt(ctx context.Context, b *backend, hreq *http.Request, s *slot) answer {
+	s.phase.Store(phaseCall)
+	resp, err := a.roundTrip(hreq)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctxAnswer(ctx, phaseCall)
+		}
+		ans := answer{outcome: Failed, err: callError(err)}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			ans.outcome = Timeout
+		}
+		return ans
+	}
+	ans := answer{status: resp.StatusCode}
+	switch ct := resp.Header.Get("Content-Type"); {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		ans.outcome, ans.err = Failed, "status "+strconv.Itoa(resp.StatusCode)
+		discard(resp.Body)
+		return ans
+	case !jsonContentType(ct):
+		ans.outcome, ans.err = Invalid, "content type "+strconv.Quote(ct)+" is not JSON"
+		discard(resp.Body)
+		return ans
+	case resp.ContentLength > b.maxBody:
+		ans.outcome, ans.err = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
+		_ = resp.Body.Close()
+		return ans
+	}
+	s.phase.Store(phaseBody)
+	ans.buf = a.getBuf()
+	body, err := readBody(resp.Body, (*ans.buf)[:0], b.maxBody, resp.ContentLength)
+	_ = resp.Body.Close()
+	*ans.buf = body
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		ans.outcome, ans.err = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
+	case err != nil && ctx.Err() != nil:
+		c := ctxAnswer(ctx, phaseBody)
+		ans.outcome, ans.err = c.outcome, c.err
+	case err != nil:
+		ans.outcome, ans.err = Failed, "reading the body: "+err.Error()
+	default:
+		ans.outcome = OK
+	}
+	return ans
+}
+
+// hedged sends hreq and, if no answer has come after the hedge delay and
+// the budget allows, the same request again; the first good answer wins
+// and the other call is cancelled. A call that fails is answered by the
+// other, if one was sent. Each call runs in a goroutine of its own, tracked
+// by a.calls.
+func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request, s *slot) answer {
+	h := b.hedge
+	h.call()
+	wait := h.after()
+	type result struct {
+		ans answer
+		idx int
+	}
+	results := make(chan result, 2) // buffered for both calls: the loser never blocks
+	var cancels [2]context.CancelFunc
+	send := func(idx int, req *http.Request, cctx context.Context) {
+		t0 := time.Now()
+		a.calls.Go(func() {
+			ans := a.attempt(cctx, b, req, s)
+			h.observe(time.Since(t0))
+			results <- result{ans, idx}
+		})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancels[0] = cancel
+	send(0, hreq.WithContext(cctx), cctx)
+	defer func() {
+		for _, c := range cancels {
+			if c != nil {
+				c() // the loser, if any, is cut short
+			}
+		}
+	}()
+
+	var timer <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timer = t.C
+	}
+	var first *answer
+	pending := 1
+	for {
+		select {
+		case r := <-results:
+			pending--
+			if r.ans.outcome == OK || pending == 0 {
+				ans := r.ans
+				if first != nil && ans.outcome != OK {
+					ans = *first // both failed: the first failure explains it
+				}
+				ans.hedged = cancels[1] != nil
+				return ans
+			}
+			first = &r.ans // the other call may still answer
+			timer = nil
+		case <-timer:
+			timer = nil
+			if !h.allow() {
+				continue
+			}
+			if b.sem != nil { // a second call takes a slot too, or is not sent
+				select {
+				case b.sem <- struct{}{}:
+					defer func() { <-b.sem }()
+				default:
+					continue
+				}
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			cancels[1] = cancel
+			pending++
+			send(1, hreq.Clone(cctx), cctx)
+		}
+	}
+}
+
 // roundTrip sends hreq through the client, which follows a redirect to its
 // Location (by the client's policy) and never sends the first request again.
 func (a *Aggregator) roundTrip(hreq *http.Request) (*http.Response, error) {
 	return a.client.Do(hreq)
+}
+
+// ctxAnswer is the answer of a call ended by its context during phase.
+func ctxAnswer(ctx context.Context, phase int32) answer {
+	var r BackendReport
+	ctxOutcome(ctx, &r, phase)
+	return answer{outcome: r.Outcome, err: r.Error}
 }
 
 // ctxOutcome reports a call ended by its context during phase: a timeout
@@ -435,9 +637,18 @@ func jsonContentType(ct string) bool {
 		len(mt) > len("+json") && strings.EqualFold(mt[len(mt)-len("+json"):], "+json")
 }
 
-// newRequest builds the GET request for b from the client's request.
-func (b *backend) newRequest(ctx context.Context, req *Request, rid []string) (*http.Request, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url(req), nil)
+// errNeeded marks a request that could not be built because an answer it
+// needs lacks a field: the backend is skipped.
+var errNeeded = errors.New("a field it needs is missing")
+
+// newRequest builds the GET request for b from the client's request and,
+// for a chained backend, the answers in slots.
+func (b *backend) newRequest(ctx context.Context, req *Request, rid []string, slots []slot) (*http.Request, error) {
+	u, err := b.url(req, slots)
+	if err != nil {
+		return nil, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -449,26 +660,73 @@ func (b *backend) newRequest(ctx context.Context, req *Request, rid []string) (*
 			hreq.Header[h] = v // shared: the transport only reads it
 		}
 	}
+	for _, h := range b.setHeaders {
+		var v []byte
+		for i := range h.parts {
+			p := &h.parts[i]
+			switch {
+			case p.name == "":
+				v = append(v, p.lit...)
+			case p.fromDep:
+				f, err := slots[p.dep].field(p)
+				if err != nil {
+					return nil, err
+				}
+				v = append(v, f...)
+			default:
+				v = append(v, b.value(req, *p)...)
+			}
+		}
+		if !validHeaderValue(v) {
+			return nil, fmt.Errorf("header %s: value %q is not one line of text", h.name, v)
+		}
+		hreq.Header[h.name] = []string{string(v)}
+	}
 	return hreq, nil
 }
 
-// url fills the backend's URL template from the request.
-func (b *backend) url(req *Request) string {
+// validHeaderValue reports whether v can be sent as a header value: no
+// control characters but tab.
+func validHeaderValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// url fills the backend's URL template from the request and, for a chained
+// backend, the answers in slots.
+func (b *backend) url(req *Request, slots []slot) (string, error) {
 	if len(b.parts) == 1 && b.parts[0].name == "" && len(b.extraQuery) == 0 {
-		return b.parts[0].lit
+		return b.parts[0].lit, nil
 	}
 	var arr [256]byte
 	u := arr[:0]
-	for _, p := range b.parts {
+	for i := range b.parts {
+		p := &b.parts[i]
+		v := ""
 		switch {
 		case p.name == "":
 			u = append(u, p.lit...)
-		case p.inQuery:
-			u = append(u, url.QueryEscape(b.value(req, p))...)
+			continue
+		case p.fromDep:
+			f, err := slots[p.dep].field(p)
+			if err != nil {
+				return "", err
+			}
+			v = string(f)
 		case p.catchAll:
 			u = appendPathSegments(u, req.Params[p.name])
+			continue
 		default:
-			u = appendPathSegment(u, b.value(req, p))
+			v = b.value(req, *p)
+		}
+		if p.inQuery {
+			u = append(u, url.QueryEscape(v)...)
+		} else {
+			u = appendPathSegment(u, v)
 		}
 	}
 	sep := byte('?')
@@ -487,7 +745,64 @@ func (b *backend) url(req *Request) string {
 			u = append(append(append(u, url.QueryEscape(q)...), '='), url.QueryEscape(v)...)
 		}
 	}
-	return string(u)
+	return string(u), nil
+}
+
+// field returns the value of placeholder p's field in this slot's answer:
+// a string's text, or a number or boolean as written; errNeeded when the
+// answer lacks it or it is not such a value.
+func (s *slot) field(p *tpart) ([]byte, error) {
+	data := s.raw
+	ms, vs, _, kind, err := parseTop(data, nil, true)
+	for depth, seg := range p.field {
+		if err != nil || kind != '{' {
+			break
+		}
+		found := -1
+		for i := range ms {
+			if m := &ms[i]; bytes.Equal(rawName(data, m), seg) {
+				found = i
+			}
+		}
+		if found < 0 {
+			return nil, fmt.Errorf("%w: backend %s's answer has no field %s", errNeeded, s.report.Name, bytes.Join(p.field[:depth+1], []byte(".")))
+		}
+		vs = ms[found].valOff
+		kind = data[vs]
+		if depth < len(p.field)-1 && kind == '{' {
+			ms, _, err = scanMembers(data, vs, ms[:0])
+		}
+		if depth == len(p.field)-1 {
+			return scalarText(data, ms[found].valOff, ms[found].valEnd, s.report.Name, p)
+		}
+	}
+	return nil, fmt.Errorf("%w: backend %s's answer has no field %s", errNeeded, s.report.Name, bytes.Join(p.field, []byte(".")))
+}
+
+// rawName returns the unescaped name of a member scanned from data.
+func rawName(data []byte, m *member) []byte {
+	key := data[m.keyOff:m.keyEnd]
+	if m.escaped {
+		return unescapeKey(key)
+	}
+	return key[1 : len(key)-1]
+}
+
+// scalarText returns the JSON value data[off:end] as text: a string
+// unquoted, a number or boolean as written.
+func scalarText(data []byte, off, end int, backend string, p *tpart) ([]byte, error) {
+	v := data[off:end]
+	switch v[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, err
+		}
+		return []byte(s), nil
+	case '{', '[', 'n':
+		return nil, fmt.Errorf("%w: backend %s's field %s is %s, not a string, number or boolean", errNeeded, backend, bytes.Join(p.field, []byte(".")), kindName(v[0]))
+	}
+	return v, nil
 }
 
 func (b *backend) value(req *Request, p tpart) string {
