@@ -35,6 +35,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
 
@@ -46,6 +47,7 @@ type Aggregator struct {
 	ep     *compiled
 	client *http.Client
 	log    *slog.Logger
+	tracer trace.Tracer // nil: no spans, no trace context sent
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
 
@@ -60,8 +62,11 @@ type Aggregator struct {
 // means a client of the Aggregator's own on NewTransport (pass one client to
 // several Aggregators to share their connection pool); every call goes
 // through it, so its redirect policy applies. log receives debug records about failed backends; nil means
-// discard. The error is an errors.Join of *ConfigError.
-func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error) {
+// discard. With a tracer, each backend call is a client span, a child of the
+// span in Do's context, and its context goes upstream in a traceparent
+// header; nil means no tracing, at no cost. The error is an errors.Join of
+// *ConfigError.
+func New(ep Endpoint, client *http.Client, log *slog.Logger, tracer trace.Tracer) (*Aggregator, error) {
 	c, errs := compileEndpoint(&ep, 0)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -81,7 +86,7 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error
 		}
 		b.newBreaker()
 	}
-	a := &Aggregator{ep: c, client: client, log: log}
+	a := &Aggregator{ep: c, client: client, log: log, tracer: tracer}
 	if c.cacheTTL > 0 {
 		cache, err := lru.New[string, cacheEntry](c.cacheSize)
 		if err != nil {

@@ -285,7 +285,7 @@ func TestConfigErrorPlace(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := New(Endpoint{Path: "/a", Backends: []Backend{{Name: "b", URL: "http://h/{x}"}}}, nil, nil)
+	_, err := New(Endpoint{Path: "/a", Backends: []Backend{{Name: "b", URL: "http://h/{x}"}}}, nil, nil, nil)
 	if _, ok := errors.AsType[*ConfigError](err); !ok || !strings.Contains(err.Error(), "unknown placeholder {x}") {
 		t.Errorf("New = %v, want the config error", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // slot is what one backend goroutine hands back. The goroutine writes it
@@ -299,12 +300,19 @@ func (r *fanRun) start(i int) {
 		r.done <- i
 		return
 	}
+	var span trace.Span
+	if a.tracer != nil {
+		span = a.startSpan(r.ctx, b, hreq)
+	}
 	done, start := r.done, r.began
 	a.calls.Go(func() {
 		if bcancel != nil {
 			defer bcancel()
 		}
 		a.call(bctx, b, hreq, s, start)
+		if span != nil {
+			endSpan(span, &s.report)
+		}
 		done <- i
 	})
 }

@@ -113,7 +113,7 @@ func FuzzMerge(f *testing.F) {
 	f.Add([]byte(` { "k" : { "n" : [ 1 , 2 ] } } `), []byte(`{"k":0,"k":1}`), []byte(``))
 	a, err := New(Endpoint{Path: "/p", Backends: []Backend{
 		{Name: "a", URL: "http://h/a"}, {Name: "b", URL: "http://h/b"}, {Name: "c", URL: "http://h/c", Group: "g"},
-	}}, nil, nil)
+	}}, nil, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func FuzzMerge(f *testing.F) {
 		{Name: "a", URL: "http://h/a", Target: "k", Mapping: map[string]string{"a": "b", "b": "a"}, Deny: []string{"c"}},
 		{Name: "b", URL: "http://h/b", Collection: "items", Mapping: map[string]string{"items": "a"}},
 		{Name: "c", URL: "http://h/c", Allow: []string{"a", "g"}, Group: "grp"},
-	}}, nil, nil)
+	}}, nil, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -133,18 +133,19 @@ func (e *problemsError) Error() string {
 	return b.String()
 }
 
-// loadConfig reads, decodes and validates the configuration file at path. A
-// file with problems gives a *problemsError listing every one it could find.
-func loadConfig(path string) (*fileConfig, error) {
+// loadConfig reads, decodes and validates the configuration file at path,
+// and returns it with the file's content. A file with problems gives a
+// *problemsError listing every one it could find.
+func loadConfig(path string) (*fileConfig, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg, problems := parseConfig(data)
 	if len(problems) > 0 {
-		return nil, &problemsError{file: path, problems: problems}
+		return nil, nil, &problemsError{file: path, problems: problems}
 	}
-	return cfg, nil
+	return cfg, data, nil
 }
 
 // parseConfig decodes a YAML or JSON configuration and validates it. JSON is

@@ -7,6 +7,11 @@
 //	aggregator -config FILE [-addr ADDR] [-log-level LEVEL]   serve the endpoints in FILE
 //	aggregator -check FILE                                    validate FILE, print every problem
 //
+// While serving, SIGHUP (and, unless server.no_watch is set, any change to
+// FILE) reloads its endpoints: a valid file is swapped in whole, requests in
+// flight finishing on the old endpoints; a file with problems is refused, the
+// problems logged with their places, and the old endpoints keep serving.
+//
 // FILE is YAML or JSON (see examples/aggregator.yaml). The exit code is 0 when
 // the server stopped cleanly on SIGINT/SIGTERM (or the file is valid), 1 on
 // failure (or when the file has problems) and 2 on a command-line mistake.
@@ -110,20 +115,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("-log-level %q: want debug, info, warn or error", *level)
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, data, err := loadConfig(*configPath)
 	if err != nil {
 		return err
 	}
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
-	return serve(ctx, cfg, stderr, lvl)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serve(ctx, cfg, *configPath, data, hup, stderr, lvl)
 }
 
 // runCheck validates the file at path and prints every problem on stdout, one
 // per line with its place, or a one-line summary when there is none.
 func runCheck(path string, stdout io.Writer) error {
-	cfg, err := loadConfig(path)
+	cfg, _, err := loadConfig(path)
 	if pe, ok := errors.AsType[*problemsError](err); ok {
 		for _, p := range pe.problems {
 			fmt.Fprintln(stdout, p.format(pe.file))

@@ -25,6 +25,9 @@ type metrics struct {
 	backendDuration *prometheus.HistogramVec // method, endpoint, backend
 	backendHedges   *prometheus.CounterVec   // method, endpoint, backend
 	inFlight        prometheus.Gauge
+	configVersion   prometheus.Gauge
+	configInfo      *prometheus.GaugeVec   // version, hash: 1 for the configuration served
+	reloads         *prometheus.CounterVec // result: applied, refused, unchanged
 }
 
 // latencyBuckets suit a gateway whose deadlines are in the 100 ms – 10 s range.
@@ -63,9 +66,19 @@ func newMetrics() *metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aggregator_in_flight_requests", Help: "Aggregated requests being served.",
 		}),
+		configVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aggregator_config_version", Help: "Version of the configuration served: 1 at start, one more per reload applied.",
+		}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aggregator_config_info", Help: "1 for the configuration served, by version and hash (12 hex digits of the file's SHA-256).",
+		}, []string{"version", "hash"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_config_reloads_total", Help: "Configuration reloads by result: applied, refused (problems logged) or unchanged.",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.partial, m.cacheHits, m.coalesced, m.backendRequests, m.backendDuration, m.backendHedges, m.inFlight)
+		m.requests, m.duration, m.partial, m.cacheHits, m.coalesced, m.backendRequests, m.backendDuration, m.backendHedges, m.inFlight,
+		m.configVersion, m.configInfo, m.reloads)
 	return m
 }
 

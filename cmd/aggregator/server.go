@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trawl/trawl/aggregate"
 )
@@ -33,17 +35,30 @@ const (
 	hdrCacheControl  = "Cache-Control"
 )
 
-// serve runs the server for cfg until ctx ends, then shuts it down
-// gracefully: it stops accepting, lets in-flight requests finish within
-// server.shutdown_timeout and returns nil. Logs go to stderr as JSON.
-func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Level) error {
+// serve runs the server for cfg (read from the file at path) until ctx
+// ends, then shuts it down gracefully: it stops accepting, lets in-flight
+// requests finish within server.shutdown_timeout and returns nil. On a value
+// from hup, and when the file changes (unless server.no_watch), it reloads the
+// file's endpoints. Logs go to stderr as JSON.
+func serve(ctx context.Context, cfg *fileConfig, path string, data []byte, hup <-chan os.Signal, stderr io.Writer, level slog.Level) error {
 	logw := newLogWriter(stderr)
 	defer logw.Flush()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level}))
 
+	tp, err := newTracerProvider(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			tp.Shutdown(sctx) //nolint:errcheck // spans not exported at exit are lost; nothing else to do
+		}()
+	}
 	transport := aggregate.NewTransport()
 	defer transport.CloseIdleConnections()
-	svc, err := newService(cfg, &http.Client{Transport: transport}, log)
+	svc, err := newService(cfg, &http.Client{Transport: transport}, log, tracerOf(tp), data)
 	if err != nil {
 		return err
 	}
@@ -59,15 +74,21 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	wg.Go(func() { served <- srv.Serve(ln) })
 	stopFlush := make(chan struct{}) // closed by serve when it returns
 	wg.Go(func() { logw.flushEvery(100*time.Millisecond, stopFlush) })
+	stopReload := make(chan struct{}) // closed by serve once the server is shut down
+	var reloader, retired sync.WaitGroup // the reload loop; the generations it replaced, draining
+	reloader.Go(func() { svc.reloadLoop(path, hup, !sc.NoWatch, stopReload, &retired) })
+	defer reloader.Wait() // after close(stopReload), on every path
 	defer func() {
 		close(stopFlush)
 		wg.Wait()
 	}()
 
-	log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", ln.Addr().String()), slog.Int("endpoints", len(cfg.Endpoints)))
+	log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", ln.Addr().String()), slog.Int("endpoints", len(cfg.Endpoints)),
+		slog.Int64("config_version", svc.current().version), slog.String("config_hash", svc.current().hash))
 	logw.Flush()
 	select {
 	case err := <-served:
+		close(stopReload)
 		return fmt.Errorf("serve: %w", err) // never ErrServerClosed: only shutdown below closes it
 	case <-ctx.Done():
 	}
@@ -77,6 +98,7 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(sc.ShutdownTimeout))
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	close(stopReload) // no reload after the last request
 	if err != nil {
 		srv.Close() //nolint:errcheck // already failing; Close only cuts connections
 		err = fmt.Errorf("shutdown: in-flight requests still running after %s: %w", time.Duration(sc.ShutdownTimeout), err)
@@ -86,24 +108,30 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	}
 	if err == nil {
 		// Every handler has returned, so no Do runs: wait for the backend
-		// calls that were cut at their deadlines to end too. (After a
+		// calls that were cut at their deadlines to end too, on the
+		// generations a reload replaced and on the last one. (After a
 		// timed-out shutdown handlers may still run; the process exits.)
+		reloader.Wait()
+		retired.Wait()
 		svc.wait()
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "stopped")
 	return err
 }
 
-// service is the aggregator's HTTP side for one configuration: the gin
-// engine with its middleware and routes, and the metrics they feed. It is safe
+// service is the aggregator's HTTP side: the generation of endpoints being
+// served (replaced whole by a reload), and what outlives a generation: the
+// server settings, the upstream client, the metrics, the tracer. It is safe
 // for concurrent use once built.
 type service struct {
 	cfg     serverConfig // with defaults filled
+	tracing tracingConfig
+	client  *http.Client
 	log     *slog.Logger
 	metrics *metrics
-	engine  *gin.Engine
-	routes  []*route // one per endpoint, in config order
+	tracer  trace.Tracer // nil: no tracing
 	ids     idSource
+	gen     atomic.Pointer[generation] // the endpoints being served
 
 	// Header values shared by every response; net/http never modifies them.
 	trueValue, falseValue, jsonValue []string
@@ -111,15 +139,19 @@ type service struct {
 }
 
 // newService builds the routes for cfg. Every upstream call goes through
-// client; log nil means discard. It starts no goroutines.
-func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*service, error) {
+// client; log nil means discard; tracer nil means no tracing. data is the
+// file's content, for the config's version. It starts no goroutines.
+func newService(cfg *fileConfig, client *http.Client, log *slog.Logger, tracer trace.Tracer, data []byte) (*service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &service{
 		cfg:        cfg.Server.withDefaults(),
+		tracing:    cfg.Tracing,
+		client:     client,
 		log:        log,
 		metrics:    newMetrics(),
+		tracer:     tracer,
 		trueValue:  []string{"true"},
 		falseValue: []string{"false"},
 		jsonValue:  []string{"application/json; charset=utf-8"},
@@ -129,20 +161,51 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*servic
 	rand.Read(raw[:]) // never fails since Go 1.24
 	hex.Encode(s.ids.prefix[:8], raw[:])
 	s.ids.prefix[8] = '-'
+	g, err := s.newGeneration(cfg, 1, configHash(data))
+	if err != nil {
+		return nil, err
+	}
+	s.install(g)
+	return s, nil
+}
 
+// ServeHTTP serves r on the current generation; a request keeps the
+// generation it started on to its end, whatever a reload does meanwhile.
+func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for {
+		g := s.gen.Load()
+		if g.enter() {
+			defer g.leave()
+			g.engine.ServeHTTP(w, r)
+			return
+		}
+		// g was replaced between the load and enter: take the new one.
+	}
+}
+
+// current returns the generation being served.
+func (s *service) current() *generation { return s.gen.Load() }
+
+// newGeneration builds the gin engine and routes of cfg's endpoints.
+func (s *service) newGeneration(cfg *fileConfig, version int64, hash string) (*generation, error) {
+	g := &generation{version: version, hash: hash, drained: make(chan struct{})}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(nil); err != nil { // no client IP from headers
 		return nil, fmt.Errorf("gin: %w", err)
 	}
 	e.Use(s.requestID, s.accessLog, s.recovery, s.limitBody)
+	if s.tracer != nil {
+		e.Use(s.trace)
+	}
 	e.NoRoute(s.fixedError(http.StatusNotFound, "no such endpoint"))
 	e.NoMethod(s.fixedError(http.StatusMethodNotAllowed, "method not allowed"))
-	e.GET(healthPath, s.fixedJSON(http.StatusOK, []byte(`{"status":"ok"}`)))
+	health := fmt.Appendf(nil, `{"status":"ok","config":{"version":%d,"hash":%q}}`, version, hash)
+	e.GET(healthPath, s.fixedJSON(http.StatusOK, health))
 	e.GET(metricsPath, gin.WrapH(s.metrics.handler()))
 	for i := range cfg.Endpoints {
 		ep := cfg.Endpoints[i]
-		agg, err := aggregate.New(ep, client, log)
+		agg, err := aggregate.New(ep, s.client, s.log, s.tracer)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
 		}
@@ -159,17 +222,17 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*servic
 		if err := registerRoute(e, endpointMethod(&ep), ep.Path, s.endpointHandler(rt)); err != nil {
 			return nil, fmt.Errorf("endpoint %s: route: %w", endpointName(&ep, i), err)
 		}
-		s.routes = append(s.routes, rt)
+		g.routes = append(g.routes, rt)
 	}
-	s.engine = e
-	return s, nil
+	g.engine = e
+	return g, nil
 }
 
 // httpServer returns an http.Server for s with the configured timeouts and
 // header cap; its own errors (bad requests, TLS) are logged at Warn.
 func (s *service) httpServer() *http.Server {
 	return &http.Server{
-		Handler:           s.engine,
+		Handler:           s,
 		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(s.cfg.ReadTimeout),
 		WriteTimeout:      time.Duration(s.cfg.WriteTimeout),
@@ -179,13 +242,9 @@ func (s *service) httpServer() *http.Server {
 	}
 }
 
-// wait blocks until every backend call started by the endpoints has ended.
-// Call it after the server has shut down.
-func (s *service) wait() {
-	for _, rt := range s.routes {
-		rt.agg.Wait()
-	}
-}
+// wait blocks until every backend call started by the current generation's
+// endpoints has ended. Call it after the server has shut down.
+func (s *service) wait() { s.current().wait() }
 
 // registerRoute adds a route, turning gin's panic on a conflicting route
 // into an error.
