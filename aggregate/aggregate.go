@@ -47,7 +47,7 @@ type Aggregator struct {
 	ep     *compiled
 	client *http.Client
 	log    *slog.Logger
-	tracer trace.Tracer // nil: no spans, no trace context sent
+	tracer trace.Tracer                   // nil: no spans, no trace context sent
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
 
