@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -46,10 +47,12 @@ import (
 type Aggregator struct {
 	ep     *compiled
 	client *http.Client
+	rt     http.RoundTripper // client's transport, when the client adds nothing to it (no Jar, Timeout or CheckRedirect); else nil
 	log    *slog.Logger
 	tracer trace.Tracer                   // nil: no spans, no trace context sent
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
+	late   atomic.Int64                   // how late fan-outs end after their cut, in ns: a decaying maximum (see noteLate)
 
 	mu      sync.Mutex // guards flights
 	flights map[string]*flight
@@ -60,8 +63,12 @@ type Aggregator struct {
 
 // New validates ep and compiles it. client makes the upstream calls; nil
 // means a client of the Aggregator's own on NewTransport (pass one client to
-// several Aggregators to share their connection pool); every call goes
-// through it, so its redirect policy applies. log receives debug records about failed backends; nil means
+// several Aggregators to share their connection pool). A client with a Jar,
+// a Timeout or a CheckRedirect makes every call; a plain one's transport
+// makes the first hop of each call, which saves the copies of the request's
+// URL and headers that http.Client makes for redirects it may never follow
+// (7 allocations a call), and a redirect is then followed through the
+// client, the first request never sent again. log receives debug records about failed backends; nil means
 // discard. With a tracer, each backend call is a client span, a child of the
 // span in Do's context, and its context goes upstream in a traceparent
 // header; nil means no tracing, at no cost. The error is an errors.Join of
@@ -87,6 +94,12 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger, tracer trace.Tracer
 		b.newBreaker()
 	}
 	a := &Aggregator{ep: c, client: client, log: log, tracer: tracer}
+	if client.Jar == nil && client.Timeout == 0 && client.CheckRedirect == nil {
+		a.rt = client.Transport
+		if a.rt == nil {
+			a.rt = http.DefaultTransport
+		}
+	}
 	if c.cacheTTL > 0 {
 		cache, err := lru.New[string, cacheEntry](c.cacheSize)
 		if err != nil {

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -234,10 +235,50 @@ func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request,
 	}
 }
 
-// roundTrip sends hreq through the client, which follows a redirect to its
-// Location (by the client's policy) and never sends the first request again.
+// roundTrip sends hreq. Through a client with a policy of its own (see New)
+// it is client.Do. Otherwise the transport sends it, and a redirect is
+// followed as http.Client would, once: a new GET for the Location, with the
+// same headers but the credentials when it leaves the host, sent through the
+// client (which follows any further redirect by its policy). The first
+// request is never sent again.
 func (a *Aggregator) roundTrip(hreq *http.Request) (*http.Response, error) {
-	return a.client.Do(hreq)
+	if a.rt == nil {
+		return a.client.Do(hreq)
+	}
+	resp, err := a.rt.RoundTrip(hreq)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody // as http.Client guarantees
+	}
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+	default:
+		return resp, nil
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return resp, nil // nothing to follow: the 3xx is the answer
+	}
+	next, err := hreq.URL.Parse(loc)
+	if err != nil {
+		discard(resp.Body)
+		return nil, fmt.Errorf("redirect to %q: %w", loc, err)
+	}
+	discard(resp.Body)
+	nreq, err := http.NewRequestWithContext(hreq.Context(), http.MethodGet, next.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	nreq.Header = hreq.Header.Clone()
+	if next.Host != hreq.URL.Host {
+		for _, h := range []string{"Authorization", "Www-Authenticate", "Cookie", "Cookie2", "Proxy-Authorization"} {
+			delete(nreq.Header, h)
+		}
+	}
+	return a.client.Do(nreq)
 }
 
 // ctxAnswer is the answer of a call ended by its context during phase.

@@ -122,9 +122,8 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.method = http.MethodGet
 	}
 	defer func() {
-		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s reached (less the %s margin)",
-			place, Duration(c.timeout), Duration(c.margin))
-		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline reached (less the %s margin)", place, Duration(c.margin))
+		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s reached, less the margin to answer", place, Duration(c.timeout))
+		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline reached, less the margin to answer", place)
 	}()
 	switch c.method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,

@@ -62,9 +62,12 @@ type Endpoint struct {
 	// Margin is the part of the budget kept for merging the answers and
 	// writing the response: upstream calls run until the deadline less the
 	// margin. 0 means 5ms, or a tenth of the timeout when that is shorter.
-	// Measured on a loaded 2-core machine, the merge and the write of three
-	// backends take well under a millisecond; the rest of the 5ms covers
-	// timers and goroutines that start late under load.
+	// The merge and the write of three backends take well under a
+	// millisecond; the rest covers a timer that fires late. The aggregator
+	// also measures how late the fan-outs cut at their deadline end, and
+	// widens the margin by that (a maximum that decays), up to half the
+	// timeout: on a saturated machine the cut comes earlier, and the answer
+	// still leaves by the deadline.
 	Margin Duration `yaml:"margin" json:"margin,omitempty"`
 	// Backends are the upstream calls, at least one, with unique names. Their
 	// order decides the merge: on a key collision the first backend wins.

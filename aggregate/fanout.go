@@ -17,6 +17,7 @@ type slot struct {
 	phase   atomic.Int32 // what the call is doing: a phase constant, read by the fan-out at the deadline
 	report  BackendReport
 	data    []byte    // OK only: what members index (*buf, or *out when shaped)
+	arrived bool      // the call has ended and the slot is filled: set by the fan-out's goroutine only
 	raw     []byte    // OK only: the body as the upstream sent it (*buf), for the backends that need its fields
 	members []member  // OK only: what the backend contributes
 	buf     *[]byte   // the body, pooled; released after the merge
@@ -77,7 +78,7 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 	// Upstreams get the budget less the margin, which covers the merge,
 	// the write and a timer firing late on a loaded machine, so that the
 	// answer leaves by the deadline.
-	dl = dl.Add(-c.margin)
+	dl = dl.Add(-a.margin())
 	var key string
 	if a.cache != nil || c.coalesce {
 		key = c.key(req)
@@ -106,7 +107,7 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 			return &shared
 		case <-ctx.Done():
 			a.leave(key, f) // the flight goes on for the others, within its deadline
-			return a.assemble(ctx, nil, nil, start)
+			return a.assemble(ctx, nil, start)
 		}
 	}
 	if short {
@@ -136,6 +137,26 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 	}
 	a.mu.Unlock()
 	return res
+}
+
+// margin returns how long before the deadline the upstream calls end: the
+// endpoint's margin, widened by how late fan-outs cut at their deadline have
+// recently ended (a timer firing late, the merge), at most half the timeout.
+func (a *Aggregator) margin() time.Duration {
+	return min(a.ep.margin+time.Duration(a.late.Load()), a.ep.timeout/2)
+}
+
+// noteLate records that a fan-out ended late after its deadline: the
+// lateness kept is a maximum that decays by an eighth at each observation.
+func (a *Aggregator) noteLate(late time.Duration) {
+	late = max(late, 0)
+	for {
+		old := a.late.Load()
+		n := max(int64(late), old-old/8)
+		if n == old || a.late.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // fanOutAlone fans out for this caller only.
@@ -185,17 +206,11 @@ func (a *Aggregator) leave(key string, f *flight) {
 func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start time.Time, caller context.Context, f *flight, cancel context.CancelFunc) *Result {
 	c := a.ep
 	n := len(c.backends)
-	r := fanRun{a: a, ctx: ctx, req: req, began: start, slots: make([]slot, n),
+	r := fanRun{a: a, ctx: ctx, began: start, slots: make([]slot, n),
 		done: make(chan int, n)} // buffered for every sender: a straggler never blocks
 	if req.RequestID != "" {
 		r.rid = []string{req.RequestID} // shared by the requests, which only read it
 	}
-	var arrivedBuf [16]bool
-	r.arrived = arrivedBuf[:0]
-	if n > len(arrivedBuf) {
-		r.arrived = make([]bool, 0, n)
-	}
-	r.arrived = r.arrived[:n]
 	if c.dependants != nil {
 		r.waiting = make([]int, n)
 	}
@@ -205,15 +220,16 @@ func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start
 			r.slots[i].phase.Store(phaseDeps)
 			continue
 		}
-		r.start(i)
+		r.start(i, req)
 	}
 
 	left := caller.Done()
+	cut := false // the deadline ended the wait
 wait:
 	for r.got < n {
 		select {
 		case i := <-r.done:
-			r.arrive(i)
+			r.arrive(i, req)
 		case <-left:
 			left = nil
 			// The caller's deadline is ctx's too (or later), which ends the
@@ -226,10 +242,11 @@ wait:
 				cancel()
 			}
 		case <-ctx.Done():
+			cut = true
 			for { // take what finished at the same moment
 				select {
 				case i := <-r.done:
-					r.arrived[i] = true
+					r.slots[i].arrived = true
 					r.got++
 				default:
 					break wait
@@ -237,9 +254,12 @@ wait:
 			}
 		}
 	}
-	res := a.assemble(ctx, r.slots, r.arrived, start)
+	res := a.assemble(ctx, r.slots, start)
+	if d, ok := ctx.Deadline(); ok && cut {
+		a.noteLate(time.Since(d))
+	}
 	for i := range r.slots {
-		if r.arrived[i] {
+		if r.slots[i].arrived {
 			a.release(&r.slots[i])
 		}
 	}
@@ -253,12 +273,10 @@ wait:
 type fanRun struct {
 	a       *Aggregator
 	ctx     context.Context // the fan-out's deadline
-	req     *Request
 	rid     []string  // X-Request-Id's value; nil without
 	began   time.Time // Do's start
 	slots   []slot    // one per backend: each written by its call's goroutine, read after its index arrives on done
 	done    chan int  // buffered for every backend
-	arrived []bool
 	waiting []int // per backend: the backends it needs that have not answered; nil when none needs another
 	got     int   // backends arrived
 }
@@ -266,14 +284,14 @@ type fanRun struct {
 // start starts backend i's call: its goroutine fills slot i and sends i on
 // done. A request that cannot be built (a field it needs is missing from an
 // earlier answer) ends the backend at once.
-func (r *fanRun) start(i int) {
+func (r *fanRun) start(i int, req *Request) {
 	a, b, s := r.a, r.a.ep.backends[i], &r.slots[i]
 	bctx, bcancel := r.ctx, context.CancelFunc(nil)
 	if b.timeout > 0 {
 		bctx, bcancel = context.WithTimeoutCause(r.ctx, b.timeout, b.cause)
 	}
 	// Build the request here, so that no goroutine reads req after Do.
-	hreq, err := b.newRequest(bctx, r.req, r.rid, r.slots)
+	hreq, err := b.newRequest(bctx, req, r.rid, r.slots)
 	if err != nil {
 		s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required, Latency: time.Since(r.began)}
 		if errors.Is(err, errNeeded) {
@@ -304,8 +322,8 @@ func (r *fanRun) start(i int) {
 
 // arrive records that backend i has ended, and starts (or skips) the
 // backends that were waiting for it alone.
-func (r *fanRun) arrive(i int) {
-	r.arrived[i] = true
+func (r *fanRun) arrive(i int, req *Request) {
+	r.slots[i].arrived = true
 	r.got++
 	if r.waiting == nil {
 		return
@@ -325,7 +343,7 @@ func (r *fanRun) arrive(i int) {
 			}
 		}
 		if r.slots[j].report.Outcome == "" {
-			r.start(j)
+			r.start(j, req)
 		}
 	}
 }

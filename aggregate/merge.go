@@ -9,14 +9,14 @@ import (
 // assemble merges the arrived slots in configuration order and reports
 // every backend; the others are reported by ctx's state. slots is nil for a
 // follower that left a shared fan-out before it ended.
-func (a *Aggregator) assemble(ctx context.Context, slots []slot, arrived []bool, start time.Time) *Result {
+func (a *Aggregator) assemble(ctx context.Context, slots []slot, start time.Time) *Result {
 	c := a.ep
 	reports := make([]BackendReport, len(c.backends))
 	complete := true
 	size, count := 2, 1
 	for i, b := range c.backends {
 		r := &reports[i]
-		if slots != nil && arrived[i] {
+		if slots != nil && slots[i].arrived {
 			*r = slots[i].report
 			for j := range slots[i].members {
 				m := &slots[i].members[j]
@@ -62,7 +62,7 @@ func (a *Aggregator) assemble(ctx context.Context, slots []slot, arrived []bool,
 	}
 	first := true
 	for i := range slots {
-		if !arrived[i] {
+		if !slots[i].arrived {
 			continue
 		}
 		b, data := c.backends[i], slots[i].data

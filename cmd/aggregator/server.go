@@ -43,10 +43,7 @@ func serve(ctx context.Context, cfg *fileConfig, path string, data []byte, hup <
 	defer logw.Flush()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level}))
 
-	tp, err := newTracerProvider(ctx, cfg.Tracing)
-	if err != nil {
-		return err
-	}
+	tp := newTracerProvider(cfg.Tracing)
 	if tp != nil {
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -170,12 +167,16 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger, tracer t
 // ServeHTTP serves r on the current generation; a request keeps the
 // generation it started on to its end, whatever a reload does meanwhile.
 func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := s.enter()
+	defer g.leave()
+	g.engine.ServeHTTP(w, r)
+}
+
+// enter returns the current generation with the request counted in.
+func (s *service) enter() *generation {
 	for {
-		g := s.gen.Load()
-		if g.enter() {
-			defer g.leave()
-			g.engine.ServeHTTP(w, r)
-			return
+		if g := s.gen.Load(); g.enter() {
+			return g
 		}
 		// g was replaced between the load and enter: take the new one.
 	}

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -20,17 +17,14 @@ import (
 var traceContext = propagation.TraceContext{}
 
 // newTracerProvider returns the OpenTelemetry SDK's tracer provider,
-// exporting to cfg's OTLP/HTTP endpoint in batches; nil (and no cost at all)
-// when cfg has none. The caller shuts it down, which flushes the spans left.
-func newTracerProvider(ctx context.Context, cfg tracingConfig) (*sdktrace.TracerProvider, error) {
+// exporting to cfg's OTLP/HTTP endpoint in batches (otlpExporter); nil, and
+// no cost at all, when cfg has none. The caller shuts it down, which flushes
+// the spans left.
+func newTracerProvider(cfg tracingConfig) *sdktrace.TracerProvider {
 	if cfg.OTLPEndpoint == "" {
-		return nil, nil
+		return nil
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.OTLPEndpoint))
-	if err != nil {
-		return nil, fmt.Errorf("tracing: %w", err)
-	}
-	return newTracerProviderWith(cfg, sdktrace.WithBatcher(exp)), nil
+	return newTracerProviderWith(cfg, sdktrace.WithBatcher(newOTLPExporter(cfg.OTLPEndpoint)))
 }
 
 // newTracerProviderWith returns a tracer provider with cfg's service name and

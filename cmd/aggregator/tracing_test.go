@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -118,5 +120,76 @@ func TestTracing(t *testing.T) {
 		if tp != "" || !strings.HasPrefix(path, "/") {
 			t.Errorf("tracing off: %s received traceparent %q", path, tp)
 		}
+	}
+}
+
+// TestOTLPExport serves the aggregator with tracing.otlp_endpoint set to a
+// loopback collector: the spans arrive there in OTLP's JSON encoding, with
+// the service name, the trace and parent ids and the backend's outcome.
+func TestOTLPExport(t *testing.T) {
+	got := make(chan otlpTraces, 16)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req otlpTraces
+		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			t.Errorf("collector got %s %s %s", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+			w.WriteHeader(400)
+			return
+		}
+		got <- req
+	}))
+	t.Cleanup(collector.Close)
+	up := startUpstream(t)
+	tp := newTracerProvider(tracingConfig{OTLPEndpoint: collector.URL + "/v1/traces", ServiceName: "gw"})
+	config := "endpoints:\n  - path: /p\n    backends: [{name: a, url: '" + up.URL + "/a'}]\n"
+	cfg, _ := parseConfig([]byte(config))
+	svc, err := newService(cfg, &http.Client{}, nil, tracerOf(tp), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(svc)
+	t.Cleanup(ts.Close)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	get(t, "GET", ts.URL+"/p", http.Header{"Traceparent": {"00-" + traceID + "-00f067aa0ba902b7-01"}}, nil)
+	svc.wait()
+	if err := tp.Shutdown(t.Context()); err != nil { // flushes the batch
+		t.Fatal(err)
+	}
+	var spans []otlpSpan
+	var service string
+	for len(got) > 0 {
+		req := <-got
+		for _, rs := range req.ResourceSpans {
+			for _, kv := range rs.Resource.Attributes {
+				if kv.Key == "service.name" {
+					service = fmt.Sprint(kv.Value["stringValue"])
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				spans = append(spans, ss.Spans...)
+			}
+		}
+	}
+	if service != "gw" || len(spans) != 2 {
+		t.Fatalf("collector got service %q and %d spans, want gw and 2: %+v", service, len(spans), spans)
+	}
+	byName := map[string]otlpSpan{}
+	for _, s := range spans {
+		byName[s.Name] = s
+	}
+	server, backend := byName["GET /p"], byName["backend a"]
+	if server.TraceID != traceID || server.ParentSpanID != "00f067aa0ba902b7" || server.Kind != 2 {
+		t.Errorf("server span %+v", server)
+	}
+	if backend.TraceID != traceID || backend.ParentSpanID != server.SpanID || backend.Kind != 3 || backend.Start == "" {
+		t.Errorf("backend span %+v, want a client span under %s", backend, server.SpanID)
+	}
+	outcome := ""
+	for _, kv := range backend.Attributes {
+		if kv.Key == "aggregate.outcome" {
+			outcome = fmt.Sprint(kv.Value["stringValue"])
+		}
+	}
+	if outcome != "ok" {
+		t.Errorf("backend span outcome %q, want ok", outcome)
 	}
 }
