@@ -273,12 +273,12 @@ wait:
 type fanRun struct {
 	a       *Aggregator
 	ctx     context.Context // the fan-out's deadline
-	rid     []string  // X-Request-Id's value; nil without
-	began   time.Time // Do's start
-	slots   []slot    // one per backend: each written by its call's goroutine, read after its index arrives on done
-	done    chan int  // buffered for every backend
-	waiting []int // per backend: the backends it needs that have not answered; nil when none needs another
-	got     int   // backends arrived
+	rid     []string        // X-Request-Id's value; nil without
+	began   time.Time       // Do's start
+	slots   []slot          // one per backend: each written by its call's goroutine, read after its index arrives on done
+	done    chan int        // buffered for every backend
+	waiting []int           // per backend: the backends it needs that have not answered; nil when none needs another
+	got     int             // backends arrived
 }
 
 // start starts backend i's call: its goroutine fills slot i and sends i on

@@ -20,12 +20,12 @@ import (
 
 // Gateway names as they appear in the output.
 const (
-	gwTrawl  = "trawl"  // cmd/aggregator
-	gwLura   = "lura"   // bench/peers/lura
-	gwPlain  = "plain"  // bench/peers/plain: net/http + encoding/json, written the obvious way
-	gwBefore = "before" // another cmd/aggregator build (-before)
+	gwTrawl  = "trawl"       // cmd/aggregator
+	gwLura   = "lura"        // bench/peers/lura
+	gwPlain  = "plain"       // bench/peers/plain: net/http + encoding/json, written the obvious way
+	gwBefore = "before"      // another cmd/aggregator build (-before)
 	gwHedged = "trawl+hedge" // cmd/aggregator with hedging on (the hedging phase)
-	gwDirect = "direct" // no gateway: the first upstream, called straight
+	gwDirect = "direct"      // no gateway: the first upstream, called straight
 )
 
 // Phases of a measurement.
