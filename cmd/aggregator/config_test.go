@@ -84,7 +84,7 @@ func TestUsage(t *testing.T) {
 func TestCheckExample(t *testing.T) {
 	for _, path := range []string{"../../examples/aggregator.yaml"} {
 		stdout, stderr, code := runCmd(t, "-check", path)
-		if code != 0 || !strings.Contains(stdout, ": ok: 3 endpoints") {
+		if code != 0 || !strings.Contains(stdout, ": ok: 4 endpoints") {
 			t.Errorf("-check %s: exit %d, stdout %q, stderr %q; want 0 and ok", path, code, stdout, stderr)
 		}
 	}

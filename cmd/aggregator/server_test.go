@@ -585,6 +585,22 @@ func TestExampleConfig(t *testing.T) {
 			t.Errorf("keys = %s, want %s", got, want)
 		}
 	})
+	t.Run("chained", func(t *testing.T) {
+		resp, body := get(t, "GET", ts.URL+"/users/7/chained?lang=de", nil, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Aggregate-Completed") != "true" {
+			t.Fatalf("status %d, backends %q; body %s", resp.StatusCode, resp.Header.Get("X-Aggregate-Backends"), body)
+		}
+		m := decode(t, body)
+		if got, want := keys(m), "_backends,id,name,recommended,stats"; got != want {
+			t.Errorf("keys = %s, want %s", got, want)
+		}
+		if got := string(m["id"]); got != `"7"` {
+			t.Errorf("id = %s, want \"7\"", got)
+		}
+		if got := string(m["recommended"]); !strings.Contains(got, `"for_user":"7"`) {
+			t.Errorf("recommended = %s, want the recommendations for user 7 (the id in the profile)", got)
+		}
+	})
 	t.Run("shaped", func(t *testing.T) {
 		resp, body := get(t, "GET", ts.URL+"/users/7/summary?lang=de", http.Header{"Accept-Language": {"de"}}, nil)
 		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "max-age=5" {
