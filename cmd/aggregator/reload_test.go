@@ -25,6 +25,11 @@ import (
 // as soon as the previous one has shown its effect.
 var reloadDuration = flag.Duration("reload-duration", 0, "spread TestHotReloadUnderLoad's 20 rewrites over this long")
 
+// reloadInterval paces each of TestHotReloadUnderLoad's clients; 0 is a
+// closed loop. The default keeps the test about the reloads on a machine
+// shared with other builds.
+var reloadInterval = flag.Duration("reload-interval", 20*time.Millisecond, "pace each TestHotReloadUnderLoad client to one request per this long (0: closed loop)")
+
 // reloadConfig is version v of the file: valid ones put the backend's
 // answer under the group "v<v>", so that a response says which version
 // served it; invalid ones have two problems, a backend timeout longer than
@@ -112,13 +117,13 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	t.Cleanup(transport.CloseIdleConnections)
 	client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
 	group := regexp.MustCompile(`^\{"v(\d+)":\{"id":"\d+"\}\}$`)
-	// Each client paces itself, so that the test measures the reloads
-	// rather than a machine shared with other builds: up to 3,200 requests
-	// a second in all, 256 under the race detector (what it can serve in
-	// time on 2 cores).
-	interval := 20 * time.Millisecond
+	// Each client paces itself (-reload-interval), so that the test
+	// measures the reloads rather than a machine shared with other builds:
+	// up to 3,200 requests a second in all by default, 256 under the race
+	// detector (what it can serve in time on 2 cores).
+	interval := *reloadInterval
 	if raceEnabled {
-		interval = 250 * time.Millisecond
+		interval = max(interval, 250*time.Millisecond)
 	}
 	for c := range clients {
 		wg.Go(func() {
