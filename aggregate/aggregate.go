@@ -52,7 +52,7 @@ type Aggregator struct {
 	tracer trace.Tracer                   // nil: no spans, no trace context sent
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
-	late   atomic.Int64                   // how late fan-outs end after their cut, in ns: a decaying maximum (see noteLate)
+	merge  atomic.Int64                   // how long cut fan-outs take from the cut to their result, in ns: a decaying maximum (see noteMerge)
 
 	mu      sync.Mutex // guards flights
 	flights map[string]*flight

@@ -766,26 +766,26 @@ func TestNewTransport(t *testing.T) {
 	}
 }
 
-// TestMeasuredMargin wants the margin widened by how late fan-outs cut at
-// their deadline ended, the widening to decay, and half the timeout at most.
+// TestMeasuredMargin wants the margin widened by how long the merge took
+// after a cut, the widening to decay, and a tenth of the timeout at most.
 func TestMeasuredMargin(t *testing.T) {
 	a := mustNew(t, Endpoint{Path: "/p", Timeout: Duration(300 * time.Millisecond), Backends: []Backend{{Name: "a", URL: "http://h/"}}}, nil)
 	if got := a.margin(); got != 5*time.Millisecond {
 		t.Errorf("margin = %v, want the configured 5ms", got)
 	}
-	a.noteLate(40 * time.Millisecond)
-	if got := a.margin(); got != 45*time.Millisecond {
-		t.Errorf("after a fan-out 40ms late: margin = %v, want 45ms", got)
+	a.noteMerge(12 * time.Millisecond)
+	if got := a.margin(); got != 17*time.Millisecond {
+		t.Errorf("after a 12ms merge: margin = %v, want 17ms", got)
 	}
 	for range 40 {
-		a.noteLate(0)
+		a.noteMerge(0)
 	}
 	if got := a.margin(); got > 6*time.Millisecond {
-		t.Errorf("after 40 fan-outs on time: margin = %v, want back near 5ms", got)
+		t.Errorf("after 40 quick merges: margin = %v, want back near 5ms", got)
 	}
-	a.noteLate(time.Second)
-	if got := a.margin(); got != 150*time.Millisecond {
-		t.Errorf("after a fan-out 1s late: margin = %v, want half the timeout", got)
+	a.noteMerge(time.Second)
+	if got := a.margin(); got != 35*time.Millisecond {
+		t.Errorf("after a 1s merge: margin = %v, want 5ms and a tenth of the timeout", got)
 	}
 }
 

@@ -64,10 +64,10 @@ type Endpoint struct {
 	// margin. 0 means 5ms, or a tenth of the timeout when that is shorter.
 	// The merge and the write of three backends take well under a
 	// millisecond; the rest covers a timer that fires late. The aggregator
-	// also measures how late the fan-outs cut at their deadline end, and
-	// widens the margin by that (a maximum that decays), up to half the
-	// timeout: on a saturated machine the cut comes earlier, and the answer
-	// still leaves by the deadline.
+	// also measures how long the merge takes after a cut, and widens the
+	// margin by that (a maximum that decays), by at most a tenth of the
+	// timeout: an endpoint whose merge is slow (large or many bodies) is
+	// cut earlier, and its answer still leaves by the deadline.
 	Margin Duration `yaml:"margin" json:"margin,omitempty"`
 	// Backends are the upstream calls, at least one, with unique names. Their
 	// order decides the merge: on a key collision the first backend wins.

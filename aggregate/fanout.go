@@ -140,20 +140,24 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 }
 
 // margin returns how long before the deadline the upstream calls end: the
-// endpoint's margin, widened by how late fan-outs cut at their deadline have
-// recently ended (a timer firing late, the merge), at most half the timeout.
+// endpoint's margin, widened by the time the merge has recently taken after
+// a cut (a maximum that decays), the whole at most a tenth of the timeout
+// more than the endpoint's margin.
 func (a *Aggregator) margin() time.Duration {
-	return min(a.ep.margin+time.Duration(a.late.Load()), a.ep.timeout/2)
+	return a.ep.margin + min(time.Duration(a.merge.Load()), a.ep.timeout/10)
 }
 
-// noteLate records that a fan-out ended late after its deadline: the
-// lateness kept is a maximum that decays by an eighth at each observation.
-func (a *Aggregator) noteLate(late time.Duration) {
-	late = max(late, 0)
+// noteMerge records how long a fan-out cut at its deadline took from the
+// cut to its result: the value kept is a maximum that decays by an eighth at
+// each observation. A timer that fires late is not in it: on a machine that
+// stalls now and then, widening the margin by stalls would only cut the
+// next requests' upstream calls early.
+func (a *Aggregator) noteMerge(d time.Duration) {
+	d = max(d, 0)
 	for {
-		old := a.late.Load()
-		n := max(int64(late), old-old/8)
-		if n == old || a.late.CompareAndSwap(old, n) {
+		old := a.merge.Load()
+		n := max(int64(d), old-old/8)
+		if n == old || a.merge.CompareAndSwap(old, n) {
 			return
 		}
 	}
@@ -224,7 +228,7 @@ func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start
 	}
 
 	left := caller.Done()
-	cut := false // the deadline ended the wait
+	var cut time.Time // when the deadline ended the wait; zero when every backend answered
 wait:
 	for r.got < n {
 		select {
@@ -242,7 +246,7 @@ wait:
 				cancel()
 			}
 		case <-ctx.Done():
-			cut = true
+			cut = time.Now()
 			for { // take what finished at the same moment
 				select {
 				case i := <-r.done:
@@ -255,8 +259,8 @@ wait:
 		}
 	}
 	res := a.assemble(ctx, r.slots, start)
-	if d, ok := ctx.Deadline(); ok && cut {
-		a.noteLate(time.Since(d))
+	if !cut.IsZero() {
+		a.noteMerge(time.Since(cut))
 	}
 	for i := range r.slots {
 		if r.slots[i].arrived {
