@@ -39,7 +39,7 @@ func reloadConfig(up string, v int, valid bool) string {
 		return fmt.Sprintf(`server: {write_timeout: 5s}
 endpoints:
   - path: /users/:id
-    timeout: 300ms
+    timeout: 1s
     backends:
       - name: data
         url: %s/users/{id}
@@ -49,7 +49,7 @@ endpoints:
 	return fmt.Sprintf(`server: {write_timeout: 5s}
 endpoints:
   - path: /users/:id
-    timeout: 300ms
+    timeout: 1s
     backends:
       - name: data
         url: %s/users/{id}
@@ -103,7 +103,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	addr := listenAddr(t, stderr.String)
 
 	const clients = 64
-	const deadline = 300 * time.Millisecond
+	const deadline = time.Second // not tighter: the machine is shared with other builds, and the test is about the reloads
 	var (
 		stop      atomic.Bool
 		requests  atomic.Int64
@@ -230,7 +230,7 @@ func TestHotReloadUnderLoad(t *testing.T) {
 			continue
 		}
 		want := []string{
-			path + ":9:18: endpoint /users/:id: backend data: timeout: 2s exceeds the endpoint's 300ms",
+			path + ":9:18: endpoint /users/:id: backend data: timeout: 2s exceeds the endpoint's 1s",
 			path + ":10:9: endpoint /users/:id: backend data: timout: unknown field",
 		}
 		if strings.Join(rec.Problems, "\n") != strings.Join(want, "\n") {
