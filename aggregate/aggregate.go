@@ -152,11 +152,12 @@ const (
 	Timeout Outcome = "timeout" // no answer by its timeout or the endpoint's deadline
 	Failed  Outcome = "error"   // transport error, non-2xx status, or a body cut short
 	Invalid Outcome = "invalid" // an answer that is not usable JSON: content type, syntax, size, shape
-	// CircuitOpen: the backend's circuit breaker is open (or half-open with
-	// its probes in flight), so it was not called.
+	// CircuitOpen means the backend's circuit breaker is open (or half-open
+	// with its probes in flight), so it was not called.
 	CircuitOpen Outcome = "circuit-open"
-	// Skipped: a backend whose URL or headers need another backend's answer
-	// was not called, because that backend failed or its answer lacks the field.
+	// Skipped means a backend whose URL or headers need another backend's
+	// answer was not called, because that backend failed or its answer
+	// lacks the field.
 	Skipped Outcome = "skipped"
 )
 
