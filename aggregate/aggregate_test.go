@@ -767,15 +767,15 @@ func TestNewTransport(t *testing.T) {
 }
 
 // TestMeasuredMargin wants the margin widened by how long the merge took
-// after a cut, the widening to decay, and a tenth of the timeout at most.
+// after a cut, the widening to decay, and the margin again at most.
 func TestMeasuredMargin(t *testing.T) {
 	a := mustNew(t, Endpoint{Path: "/p", Timeout: Duration(300 * time.Millisecond), Backends: []Backend{{Name: "a", URL: "http://h/"}}}, nil)
 	if got := a.margin(); got != 5*time.Millisecond {
 		t.Errorf("margin = %v, want the configured 5ms", got)
 	}
-	a.noteMerge(12 * time.Millisecond)
-	if got := a.margin(); got != 17*time.Millisecond {
-		t.Errorf("after a 12ms merge: margin = %v, want 17ms", got)
+	a.noteMerge(3 * time.Millisecond)
+	if got := a.margin(); got != 8*time.Millisecond {
+		t.Errorf("after a 3ms merge: margin = %v, want 8ms", got)
 	}
 	for range 40 {
 		a.noteMerge(0)
@@ -784,8 +784,8 @@ func TestMeasuredMargin(t *testing.T) {
 		t.Errorf("after 40 quick merges: margin = %v, want back near 5ms", got)
 	}
 	a.noteMerge(time.Second)
-	if got := a.margin(); got != 35*time.Millisecond {
-		t.Errorf("after a 1s merge: margin = %v, want 5ms and a tenth of the timeout", got)
+	if got := a.margin(); got != 10*time.Millisecond {
+		t.Errorf("after a 1s merge: margin = %v, want twice the configured 5ms", got)
 	}
 }
 

@@ -65,9 +65,9 @@ type Endpoint struct {
 	// The merge and the write of three backends take well under a
 	// millisecond; the rest covers a timer that fires late. The aggregator
 	// also measures how long the merge takes after a cut, and widens the
-	// margin by that (a maximum that decays), by at most a tenth of the
-	// timeout: an endpoint whose merge is slow (large or many bodies) is
-	// cut earlier, and its answer still leaves by the deadline.
+	// margin by that (a maximum that decays), by at most the margin again:
+	// an endpoint whose merge is slow (large or many bodies) is cut
+	// earlier, and its answer still leaves by the deadline.
 	Margin Duration `yaml:"margin" json:"margin,omitempty"`
 	// Backends are the upstream calls, at least one, with unique names. Their
 	// order decides the merge: on a key collision the first backend wins.

@@ -141,10 +141,11 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 
 // margin returns how long before the deadline the upstream calls end: the
 // endpoint's margin, widened by the time the merge has recently taken after
-// a cut (a maximum that decays), the whole at most a tenth of the timeout
-// more than the endpoint's margin.
+// a cut (a maximum that decays), by at most the margin again. The cap keeps
+// a machine's stalls, which land in the measure too, from cutting the
+// upstream calls much earlier than configured.
 func (a *Aggregator) margin() time.Duration {
-	return a.ep.margin + min(time.Duration(a.merge.Load()), a.ep.timeout/10)
+	return a.ep.margin + min(time.Duration(a.merge.Load()), a.ep.margin)
 }
 
 // noteMerge records how long a fan-out cut at its deadline took from the
