@@ -32,9 +32,11 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 )
 
@@ -45,10 +47,12 @@ import (
 type Aggregator struct {
 	ep     *compiled
 	client *http.Client
-	rt     http.RoundTripper // client's transport, when the client adds nothing to it; else nil
+	rt     http.RoundTripper // client's transport, when the client adds nothing to it (no Jar, Timeout or CheckRedirect); else nil
 	log    *slog.Logger
+	tracer trace.Tracer                   // nil: no spans, no trace context sent
 	cache  *lru.Cache[string, cacheEntry] // nil without Cache.TTL
 	calls  sync.WaitGroup                 // every backend goroutine started by Do
+	merge  atomic.Int64                   // how long cut fan-outs take from the cut to their result, in ns: a decaying maximum (see noteMerge)
 
 	mu      sync.Mutex // guards flights
 	flights map[string]*flight
@@ -59,12 +63,17 @@ type Aggregator struct {
 
 // New validates ep and compiles it. client makes the upstream calls; nil
 // means a client of the Aggregator's own on NewTransport (pass one client to
-// several Aggregators to share their connection pool). A client without
-// Jar, Timeout or CheckRedirect is bypassed for its Transport, which saves
-// the copies http.Client makes of each request; redirects then go through
-// the client. log receives debug records about failed backends; nil means
-// discard. The error is an errors.Join of *ConfigError.
-func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error) {
+// several Aggregators to share their connection pool). A client with a Jar,
+// a Timeout or a CheckRedirect makes every call; a plain one's transport
+// makes the first hop of each call, which saves the copies of the request's
+// URL and headers that http.Client makes for redirects it may never follow
+// (7 allocations a call), and a redirect is then followed through the
+// client, the first request never sent again. log receives debug records about failed backends; nil means
+// discard. With a tracer, each backend call is a client span, a child of the
+// span in Do's context, and its context goes upstream in a traceparent
+// header; nil means no tracing, at no cost. The error is an errors.Join of
+// *ConfigError.
+func New(ep Endpoint, client *http.Client, log *slog.Logger, tracer trace.Tracer) (*Aggregator, error) {
 	c, errs := compileEndpoint(&ep, 0)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -82,8 +91,9 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger) (*Aggregator, error
 		if b.rate > 0 {
 			b.lim = rate.NewLimiter(rate.Limit(b.rate), b.burst)
 		}
+		b.newBreaker()
 	}
-	a := &Aggregator{ep: c, client: client, log: log}
+	a := &Aggregator{ep: c, client: client, log: log, tracer: tracer}
 	if client.Jar == nil && client.Timeout == 0 && client.CheckRedirect == nil {
 		a.rt = client.Transport
 		if a.rt == nil {
@@ -142,6 +152,13 @@ const (
 	Timeout Outcome = "timeout" // no answer by its timeout or the endpoint's deadline
 	Failed  Outcome = "error"   // transport error, non-2xx status, or a body cut short
 	Invalid Outcome = "invalid" // an answer that is not usable JSON: content type, syntax, size, shape
+	// CircuitOpen means the backend's circuit breaker is open (or half-open
+	// with its probes in flight), so it was not called.
+	CircuitOpen Outcome = "circuit-open"
+	// Skipped means a backend whose URL or headers need another backend's
+	// answer was not called, because that backend failed or its answer
+	// lacks the field.
+	Skipped Outcome = "skipped"
 )
 
 // BackendReport tells how one backend call went. In JSON its Latency is
@@ -153,6 +170,7 @@ type BackendReport struct {
 	Latency  time.Duration `json:"-"`                  // from the start of Do to the end of the call (or the deadline)
 	Error    string        `json:"error,omitempty"`    // why, for outcomes other than OK
 	Required bool          `json:"required,omitempty"` // Backend.Required
+	Hedged   bool          `json:"hedged,omitempty"`   // a second call was sent (Backend.Hedge)
 }
 
 // Result is the merged answer of one Do. A Result may be shared between

@@ -201,10 +201,17 @@ func TestBadUpstreams(t *testing.T) {
 	}
 }
 
+// TestHangingBackendDoesNotDelayTheResponse wants the deadline used to its
+// end: with backends that never answer and a 300ms deadline, Do returns
+// within the margin before it, and a backend answering at 280ms is merged.
 func TestHangingBackendDoesNotDelayTheResponse(t *testing.T) {
 	release := make(chan struct{})
 	srv := upstream(t, map[string]http.HandlerFunc{
 		"/fast": func(w http.ResponseWriter, r *http.Request) { writeJSON(w, `{"fast":1}`) },
+		"/late": func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(280 * time.Millisecond)
+			writeJSON(w, `{"late":1}`)
+		},
 		"/hang": hang(release),
 		"/hijack": func(w http.ResponseWriter, r *http.Request) { // accept, then hold the connection
 			conn, _, err := http.NewResponseController(w).Hijack()
@@ -220,31 +227,36 @@ func TestHangingBackendDoesNotDelayTheResponse(t *testing.T) {
 		},
 	})
 	t.Cleanup(func() { close(release) })
-	const deadline = 200 * time.Millisecond
+	const deadline = 300 * time.Millisecond
 	a := mustNew(t, Endpoint{Path: "/p", Timeout: Duration(deadline), Backends: []Backend{
 		{Name: "fast", URL: srv.URL + "/fast"},
+		{Name: "late", URL: srv.URL + "/late"},
 		{Name: "hang", URL: srv.URL + "/hang"},
 		{Name: "hijack", URL: srv.URL + "/hijack"},
 	}}, nil)
-	// As the service calls it: its own context with the endpoint's timeout.
-	ctx, cancel := context.WithTimeout(t.Context(), deadline)
-	defer cancel()
-	start := time.Now()
-	r := a.Do(ctx, Request{})
-	elapsed := time.Since(start)
-	if elapsed > time.Second {
-		t.Errorf("Do took %v with a %v deadline, want it to return at the deadline", elapsed, deadline)
-	}
-	if budget := deadline * upstreamShare / 100; elapsed < budget-10*time.Millisecond || elapsed >= deadline {
-		t.Errorf("Do took %v, want it to wait for the upstream budget (%v) and answer before the %v deadline", elapsed, budget, deadline)
-	}
-	if got := outcomes(r); got != "fast=ok hang=timeout hijack=timeout" || string(r.Body) != `{"fast":1}` {
-		t.Errorf("Do = %s %s", got, r.Body)
-	}
-	for _, b := range r.Backends[1:] {
-		if want := "waiting for the response: endpoint /p: upstream budget of 160ms (80% of the 200ms timeout) spent"; b.Error != want {
-			t.Errorf("%s error = %q, want %q", b.Name, b.Error, want)
+	// Timing on a shared machine: one of three tries must meet the bar.
+	var misses []string
+	for try := range 3 {
+		// As the service calls it: its own context with the endpoint's timeout.
+		ctx, cancel := context.WithTimeout(t.Context(), deadline)
+		start := time.Now()
+		r := a.Do(ctx, Request{})
+		elapsed := time.Since(start)
+		cancel()
+		for _, b := range r.Backends[2:] {
+			if want := "waiting for the response: endpoint /p: deadline of 300ms reached, less the margin to answer"; b.Error != want {
+				t.Errorf("%s error = %q, want %q", b.Name, b.Error, want)
+			}
 		}
+		switch got := outcomes(r); {
+		case elapsed < 290*time.Millisecond || elapsed > 305*time.Millisecond:
+			misses = append(misses, fmt.Sprintf("try %d: Do took %v, want 290ms to 305ms", try+1, elapsed))
+		case got != "fast=ok late=ok hang=timeout hijack=timeout" || string(r.Body) != `{"fast":1,"late":1}`:
+			misses = append(misses, fmt.Sprintf("try %d: Do = %s %s, want the backend answering at 280ms in", try+1, got, r.Body))
+		}
+	}
+	if len(misses) == 3 {
+		t.Errorf("every try missed:\n%s", strings.Join(misses, "\n"))
 	}
 	// The transport cancels the stuck calls: nothing started by Do is left,
 	// though the upstream handlers still hang.
@@ -754,24 +766,72 @@ func TestNewTransport(t *testing.T) {
 	}
 }
 
+// TestMeasuredMargin wants the margin widened by how long the merge took
+// after a cut, the widening to decay, and the margin again at most.
+func TestMeasuredMargin(t *testing.T) {
+	a := mustNew(t, Endpoint{Path: "/p", Timeout: Duration(300 * time.Millisecond), Backends: []Backend{{Name: "a", URL: "http://h/"}}}, nil)
+	if got := a.margin(); got != 5*time.Millisecond {
+		t.Errorf("margin = %v, want the configured 5ms", got)
+	}
+	a.noteMerge(3 * time.Millisecond)
+	if got := a.margin(); got != 8*time.Millisecond {
+		t.Errorf("after a 3ms merge: margin = %v, want 8ms", got)
+	}
+	for range 40 {
+		a.noteMerge(0)
+	}
+	if got := a.margin(); got > 6*time.Millisecond {
+		t.Errorf("after 40 quick merges: margin = %v, want back near 5ms", got)
+	}
+	a.noteMerge(time.Second)
+	if got := a.margin(); got != 10*time.Millisecond {
+		t.Errorf("after a 1s merge: margin = %v, want twice the configured 5ms", got)
+	}
+}
+
+// TestRedirectFollowed wants a redirect followed once to its Location, and
+// the first request never sent again.
 func TestRedirectFollowed(t *testing.T) {
+	var old, moved atomic.Int32
 	srv := upstream(t, map[string]http.HandlerFunc{
 		"/old": func(w http.ResponseWriter, r *http.Request) {
+			old.Add(1)
 			if r.Header.Get("X-Request-Id") != "rid" {
 				t.Errorf("first hop without the request ID: %v", r.Header)
 			}
 			http.Redirect(w, r, "/new", http.StatusFound)
 		},
-		"/new": func(w http.ResponseWriter, r *http.Request) { writeJSON(w, `{"moved":true}`) },
+		"/new": func(w http.ResponseWriter, r *http.Request) {
+			moved.Add(1)
+			if r.Header.Get("X-Request-Id") != "rid" {
+				t.Errorf("second hop without the request ID: %v", r.Header)
+			}
+			if got, want := r.Header.Get("Authorization"), map[bool]string{true: "", false: "secret"}[strings.HasPrefix(r.Host, "localhost")]; got != want {
+				t.Errorf("second hop to %s with Authorization %q, want %q", r.Host, got, want)
+			}
+			writeJSON(w, `{"moved":true}`)
+		},
+		"/elsewhere": func(w http.ResponseWriter, r *http.Request) {
+			old.Add(1)
+			http.Redirect(w, r, "http://localhost"+strings.TrimPrefix(r.Host, "127.0.0.1")+"/new", http.StatusTemporaryRedirect)
+		},
 	})
 	for name, client := range map[string]*http.Client{
-		"direct to the transport": nil,
-		"through the client":      {Timeout: 5 * time.Second},
+		"default client":      nil,
+		"client with timeout": {Timeout: 5 * time.Second},
 	} {
 		t.Run(name, func(t *testing.T) {
-			a := mustNew(t, Endpoint{Path: "/p", Backends: []Backend{{Name: "a", URL: srv.URL + "/old"}}}, client)
-			if r := a.Do(t.Context(), Request{RequestID: "rid"}); string(r.Body) != `{"moved":true}` || !r.Complete {
-				t.Errorf("Do = %s %+v", r.Body, r.Backends)
+			for _, path := range []string{"/old", "/elsewhere"} {
+				old.Store(0)
+				moved.Store(0)
+				a := mustNew(t, Endpoint{Path: "/p", Backends: []Backend{{Name: "a", URL: srv.URL + path, Headers: []string{"Authorization"}}}}, client)
+				r := a.Do(t.Context(), Request{RequestID: "rid", Header: http.Header{"Authorization": {"secret"}}})
+				if string(r.Body) != `{"moved":true}` || !r.Complete {
+					t.Errorf("%s: Do = %s %+v", path, r.Body, r.Backends)
+				}
+				if o, m := old.Load(), moved.Load(); o != 1 || m != 1 {
+					t.Errorf("upstream saw %s %d times and /new %d times, want once each", path, o, m)
+				}
 			}
 		})
 	}

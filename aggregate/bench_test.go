@@ -53,7 +53,6 @@ func BenchmarkMerge(b *testing.B) {
 			ep, bodies := mergeInputs(n, 1024)
 			a := mustNew(b, ep, nil)
 			slots := make([]slot, n)
-			arrived := make([]bool, n)
 			var total int
 			for _, body := range bodies {
 				total += len(body)
@@ -71,9 +70,9 @@ func BenchmarkMerge(b *testing.B) {
 					}
 					*s.mems, s.members, s.data = ms, ms, data
 					s.report = BackendReport{Name: be.name, Outcome: OK}
-					arrived[i] = true
+					s.arrived = true
 				}
-				res := a.assemble(b.Context(), slots, arrived, time.Now())
+				res := a.assemble(b.Context(), slots, time.Now())
 				if !res.Complete {
 					b.Fatal("incomplete")
 				}

@@ -1,19 +1,18 @@
 package aggregate
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"maps"
 	"math"
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -22,16 +21,20 @@ type compiled struct {
 	method    string
 	path      string
 	timeout   time.Duration
-	reportKey []byte // the key JSON-encoded with quotes; nil without a report
-	reportRaw []byte // ReportKey as configured
+	margin    time.Duration // upstream calls end this long before the deadline
+	reportKey []byte        // the key JSON-encoded with quotes; nil without a report
+	reportRaw []byte        // ReportKey as configured
 	cacheTTL  time.Duration
 	cacheSize int
 	coalesce  bool
 	backends  []*backend
-	params    []string // path parameter names, in path order
-	keyQuery  []string // client query names any backend uses, sorted
-	keyHeader []string // forwarded header names (canonical), sorted
-	seed      maphash.Seed
+	// dependants[i] lists the backends whose templates need backend i's
+	// answer; nil when no backend needs another.
+	dependants [][]int
+	params     []string // path parameter names, in path order
+	keyQuery   []string // client query names any backend uses, sorted
+	keyHeader  []string // forwarded header names (canonical), sorted
+	seed       maphash.Seed
 	// The causes of a fan-out's deadline, for reports.
 	deadlineCause       error // the endpoint's timeout
 	callerDeadlineCause error // an earlier deadline of the caller's context
@@ -60,26 +63,24 @@ type backend struct {
 	mapTo      []cfgName        // the new names
 	shaped     bool             // any rule besides Group: the body's members are examined
 
+	deps       []int         // the earlier backends whose answers the templates need, ascending
+	setHeaders []hdrTemplate // Backend.SetHeaders, by name
+
 	maxConcurrent int
 	rate          float64
 	burst         int
 	sem           chan struct{} // a token per call in flight; nil when unlimited
 	lim           *rate.Limiter // nil when unlimited
+
+	breakerCfg CircuitBreaker                             // with defaults; Failures 0 means none
+	breaker    *gobreaker.TwoStepCircuitBreaker[struct{}] // made by New; nil without
+	hedge      *hedger                                    // nil without hedging
 }
 
 // cfgName is a field name from the configuration, in both forms.
 type cfgName struct {
 	key  []byte // JSON-encoded, with quotes
 	name []byte // as configured
-}
-
-// tpart is one piece of a URL template: literal text or a placeholder.
-type tpart struct {
-	lit      string
-	name     string // placeholder name; "" for a literal
-	fromPath bool   // a path parameter, else a client query parameter
-	catchAll bool   // a *name path parameter: slashes are kept
-	inQuery  bool   // after the '?': query-escaped
 }
 
 // hopHeaders cannot be forwarded: they describe one connection, or the
@@ -101,8 +102,11 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		place = "#" + strconv.Itoa(idx+1)
 	}
 	var errs []error
-	add := func(backend, field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Endpoint: place, Backend: backend, Field: field, Problem: fmt.Sprintf(format, args...)})
+	add := func(backend, field, format string, args ...any) *ConfigError {
+		e := &ConfigError{Endpoint: place, Backend: backend, Field: field, Problem: fmt.Sprintf(format, args...),
+			EndpointIndex: idx, BackendIndex: -1}
+		errs = append(errs, e)
+		return e
 	}
 	c := &compiled{
 		method:    ep.Method,
@@ -118,9 +122,8 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.method = http.MethodGet
 	}
 	defer func() {
-		c.deadlineCause = fmt.Errorf("endpoint %s: upstream budget of %s (%d%% of the %s timeout) spent",
-			place, Duration(c.timeout*upstreamShare/100), upstreamShare, Duration(c.timeout))
-		c.callerDeadlineCause = fmt.Errorf("endpoint %s: upstream budget of the caller's deadline spent", place)
+		c.deadlineCause = fmt.Errorf("endpoint %s: deadline of %s reached, less the margin to answer", place, Duration(c.timeout))
+		c.callerDeadlineCause = fmt.Errorf("endpoint %s: the caller's deadline reached, less the margin to answer", place)
 	}()
 	switch c.method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
@@ -139,6 +142,14 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		c.timeout = DefaultTimeout // so that the backends are not all reported too
 	case c.timeout == 0:
 		c.timeout = DefaultTimeout
+	}
+	switch c.margin = time.Duration(ep.Margin); {
+	case c.margin < 0:
+		add("", "margin", "%s is negative", ep.Margin)
+	case c.margin >= c.timeout:
+		add("", "margin", "%s leaves nothing of the %s timeout", ep.Margin, Duration(c.timeout)).Related = "timeout"
+	case c.margin == 0:
+		c.margin = min(DefaultMargin, c.timeout/10)
 	}
 	switch {
 	case c.cacheTTL < 0:
@@ -162,26 +173,26 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 		bplace := bc.Name
 		if bplace == "" {
 			bplace = "#" + strconv.Itoa(i+1)
-			add(bplace, "name", "a name is required")
+			add(bplace, "name", "a name is required").BackendIndex = i
 		} else if j, dup := names[bc.Name]; dup {
 			// Placed by position: the name alone would point at the first one.
 			bplace = "#" + strconv.Itoa(i+1)
-			add(bplace, "name", "duplicate name %q (backend #%d has it)", bc.Name, j+1)
+			add(bplace, "name", "duplicate name %q (backend #%d has it)", bc.Name, j+1).BackendIndex = i
 		} else {
 			names[bc.Name] = i
 		}
-		b, berrs := compileBackend(bc, c, params, catchAll)
+		b, berrs := compileBackend(bc, c, params, catchAll, ep.Backends[:i])
 		for _, e := range berrs {
-			e.Endpoint, e.Backend = place, bplace
+			e.Endpoint, e.Backend, e.EndpointIndex, e.BackendIndex = place, bplace, idx, i
 			errs = append(errs, e)
 		}
 		if bc.Group != "" {
 			if other, dup := groups[bc.Group]; dup {
-				add(bplace, "group", "%q is also the group of backend %s (the first would hide the second)", bc.Group, other)
+				add(bplace, "group", "%q is also the group of backend %s (the first would hide the second)", bc.Group, other).BackendIndex = i
 			}
 			groups[bc.Group] = bplace
 			if bc.Group == ep.ReportKey {
-				add(bplace, "group", "%q is also the endpoint's report_key", bc.Group)
+				add(bplace, "group", "%q is also the endpoint's report_key", bc.Group).BackendIndex = i
 			}
 		}
 		for _, q := range bc.Query {
@@ -191,6 +202,12 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 			headers[h] = true
 		}
 		c.backends = append(c.backends, b)
+		for _, d := range b.deps {
+			if c.dependants == nil {
+				c.dependants = make([][]int, len(ep.Backends))
+			}
+			c.dependants[d] = append(c.dependants[d], i)
+		}
 	}
 	for q := range queries {
 		c.keyQuery = append(c.keyQuery, q)
@@ -205,10 +222,12 @@ func compileEndpoint(ep *Endpoint, idx int) (*compiled, []error) {
 
 // compileBackend checks one backend (leaving the place of its errors to the
 // caller) and compiles it.
-func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) (*backend, []*ConfigError) {
+func compileBackend(bc *Backend, c *compiled, params []string, catchAll string, earlier []Backend) (*backend, []*ConfigError) {
 	var errs []*ConfigError
-	add := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	add := func(field, format string, args ...any) *ConfigError {
+		e := &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)}
+		errs = append(errs, e)
+		return e
 	}
 	b := &backend{
 		name:          bc.Name,
@@ -224,7 +243,7 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 	case b.timeout < 0:
 		add("timeout", "%s is negative", bc.Timeout)
 	case b.timeout > c.timeout:
-		add("timeout", "%s exceeds the endpoint's %s", bc.Timeout, Duration(c.timeout))
+		add("timeout", "%s exceeds the endpoint's %s", bc.Timeout, Duration(c.timeout)).Related = "timeout"
 	case b.timeout == c.timeout:
 		b.timeout = 0 // the endpoint's deadline is enough
 	}
@@ -262,11 +281,34 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 		}
 		seenQuery[q] = true
 	}
-	parts, hasQuery, used, uerr := parseTemplate(bc.URL, params, catchAll, bc.Query)
+	names := newPlaceholders(params, catchAll, bc.Query, earlier)
+	parts, hasQuery, uerr := parseTemplate(bc.URL, names)
 	for _, e := range uerr {
 		add("url", "%s", e)
 	}
 	b.parts, b.hasQuery = parts, hasQuery
+	for _, h := range slices.Sorted(maps.Keys(bc.SetHeaders)) {
+		ch := textproto.CanonicalMIMEHeaderKey(h)
+		switch {
+		case !validHeaderName(h):
+			add("set_headers", "%q is not a header name", h)
+			continue
+		case hopHeader(ch):
+			add("set_headers", "%s cannot be set", ch)
+			continue
+		case slices.ContainsFunc(bc.Headers, func(f string) bool { return textproto.CanonicalMIMEHeaderKey(f) == ch }):
+			add("set_headers", "%s is also forwarded (headers)", ch)
+			continue
+		}
+		hparts, herrs := names.parse(bc.SetHeaders[h], false)
+		for _, e := range herrs {
+			add("set_headers", "%s: %s", ch, e)
+		}
+		b.setHeaders = append(b.setHeaders, hdrTemplate{name: ch, parts: hparts})
+	}
+	b.deps = names.deps()
+	used := names.usedQuery
+	compileResilience(bc, b, c, add)
 	for _, q := range bc.Query {
 		if q != "" && !used[q] && !slices.Contains(b.extraQuery, q) {
 			b.extraQuery = append(b.extraQuery, q)
@@ -333,7 +375,7 @@ func compileBackend(bc *Backend, c *compiled, params []string, catchAll string) 
 }
 
 // fieldSet makes a set of field names, reporting empty and repeated ones.
-func fieldSet(fields []string, field string, add func(field, format string, args ...any)) map[string]struct{} {
+func fieldSet(fields []string, field string, add func(field, format string, args ...any) *ConfigError) map[string]struct{} {
 	if len(fields) == 0 {
 		return nil
 	}
@@ -364,201 +406,4 @@ func validHeaderName(h string) bool {
 		return false
 	}
 	return true
-}
-
-// parseRoute checks a gin route and returns its parameter names, or a
-// problem. A parameter starts at ':' or '*' and runs to the end of its
-// segment; a catch-all ('*') must be the last segment, after a '/'.
-func parseRoute(path string) (params []string, catchAll, problem string) {
-	if path == "" {
-		return nil, "", "a path is required"
-	}
-	if path[0] != '/' {
-		return nil, "", fmt.Sprintf("%q does not start with /", path)
-	}
-	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if c != ':' && c != '*' {
-			continue
-		}
-		end := i + 1
-		for end < len(path) && path[end] != '/' {
-			end++
-		}
-		name := path[i+1 : end]
-		switch {
-		case name == "":
-			return nil, "", fmt.Sprintf("%q: parameter without a name at byte %d", path, i)
-		case strings.ContainsAny(name, ":*"):
-			return nil, "", fmt.Sprintf("%q: one parameter per segment", path)
-		case !validParamName(name):
-			return nil, "", fmt.Sprintf("%q: parameter name %q may use only letters, digits, '_' and '-'", path, name)
-		case slices.Contains(params, name):
-			return nil, "", fmt.Sprintf("%q: parameter %q appears twice", path, name)
-		case c == '*' && (end != len(path) || path[i-1] != '/'):
-			return nil, "", fmt.Sprintf("%q: catch-all *%s must be the whole last segment", path, name)
-		}
-		if c == '*' {
-			catchAll = name
-		}
-		params = append(params, name)
-		i = end - 1
-	}
-	return params, catchAll, ""
-}
-
-func validParamName(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// parseTemplate splits a backend URL template into literals and
-// placeholders, and reports every problem. used holds the query names used
-// as placeholders.
-func parseTemplate(tmpl string, params []string, catchAll string, query []string) (parts []tpart, hasQuery bool, used map[string]bool, problems []string) {
-	if tmpl == "" {
-		return nil, false, nil, []string{"a URL is required"}
-	}
-	used = map[string]bool{}
-	// Check the URL with every placeholder replaced by a harmless value.
-	var probe strings.Builder
-	inQuery := false
-	authorityEnd := -1 // the index where the path starts, once known
-	if k := strings.Index(tmpl, "://"); k >= 0 {
-		rest := tmpl[k+3:]
-		if e := strings.IndexAny(rest, "/?#"); e >= 0 {
-			authorityEnd = k + 3 + e
-		} else {
-			authorityEnd = len(tmpl)
-		}
-	}
-	lit := 0
-	for i := 0; i < len(tmpl); i++ {
-		switch tmpl[i] {
-		case '?':
-			inQuery = true
-		case '}':
-			problems = append(problems, fmt.Sprintf("%q: '}' without '{' at byte %d", tmpl, i))
-		case '{':
-			end := strings.IndexByte(tmpl[i:], '}')
-			if end < 0 {
-				problems = append(problems, fmt.Sprintf("%q: '{' without '}' at byte %d", tmpl, i))
-				i = len(tmpl)
-				continue
-			}
-			name := tmpl[i+1 : i+end]
-			p := tpart{name: name, inQuery: inQuery}
-			switch {
-			case !validParamName(name):
-				problems = append(problems, fmt.Sprintf("%q: bad placeholder {%s}", tmpl, name))
-			case authorityEnd < 0 || i < authorityEnd:
-				problems = append(problems, fmt.Sprintf("placeholder {%s} outside the path and query", name))
-			case slices.Contains(params, name):
-				p.fromPath = true
-				p.catchAll = name == catchAll
-			case slices.Contains(query, name):
-				used[name] = true
-			default:
-				problems = append(problems, fmt.Sprintf("unknown placeholder {%s}: not a path parameter nor listed in query", name))
-			}
-			if lit < i {
-				parts = append(parts, tpart{lit: tmpl[lit:i]})
-			}
-			parts = append(parts, p)
-			probe.WriteString(tmpl[lit:i])
-			probe.WriteString("x")
-			i += end
-			lit = i + 1
-		}
-	}
-	if lit < len(tmpl) {
-		parts = append(parts, tpart{lit: tmpl[lit:]})
-	}
-	probe.WriteString(tmpl[lit:])
-	u, err := url.Parse(probe.String())
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		problems = append(problems, fmt.Sprintf("%q: %v", tmpl, err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		problems = append(problems, fmt.Sprintf("%q: want an absolute http or https URL", tmpl))
-	case u.Host == "":
-		problems = append(problems, fmt.Sprintf("%q: no host", tmpl))
-	case u.Fragment != "" || strings.Contains(tmpl, "#"):
-		problems = append(problems, fmt.Sprintf("%q: a fragment is never sent", tmpl))
-	case u.User != nil:
-		problems = append(problems, fmt.Sprintf("%q: user information in the URL (forward an Authorization header instead)", tmpl))
-	}
-	return parts, inQuery, used, problems
-}
-
-// routeConflicts reports endpoints that gin could not register together:
-// the same method and path shape twice, or parameters with different names
-// in the same place after the same prefix.
-func routeConflicts(eps []Endpoint) []error {
-	var errs []error
-	type seen struct {
-		idx  int
-		segs []string
-	}
-	byMethod := map[string][]seen{}
-	for i := range eps {
-		ep := &eps[i]
-		if _, _, bad := parseRoute(ep.Path); bad != "" {
-			continue // reported already
-		}
-		m := ep.Method
-		if m == "" {
-			m = http.MethodGet
-		}
-		segs := strings.Split(ep.Path, "/")
-		for _, o := range byMethod[m] {
-			theirs, ours, dup := routeConflict(o.segs, segs)
-			var problem string
-			switch {
-			case dup:
-				problem = fmt.Sprintf("duplicate route: %s %s is also endpoint #%d", m, eps[o.idx].Path, o.idx+1)
-			case ours != "":
-				problem = fmt.Sprintf("parameter %s conflicts with %s in the same place of endpoint #%d (%s %s)",
-					ours, theirs, o.idx+1, m, eps[o.idx].Path)
-			default:
-				continue
-			}
-			errs = append(errs, &ConfigError{Endpoint: ep.Path, Field: "path", Problem: problem})
-			break
-		}
-		byMethod[m] = append(byMethod[m], seen{i, segs})
-	}
-	return errs
-}
-
-// routeConflict compares two routes' segments: it returns the two
-// parameters that gin cannot tell apart, or reports that the routes are the
-// same.
-func routeConflict(a, b []string) (pa, pb string, dup bool) {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		sa, sb := a[i], b[i]
-		wa, wb := strings.IndexAny(sa, ":*"), strings.IndexAny(sb, ":*")
-		switch {
-		case wa < 0 && wb < 0:
-			if sa != sb {
-				return "", "", false
-			}
-		case wa >= 0 && wb >= 0 && sa[:wa] == sb[:wb]:
-			if sa[wa:] != sb[wb:] {
-				return sa[wa:], sb[wb:], false
-			}
-		default:
-			return "", "", false // gin tells a static segment from a parameter
-		}
-	}
-	return "", "", len(a) == len(b)
 }

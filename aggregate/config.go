@@ -59,6 +59,16 @@ type Endpoint struct {
 	Method string `yaml:"method" json:"method,omitempty"`
 	// Timeout is the whole request budget; 0 means 1s.
 	Timeout Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Margin is the part of the budget kept for merging the answers and
+	// writing the response: upstream calls run until the deadline less the
+	// margin. 0 means 5ms, or a tenth of the timeout when that is shorter.
+	// The merge and the write of three backends take well under a
+	// millisecond; the rest covers a timer that fires late. The aggregator
+	// also measures how long the merge takes after a cut, and widens the
+	// margin by that (a maximum that decays), by at most the margin again:
+	// an endpoint whose merge is slow (large or many bodies) is cut
+	// earlier, and its answer still leaves by the deadline.
+	Margin Duration `yaml:"margin" json:"margin,omitempty"`
 	// Backends are the upstream calls, at least one, with unique names. Their
 	// order decides the merge: on a key collision the first backend wins.
 	Backends []Backend `yaml:"backends" json:"backends"`
@@ -96,8 +106,12 @@ type Backend struct {
 	// URL is an absolute http(s) URL template such as
 	// "http://127.0.0.1:9001/users/{id}?q={q}". {name} is filled from the
 	// path parameter :name (or *name), else from the client's query parameter
-	// name, which must then be listed in Query. Values are path-escaped in the
-	// path (a catch-all keeps its slashes) and query-escaped in the query.
+	// name, which must then be listed in Query. {other.path.to.field} is
+	// filled from the answer of backend other, which must be listed before
+	// this one: this backend then starts once other has answered, and is
+	// reported as skipped if other failed or its answer lacks the field (a
+	// string, number or boolean). Values are path-escaped in the path (a
+	// catch-all keeps its slashes) and query-escaped in the query.
 	// Placeholders may not appear in the scheme or host; unknown ones are
 	// configuration errors.
 	URL string `yaml:"url" json:"url"`
@@ -138,24 +152,82 @@ type Backend struct {
 	// such as "Authorization" or "Accept-Language". Hop-by-hop headers and
 	// Host cannot be forwarded; X-Request-ID is always sent (Request.RequestID).
 	Headers []string `yaml:"headers" json:"headers,omitempty"`
+	// SetHeaders sends these headers upstream, each value a template with
+	// the placeholders of URL, such as {"X-Team": "{profile.team_id}"}.
+	SetHeaders map[string]string `yaml:"set_headers" json:"set_headers,omitempty"`
 	// MaxBody caps the response body in bytes; 0 means 1 MiB. A longer body
 	// makes the backend invalid.
 	MaxBody int64 `yaml:"max_body" json:"max_body,omitempty"`
+	// CircuitBreaker stops calling a backend that keeps failing; its zero
+	// value means none.
+	CircuitBreaker CircuitBreaker `yaml:"circuit_breaker" json:"circuit_breaker,omitzero"`
+	// Hedge sends a second call when the first is slow; its zero value
+	// means none. Backend calls are GETs, which may be sent twice.
+	Hedge Hedge `yaml:"hedge" json:"hedge,omitzero"`
+}
+
+// CircuitBreaker configures a backend's circuit breaker. Closed, it lets
+// every call through; after Failures failed calls in a row (an error, an
+// invalid answer or a timeout; not a call cancelled because the client
+// left) it opens: the backend's part is answered at once with the outcome
+// "circuit-open", without calling it. After OpenFor it is half-open: Probes
+// calls go through, and the others are answered "circuit-open"; as many
+// successes close it, one failure opens it again. Each endpoint keeps its own
+// breakers, and a reload starts them closed.
+type CircuitBreaker struct {
+	// Failures is how many failed calls in a row open the circuit; 0 means no breaker.
+	Failures int `yaml:"failures" json:"failures,omitempty"`
+	// OpenFor is how long the circuit stays open before probes; 0 means 10s.
+	OpenFor Duration `yaml:"open_for" json:"open_for,omitempty"`
+	// Probes is how many calls a half-open circuit lets through; 0 means 1.
+	Probes int `yaml:"probes" json:"probes,omitempty"`
+}
+
+// Hedge configures hedged calls: when the first call has not answered after
+// a delay, a second, identical call is sent; the first good answer wins and
+// the other call is cancelled. A first call that fails before the delay is
+// not retried. A budget caps the second calls.
+type Hedge struct {
+	// Delay is how long the first call has before the second is sent, or,
+	// with Percentile, until enough latencies are known; 0 means no hedging
+	// without Percentile.
+	Delay Duration `yaml:"delay" json:"delay,omitempty"`
+	// Percentile, above 0 and below 100, waits instead for this percentile
+	// of the backend's last 256 call latencies (once 20 are known); 0 means
+	// Delay alone.
+	Percentile float64 `yaml:"percentile" json:"percentile,omitempty"`
+	// Budget caps the second calls at this percentage of the backend's
+	// calls (a token bucket: a burst of up to 10 is allowed); 0 means 10.
+	Budget float64 `yaml:"budget" json:"budget,omitempty"`
 }
 
 // Defaults for zero-valued configuration fields.
 const (
-	DefaultTimeout   = time.Second // Endpoint.Timeout
-	DefaultCacheSize = 1024        // Cache.Size
-	DefaultMaxBody   = 1 << 20     // Backend.MaxBody
+	DefaultTimeout   = time.Second          // Endpoint.Timeout
+	DefaultMargin    = 5 * time.Millisecond // Endpoint.Margin, at most a tenth of the timeout
+	DefaultCacheSize = 1024                 // Cache.Size
+	DefaultMaxBody   = 1 << 20              // Backend.MaxBody
+	DefaultOpenFor   = 10 * time.Second     // CircuitBreaker.OpenFor
+	DefaultBudget    = 10.0                 // Hedge.Budget, in percent
 )
 
 // ConfigError is one problem in a configuration, with its place.
 type ConfigError struct {
 	Endpoint string // the endpoint's path, or "#3" (its position from 1) when it has none; "" outside endpoints
 	Backend  string // the backend's name, or "#2" (its position from 1) when it has none; "" for the endpoint itself
-	Field    string // the field's config name: "timeout", "url", "backends", ...
+	Field    string // the field's config name: "timeout", "url", "backends", "cache.ttl", ...
 	Problem  string // what is wrong, in lower case
+
+	// EndpointIndex is the endpoint's position in the list given to
+	// Validate, from 0; -1 for a problem outside endpoints.
+	EndpointIndex int
+	// BackendIndex is the backend's position in its endpoint, from 0; -1 for
+	// a problem of the endpoint itself.
+	BackendIndex int
+	// Related names the endpoint's field that Field was compared with, such
+	// as "timeout" for a backend timeout longer than the endpoint's; "" when
+	// none. A loader that could not read that field can drop the problem.
+	Related string
 }
 
 // Error returns the place and the problem, such as
@@ -175,18 +247,16 @@ func (e *ConfigError) Error() string {
 }
 
 // Validate returns every problem in the endpoints as an errors.Join of
-// *ConfigError, or nil. Besides each endpoint's own checks it reports routes
-// that are registered twice (same method and path shape) and routes whose
-// parameters gin cannot tell apart (":id" and ":name" in the same place).
+// *ConfigError, or nil. It checks each endpoint on its own; whether routes
+// conflict is for the router that registers them to say.
 func Validate(eps []Endpoint) error {
 	var errs []error
 	if len(eps) == 0 {
-		errs = append(errs, &ConfigError{Field: "endpoints", Problem: "no endpoints configured"})
+		errs = append(errs, &ConfigError{Field: "endpoints", Problem: "no endpoints configured", EndpointIndex: -1, BackendIndex: -1})
 	}
 	for i := range eps {
 		_, e := compileEndpoint(&eps[i], i)
 		errs = append(errs, e...)
 	}
-	errs = append(errs, routeConflicts(eps)...)
 	return errors.Join(errs...)
 }

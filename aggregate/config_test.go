@@ -189,8 +189,8 @@ func TestValidate(t *testing.T) {
 		{"url missing", []Endpoint{withB(func(b *Backend) { b.URL = "" })},
 			[]string{"endpoint /users/:id: backend profile: url: a URL is required"}},
 		{"url placeholders", []Endpoint{withB(func(b *Backend) { b.URL = "http://h/u/{id}/{nope}?q={q}" })}, []string{
-			"endpoint /users/:id: backend profile: url: unknown placeholder {nope}: not a path parameter nor listed in query",
-			"endpoint /users/:id: backend profile: url: unknown placeholder {q}: not a path parameter nor listed in query",
+			"endpoint /users/:id: backend profile: url: unknown placeholder {nope}: not a path parameter, listed in query, nor a field of an earlier backend",
+			"endpoint /users/:id: backend profile: url: unknown placeholder {q}: not a path parameter, listed in query, nor a field of an earlier backend",
 		}},
 		{"url host placeholder", []Endpoint{withB(func(b *Backend) { b.URL = "http://{id}.test/" })},
 			[]string{"endpoint /users/:id: backend profile: url: placeholder {id} outside the path and query"}},
@@ -233,13 +233,15 @@ func TestValidate(t *testing.T) {
 			`endpoint /a: backend y: group: "g" is also the group of backend x (the first would hide the second)`,
 			`endpoint /a: backend z: group: "r" is also the endpoint's report_key`,
 		}},
-		{"routes", []Endpoint{
+		{"routes are the router's to check", []Endpoint{
 			ep("/users/:id", validBackend("a")), ep("/users/:id", validBackend("a")),
-			ep("/users/:name/orders", validBackend("a")), {Path: "/users/:id", Method: "GET", Backends: []Backend{validBackend("a")}},
+		}, nil},
+		{"margin", []Endpoint{
+			{Path: "/a", Timeout: Duration(time.Second), Margin: Duration(time.Second), Backends: []Backend{validBackend("a")}},
+			{Path: "/b", Margin: Duration(-time.Millisecond), Backends: []Backend{validBackend("a")}},
 		}, []string{
-			"endpoint /users/:id: path: duplicate route: GET /users/:id is also endpoint #1",
-			"endpoint /users/:name/orders: path: parameter :name conflicts with :id in the same place of endpoint #1 (GET /users/:id)",
-			"endpoint /users/:id: path: duplicate route: GET /users/:id is also endpoint #1",
+			"endpoint /a: margin: 1s leaves nothing of the 1s timeout",
+			"endpoint /b: margin: -1ms is negative",
 		}},
 	}
 	for _, tt := range tests {
@@ -271,14 +273,19 @@ func TestConfigErrorPlace(t *testing.T) {
 	if !ok {
 		t.Fatalf("Validate = %v, want a *ConfigError", err)
 	}
-	want := ConfigError{Endpoint: "/users/:id", Backend: "#2", Field: "name", Problem: "a name is required"}
+	want := ConfigError{Endpoint: "/users/:id", Backend: "#2", Field: "name", Problem: "a name is required", EndpointIndex: 0, BackendIndex: 1}
 	if *ce != want {
 		t.Errorf("first problem = %+v, want %+v", *ce, want)
+	}
+	// The backend's timeout exceeds the endpoint's default: related to it.
+	errs := err.(interface{ Unwrap() []error }).Unwrap()
+	if ce, ok := errors.AsType[*ConfigError](errs[len(errs)-1]); !ok || ce.Field != "timeout" || ce.Related != "timeout" || ce.BackendIndex != 1 {
+		t.Errorf("last problem = %+v, want the backend's timeout, related to the endpoint's", ce)
 	}
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := New(Endpoint{Path: "/a", Backends: []Backend{{Name: "b", URL: "http://h/{x}"}}}, nil, nil)
+	_, err := New(Endpoint{Path: "/a", Backends: []Backend{{Name: "b", URL: "http://h/{x}"}}}, nil, nil, nil)
 	if _, ok := errors.AsType[*ConfigError](err); !ok || !strings.Contains(err.Error(), "unknown placeholder {x}") {
 		t.Errorf("New = %v, want the config error", err)
 	}

@@ -3,16 +3,10 @@ package aggregate
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // slot is what one backend goroutine hands back. The goroutine writes it
@@ -23,6 +17,8 @@ type slot struct {
 	phase   atomic.Int32 // what the call is doing: a phase constant, read by the fan-out at the deadline
 	report  BackendReport
 	data    []byte    // OK only: what members index (*buf, or *out when shaped)
+	arrived bool      // the call has ended and the slot is filled: set by the fan-out's goroutine only
+	raw     []byte    // OK only: the body as the upstream sent it (*buf), for the backends that need its fields
 	members []member  // OK only: what the backend contributes
 	buf     *[]byte   // the body, pooled; released after the merge
 	out     *[]byte   // the shaped object, pooled; nil without shaping rules
@@ -39,6 +35,7 @@ const (
 	phaseBody
 	phaseShape
 	phaseShared // a follower waiting for the identical request in flight
+	phaseDeps   // a chained backend waiting for the answers it needs
 )
 
 // phaseName describes a phase in reports.
@@ -56,17 +53,12 @@ func phaseName(phase int32) string {
 		return "merging"
 	case phaseShared:
 		return "waiting for the identical request in flight"
+	case phaseDeps:
+		return "waiting for the backends it needs"
 	default:
 		return "starting"
 	}
 }
-
-// upstreamShare is the percentage of a request's budget that the upstream
-// calls get; the merge stops waiting when it is spent.
-const upstreamShare = 80
-
-// errBodyTooLarge stops reading a body longer than the backend's MaxBody.
-var errBodyTooLarge = errors.New("body too large")
 
 // do serves one request: from the cache, by joining an identical request in
 // flight, or by fanning out.
@@ -83,10 +75,10 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 			cause = c.callerDeadlineCause
 		}
 	}
-	// Upstreams get upstreamShare of the budget: the rest is the margin
-	// for merging and writing, so that the answer leaves by the deadline
-	// even when timers fire late on a loaded machine (STYLE.md §3).
-	dl = start.Add(dl.Sub(start) * upstreamShare / 100)
+	// Upstreams get the budget less the margin, which covers the merge,
+	// the write and a timer firing late on a loaded machine, so that the
+	// answer leaves by the deadline.
+	dl = dl.Add(-a.margin())
 	var key string
 	if a.cache != nil || c.coalesce {
 		key = c.key(req)
@@ -115,7 +107,7 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 			return &shared
 		case <-ctx.Done():
 			a.leave(key, f) // the flight goes on for the others, within its deadline
-			return a.assemble(ctx, nil, nil, start)
+			return a.assemble(ctx, nil, start)
 		}
 	}
 	if short {
@@ -145,6 +137,31 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 	}
 	a.mu.Unlock()
 	return res
+}
+
+// margin returns how long before the deadline the upstream calls end: the
+// endpoint's margin, widened by the time the merge has recently taken after
+// a cut (a maximum that decays), by at most the margin again. The cap keeps
+// a machine's stalls, which land in the measure too, from cutting the
+// upstream calls much earlier than configured.
+func (a *Aggregator) margin() time.Duration {
+	return a.ep.margin + min(time.Duration(a.merge.Load()), a.ep.margin)
+}
+
+// noteMerge records how long a fan-out cut at its deadline took from the
+// cut to its result: the value kept is a maximum that decays by an eighth at
+// each observation. A timer that fires late is not in it: on a machine that
+// stalls now and then, widening the margin by stalls would only cut the
+// next requests' upstream calls early.
+func (a *Aggregator) noteMerge(d time.Duration) {
+	d = max(d, 0)
+	for {
+		old := a.merge.Load()
+		n := max(int64(d), old-old/8)
+		if n == old || a.merge.CompareAndSwap(old, n) {
+			return
+		}
+	}
 }
 
 // fanOutAlone fans out for this caller only.
@@ -187,54 +204,37 @@ func (a *Aggregator) leave(key string, f *flight) {
 // cancellation, so that the deadline's cause is always ctx's own: fanOut
 // watches caller instead, and if it is cancelled (its client went away)
 // before the deadline, leaves flight f when leading one, else calls cancel.
+//
+// Backends that need no other start at once; one whose templates use
+// other backends' answers starts as soon as the last of those has answered,
+// or is reported as skipped when one of them failed.
 func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start time.Time, caller context.Context, f *flight, cancel context.CancelFunc) *Result {
 	c := a.ep
 	n := len(c.backends)
-	slots := make([]slot, n)
-	done := make(chan int, n) // buffered for every sender: a straggler never blocks
-	var rid []string
+	r := fanRun{a: a, ctx: ctx, began: start, slots: make([]slot, n),
+		done: make(chan int, n)} // buffered for every sender: a straggler never blocks
 	if req.RequestID != "" {
-		rid = []string{req.RequestID} // shared by the requests, which only read it
+		r.rid = []string{req.RequestID} // shared by the requests, which only read it
+	}
+	if c.dependants != nil {
+		r.waiting = make([]int, n)
 	}
 	for i, b := range c.backends {
-		s := &slots[i]
-		bctx, bcancel := ctx, context.CancelFunc(nil)
-		if b.timeout > 0 {
-			bctx, bcancel = context.WithTimeoutCause(ctx, b.timeout, b.cause)
-		}
-		// Build the request here, so that no goroutine reads req after Do.
-		hreq, err := b.newRequest(bctx, req, rid)
-		if err != nil {
-			s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required}
-			done <- i
-			if bcancel != nil {
-				bcancel()
-			}
+		if len(b.deps) > 0 {
+			r.waiting[i] = len(b.deps)
+			r.slots[i].phase.Store(phaseDeps)
 			continue
 		}
-		a.calls.Go(func() {
-			if bcancel != nil {
-				defer bcancel()
-			}
-			a.call(bctx, b, hreq, s, start)
-			done <- i
-		})
+		r.start(i, req)
 	}
 
-	var arrivedBuf [16]bool
-	arrived := arrivedBuf[:0]
-	if n > len(arrivedBuf) {
-		arrived = make([]bool, 0, n)
-	}
-	arrived = arrived[:n]
 	left := caller.Done()
-	got := 0
+	var cut time.Time // when the deadline ended the wait; zero when every backend answered
 wait:
-	for got < n {
+	for r.got < n {
 		select {
-		case i := <-done:
-			arrived[i] = true
-			got++
+		case i := <-r.done:
+			r.arrive(i, req)
 		case <-left:
 			left = nil
 			// The caller's deadline is ctx's too (or later), which ends the
@@ -247,21 +247,25 @@ wait:
 				cancel()
 			}
 		case <-ctx.Done():
+			cut = time.Now()
 			for { // take what finished at the same moment
 				select {
-				case i := <-done:
-					arrived[i] = true
-					got++
+				case i := <-r.done:
+					r.slots[i].arrived = true
+					r.got++
 				default:
 					break wait
 				}
 			}
 		}
 	}
-	res := a.assemble(ctx, slots, arrived, start)
-	for i := range slots {
-		if arrived[i] {
-			a.release(&slots[i])
+	res := a.assemble(ctx, r.slots, start)
+	if !cut.IsZero() {
+		a.noteMerge(time.Since(cut))
+	}
+	for i := range r.slots {
+		if r.slots[i].arrived {
+			a.release(&r.slots[i])
 		}
 	}
 	if res.Complete && a.cache != nil {
@@ -270,364 +274,81 @@ wait:
 	return res
 }
 
-// call makes one backend call and fills s. It returns once the call ended,
-// which the context (cancelled at the deadline) bounds.
-func (a *Aggregator) call(ctx context.Context, b *backend, hreq *http.Request, s *slot, start time.Time) {
-	r := &s.report
-	r.Name, r.Required = b.name, b.required
-	defer func() { r.Latency = time.Since(start) }()
-	if b.sem != nil {
-		s.phase.Store(phaseSlot)
-		select {
-		case b.sem <- struct{}{}:
-			defer func() { <-b.sem }()
-		case <-ctx.Done():
-			ctxOutcome(ctx, r, phaseSlot)
-			return
-		}
+// fanRun is one fan-out's state, owned by the goroutine running fanOut.
+type fanRun struct {
+	a       *Aggregator
+	ctx     context.Context // the fan-out's deadline
+	rid     []string        // X-Request-Id's value; nil without
+	began   time.Time       // Do's start
+	slots   []slot          // one per backend: each written by its call's goroutine, read after its index arrives on done
+	done    chan int        // buffered for every backend
+	waiting []int           // per backend: the backends it needs that have not answered; nil when none needs another
+	got     int             // backends arrived
+}
+
+// start starts backend i's call: its goroutine fills slot i and sends i on
+// done. A request that cannot be built (a field it needs is missing from an
+// earlier answer) ends the backend at once.
+func (r *fanRun) start(i int, req *Request) {
+	a, b, s := r.a, r.a.ep.backends[i], &r.slots[i]
+	bctx, bcancel := r.ctx, context.CancelFunc(nil)
+	if b.timeout > 0 {
+		bctx, bcancel = context.WithTimeoutCause(r.ctx, b.timeout, b.cause)
 	}
-	if b.lim != nil {
-		s.phase.Store(phaseRate)
-		if err := b.lim.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				ctxOutcome(ctx, r, phaseRate)
-			} else {
-				r.Outcome, r.Error = Timeout, "waiting for the rate limit: no turn before the deadline"
-			}
-			return
-		}
-	}
-	s.phase.Store(phaseCall)
-	resp, err := a.roundTrip(hreq)
+	// Build the request here, so that no goroutine reads req after Do.
+	hreq, err := b.newRequest(bctx, req, r.rid, r.slots)
 	if err != nil {
-		if ctx.Err() != nil {
-			ctxOutcome(ctx, r, phaseCall)
-			return
+		s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required, Latency: time.Since(r.began)}
+		if errors.Is(err, errNeeded) {
+			s.report.Outcome = Skipped
 		}
-		r.Outcome, r.Error = Failed, callError(err)
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			r.Outcome = Timeout
+		if bcancel != nil {
+			bcancel()
 		}
+		r.done <- i
 		return
 	}
-	r.Status = resp.StatusCode
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		r.Outcome, r.Error = Failed, "status "+strconv.Itoa(resp.StatusCode)
-		discard(resp.Body)
+	var span trace.Span
+	if a.tracer != nil {
+		span = a.startSpan(r.ctx, b, hreq)
+	}
+	done, start := r.done, r.began
+	a.calls.Go(func() {
+		if bcancel != nil {
+			defer bcancel()
+		}
+		a.call(bctx, b, hreq, s, start)
+		if span != nil {
+			endSpan(span, &s.report)
+		}
+		done <- i
+	})
+}
+
+// arrive records that backend i has ended, and starts (or skips) the
+// backends that were waiting for it alone.
+func (r *fanRun) arrive(i int, req *Request) {
+	r.slots[i].arrived = true
+	r.got++
+	if r.waiting == nil {
 		return
 	}
-	if ct := resp.Header.Get("Content-Type"); !jsonContentType(ct) {
-		r.Outcome, r.Error = Invalid, "content type "+strconv.Quote(ct)+" is not JSON"
-		discard(resp.Body)
-		return
-	}
-	if resp.ContentLength > b.maxBody {
-		r.Outcome, r.Error = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
-		_ = resp.Body.Close()
-		return
-	}
-	s.phase.Store(phaseBody)
-	s.buf = a.getBuf()
-	body, err := readBody(resp.Body, (*s.buf)[:0], b.maxBody, resp.ContentLength)
-	_ = resp.Body.Close()
-	*s.buf = body
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		r.Outcome, r.Error = Invalid, "body exceeds "+strconv.FormatInt(b.maxBody, 10)+" bytes"
-		return
-	case err != nil && ctx.Err() != nil:
-		ctxOutcome(ctx, r, phaseBody)
-		return
-	case err != nil:
-		r.Outcome, r.Error = Failed, "reading the body: "+err.Error()
-		return
-	}
-	s.phase.Store(phaseShape)
-	s.mems = a.getMems()
-	var out []byte
-	if b.shaped {
-		s.out = a.getBuf()
-		out = *s.out
-	}
-	data, ms, out, err := b.shape(body, (*s.mems)[:0], out)
-	*s.mems = ms
-	if s.out != nil {
-		*s.out = out
-	}
-	if err != nil {
-		r.Outcome, r.Error = Invalid, err.Error()
-		return
-	}
-	s.data, s.members = data, ms
-	r.Outcome = OK
-}
-
-// roundTrip sends hreq. With a plain client (no Jar, Timeout or
-// CheckRedirect) it goes straight to the transport, which saves the copies
-// http.Client makes of every request to follow redirects; a redirect is then
-// followed by sending the request again through the client.
-func (a *Aggregator) roundTrip(hreq *http.Request) (*http.Response, error) {
-	if a.rt == nil {
-		return a.client.Do(hreq)
-	}
-	resp, err := a.rt.RoundTrip(hreq)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Body == nil {
-		resp.Body = http.NoBody // as http.Client guarantees
-	}
-	switch resp.StatusCode {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		if resp.Header.Get("Location") != "" {
-			discard(resp.Body) // a GET without a body can be sent again
-			return a.client.Do(hreq)
-		}
-	}
-	return resp, nil
-}
-
-// ctxOutcome reports a call ended by its context during phase: a timeout
-// when a deadline passed (saying whose), else a failure.
-func ctxOutcome(ctx context.Context, r *BackendReport, phase int32) {
-	during := phaseName(phase)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		r.Outcome, r.Error = Timeout, during+": "+context.Cause(ctx).Error()
-		return
-	}
-	cause := context.Cause(ctx)
-	if cause == context.Canceled {
-		cause = errCancelled
-	}
-	r.Outcome, r.Error = Failed, during+": "+cause.Error()
-}
-
-// errCancelled reports a call cancelled because its caller left.
-var errCancelled = errors.New("request cancelled")
-
-// callError describes a transport error without the upstream URL, which
-// the client need not see.
-func callError(err error) string {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// readBody reads r into buf (reusing its capacity) up to limit bytes; a
-// longer body gives errBodyTooLarge. size is the Content-Length, or -1.
-func readBody(r io.Reader, buf []byte, limit, size int64) ([]byte, error) {
-	if size >= 0 && int64(cap(buf)) < size+1 {
-		buf = slices.Grow(buf, int(size)+1) // +1: room to read the EOF
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, max(512, len(buf)))
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return buf, errBodyTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-}
-
-// discard reads a little of an unwanted body, so that a short one leaves
-// the connection reusable, and closes it.
-func discard(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, 4<<10)
-	_ = body.Close()
-}
-
-// jsonContentType reports whether a Content-Type is JSON: application/json
-// or a +json type, any parameters. A missing one is accepted, since the body
-// is validated anyway.
-func jsonContentType(ct string) bool {
-	if ct == "" {
-		return true
-	}
-	mt, _, _ := strings.Cut(ct, ";")
-	mt = strings.TrimSpace(mt)
-	return strings.EqualFold(mt, "application/json") ||
-		len(mt) > len("+json") && strings.EqualFold(mt[len(mt)-len("+json"):], "+json")
-}
-
-// newRequest builds the GET request for b from the client's request.
-func (b *backend) newRequest(ctx context.Context, req *Request, rid []string) (*http.Request, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, b.url(req), nil)
-	if err != nil {
-		return nil, err
-	}
-	if rid != nil {
-		hreq.Header["X-Request-Id"] = rid
-	}
-	for _, h := range b.headers {
-		if v := req.Header[h]; len(v) > 0 {
-			hreq.Header[h] = v // shared: the transport only reads it
-		}
-	}
-	return hreq, nil
-}
-
-// url fills the backend's URL template from the request.
-func (b *backend) url(req *Request) string {
-	if len(b.parts) == 1 && b.parts[0].name == "" && len(b.extraQuery) == 0 {
-		return b.parts[0].lit
-	}
-	var arr [256]byte
-	u := arr[:0]
-	for _, p := range b.parts {
-		switch {
-		case p.name == "":
-			u = append(u, p.lit...)
-		case p.inQuery:
-			u = append(u, url.QueryEscape(b.value(req, p))...)
-		case p.catchAll:
-			u = appendPathSegments(u, req.Params[p.name])
-		default:
-			u = appendPathSegment(u, b.value(req, p))
-		}
-	}
-	sep := byte('?')
-	if b.hasQuery {
-		sep = '&'
-		if c := u[len(u)-1]; c == '?' || c == '&' {
-			sep = 0
-		}
-	}
-	for _, q := range b.extraQuery {
-		for _, v := range req.Query[q] {
-			if sep != 0 {
-				u = append(u, sep)
-			}
-			sep = '&'
-			u = append(append(append(u, url.QueryEscape(q)...), '='), url.QueryEscape(v)...)
-		}
-	}
-	return string(u)
-}
-
-func (b *backend) value(req *Request, p tpart) string {
-	if p.fromPath {
-		return req.Params[p.name]
-	}
-	return req.Query.Get(p.name)
-}
-
-// appendPathSegment appends v path-escaped, slashes included; "." and ".."
-// are escaped too, so that a value cannot climb the upstream's path.
-func appendPathSegment(dst []byte, v string) []byte {
-	switch v {
-	case ".":
-		return append(dst, "%2E"...)
-	case "..":
-		return append(dst, "%2E%2E"...)
-	}
-	return append(dst, url.PathEscape(v)...)
-}
-
-// appendPathSegments appends a catch-all value, keeping its slashes and
-// escaping each segment.
-func appendPathSegments(dst []byte, v string) []byte {
-	for i := 0; ; i++ {
-		seg, rest, more := strings.Cut(v, "/")
-		if i > 0 || seg != "" {
-			dst = appendPathSegment(dst, seg)
-		}
-		if !more {
-			return dst
-		}
-		dst = append(dst, '/')
-		v = rest
-	}
-}
-
-// assemble merges the arrived slots in configuration order and reports
-// every backend; the others are reported by ctx's state. slots is nil for a
-// follower that left a shared fan-out before it ended.
-func (a *Aggregator) assemble(ctx context.Context, slots []slot, arrived []bool, start time.Time) *Result {
-	c := a.ep
-	reports := make([]BackendReport, len(c.backends))
-	complete := true
-	size, count := 2, 1
-	for i, b := range c.backends {
-		r := &reports[i]
-		if slots != nil && arrived[i] {
-			*r = slots[i].report
-			for j := range slots[i].members {
-				m := &slots[i].members[j]
-				size += len(b.memberKey(slots[i].data, m)) + m.valEnd - m.valOff + 2
-			}
-			count += len(slots[i].members)
-		} else {
-			*r = BackendReport{Name: b.name, Required: b.required, Latency: time.Since(start)}
-			phase := int32(phaseShared)
-			if slots != nil {
-				phase = slots[i].phase.Load()
-			}
-			ctxOutcome(ctx, r, phase)
-		}
-		if r.Outcome != OK {
-			complete = false
-			if a.log.Enabled(ctx, slog.LevelDebug) {
-				a.log.LogAttrs(ctx, slog.LevelDebug, "backend failed",
-					slog.String("endpoint", c.path), slog.String("upstream", r.Name),
-					slog.String("outcome", string(r.Outcome)), slog.Int("status", r.Status),
-					slog.Duration("elapsed", r.Latency), slog.String("err", r.Error))
-			}
-		}
-	}
-	if c.reportKey != nil {
-		size += len(c.reportKey) + 2 + 96*len(reports)
-	}
-	body := make([]byte, 1, size)
-	body[0] = '{'
-	t := a.getTable()
-	t.reset(c.seed, count)
-	// A name's ref is slot<<32 | member; the report key's is all ones.
-	const reportRef = 1<<64 - 2
-	nameOf := func(ref uint64) []byte {
-		if ref == reportRef {
-			return c.reportRaw
-		}
-		i, j := ref>>32, ref&(1<<32-1)
-		return c.backends[i].memberName(slots[i].data, &slots[i].members[j])
-	}
-	if c.reportKey != nil {
-		t.add(c.reportRaw, reportRef, nameOf) // reserved: the report wins
-	}
-	first := true
-	for i := range slots {
-		if !arrived[i] {
+	for _, j := range r.a.ep.dependants[i] {
+		if r.waiting[j]--; r.waiting[j] > 0 {
 			continue
 		}
-		b, data := c.backends[i], slots[i].data
-		for j := range slots[i].members {
-			m := &slots[i].members[j]
-			if !t.add(b.memberName(data, m), uint64(i)<<32|uint64(j), nameOf) {
-				continue // an earlier backend (or member) has it
+		b := r.a.ep.backends[j]
+		for _, d := range b.deps {
+			if rep := &r.slots[d].report; rep.Outcome != OK {
+				// Skipped without a call: its report goes straight to done.
+				r.slots[j].report = BackendReport{Name: b.name, Outcome: Skipped, Required: b.required, Latency: time.Since(r.began),
+					Error: "needs backend " + rep.Name + ", which ended with " + string(rep.Outcome)}
+				r.done <- j
+				break
 			}
-			if !first {
-				body = append(body, ',')
-			}
-			first = false
-			body = append(append(append(body, b.memberKey(data, m)...), ':'), data[m.valOff:m.valEnd]...)
+		}
+		if r.slots[j].report.Outcome == "" {
+			r.start(j, req)
 		}
 	}
-	a.putTable(t)
-	if c.reportKey != nil {
-		if !first {
-			body = append(body, ',')
-		}
-		body = appendReports(append(append(body, c.reportKey...), ':'), reports)
-	}
-	body = append(body, '}')
-	return &Result{Body: body, Complete: complete, Backends: reports}
 }

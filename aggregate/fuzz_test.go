@@ -113,7 +113,7 @@ func FuzzMerge(f *testing.F) {
 	f.Add([]byte(` { "k" : { "n" : [ 1 , 2 ] } } `), []byte(`{"k":0,"k":1}`), []byte(``))
 	a, err := New(Endpoint{Path: "/p", Backends: []Backend{
 		{Name: "a", URL: "http://h/a"}, {Name: "b", URL: "http://h/b"}, {Name: "c", URL: "http://h/c", Group: "g"},
-	}}, nil, nil)
+	}}, nil, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -121,13 +121,12 @@ func FuzzMerge(f *testing.F) {
 		{Name: "a", URL: "http://h/a", Target: "k", Mapping: map[string]string{"a": "b", "b": "a"}, Deny: []string{"c"}},
 		{Name: "b", URL: "http://h/b", Collection: "items", Mapping: map[string]string{"items": "a"}},
 		{Name: "c", URL: "http://h/c", Allow: []string{"a", "g"}, Group: "grp"},
-	}}, nil, nil)
+	}}, nil, nil, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	mergeWith := func(a *Aggregator, bodies [][]byte) *Result {
 		slots := make([]slot, len(bodies))
-		arrived := make([]bool, len(bodies))
 		for i, b := range a.ep.backends {
 			s := &slots[i]
 			s.report = BackendReport{Name: b.name, Outcome: OK}
@@ -137,9 +136,9 @@ func FuzzMerge(f *testing.F) {
 			} else {
 				s.data, s.members = data, ms
 			}
-			arrived[i] = true
+			s.arrived = true
 		}
-		return a.assemble(context.Background(), slots, arrived, time.Now())
+		return a.assemble(context.Background(), slots, time.Now())
 	}
 	merge := func(bodies [][]byte) *Result { return mergeWith(a, bodies) }
 	f.Fuzz(func(t *testing.T, b1, b2, b3 []byte) {

@@ -38,7 +38,7 @@ func staticClient(bodies map[string]string) *http.Client {
 // mustNew compiles ep or fails the test.
 func mustNew(t testing.TB, ep Endpoint, client *http.Client) *Aggregator {
 	t.Helper()
-	a, err := New(ep, client, nil)
+	a, err := New(ep, client, nil, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -32,6 +32,9 @@ func (r *BackendReport) appendJSON(dst []byte) []byte {
 	if r.Required {
 		dst = append(dst, `,"required":true`...)
 	}
+	if r.Hedged {
+		dst = append(dst, `,"hedged":true`...)
+	}
 	return append(dst, '}')
 }
 

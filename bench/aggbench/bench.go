@@ -20,15 +20,19 @@ import (
 
 // Gateway names as they appear in the output.
 const (
-	gwTrawl  = "trawl"  // cmd/aggregator
-	gwLura   = "lura"   // bench/peers/lura
-	gwDirect = "direct" // no gateway: the first upstream, called straight
+	gwTrawl  = "trawl"       // cmd/aggregator
+	gwLura   = "lura"        // bench/peers/lura
+	gwPlain  = "plain"       // bench/peers/plain: net/http + encoding/json, written the obvious way
+	gwBefore = "before"      // another cmd/aggregator build (-before)
+	gwHedged = "trawl+hedge" // cmd/aggregator with hedging on (the hedging phase)
+	gwDirect = "direct"      // no gateway: the first upstream, called straight
 )
 
 // Phases of a measurement.
 const (
 	phaseThroughput = "throughput"
 	phaseHang       = "hang"
+	phaseHedge      = "hedge"
 )
 
 // requestTimeout is the load generator's limit for one response, far above
@@ -48,6 +52,9 @@ type sample struct {
 	Light     loadResult    // the light phase (added latency); zero when skipped
 	Err       error         // the measurement failed; left out of the summary
 	Incorrect string        // why the gateway's answer was not the merge of the three upstreams ("" when it was)
+	PeakRSS   int64         // the gateway's peak resident set in bytes (VmHWM) at the end of the run; 0 when unknown
+	Hedges    float64       // hedging phase: second calls sent, from the gateway's metrics
+	Calls     float64       // hedging phase: backend calls, from the gateway's metrics
 }
 
 // cpuPerRequest returns the gateway's CPU time per response, or -1 when
@@ -86,15 +93,20 @@ func (u *upstreams) stop() error {
 // startUpstreams starts one testserver api per benchmark backend with
 // latency; the one at index hang (if any) never answers.
 func (b *bench) startUpstreams(ctx context.Context, latency time.Duration, hang int) (*upstreams, error) {
+	return b.startUpstreamsWith(ctx, len(benchBackends()), hang, "-latency", latency.String())
+}
+
+// startUpstreamsWith starts n testserver api processes with the latency
+// flags given; the one at index hang (if any) never answers.
+func (b *bench) startUpstreamsWith(ctx context.Context, n, hang int, latency ...string) (*upstreams, error) {
 	u := &upstreams{}
-	for i := range benchBackends() {
+	for i := range n {
 		addr, err := freeAddr()
 		if err != nil {
 			u.stop()
 			return nil, err
 		}
-		args := []string{"api", "-addr", addr, "-size", strconv.Itoa(b.cfg.Size),
-			"-latency", latency.String(), "-seed", strconv.Itoa(i + 1)}
+		args := append([]string{"api", "-addr", addr, "-size", strconv.Itoa(b.cfg.Size), "-seed", strconv.Itoa(i + 1)}, latency...)
 		if i == hang {
 			args = append(args, "-hang")
 		}
@@ -120,6 +132,19 @@ type gateway struct {
 	addr string // host:port
 }
 
+// gateways returns the gateways of the throughput phases: Trawl and Lura,
+// and the plain fan-out and the earlier build when given.
+func (b *bench) gateways() []string {
+	gws := []string{gwTrawl, gwLura}
+	if b.cfg.Plain != "" {
+		gws = append(gws, gwPlain)
+	}
+	if b.cfg.Before != "" {
+		gws = append(gws, gwBefore)
+	}
+	return gws
+}
+
 // startGateway writes name's config for ups and starts it; it returns once
 // the gateway's health endpoint answers 200.
 func (b *bench) startGateway(ctx context.Context, name string, ups *upstreams) (*gateway, error) {
@@ -127,19 +152,9 @@ func (b *bench) startGateway(ctx context.Context, name string, ups *upstreams) (
 	if err != nil {
 		return nil, err
 	}
-	var args []string
-	var health string
 	switch name {
-	case gwTrawl:
-		file := filepath.Join(b.work, "aggregator.yaml")
-		if err := os.WriteFile(file, aggregatorConfig(addr, b.cfg.Deadline, ups.urls), 0o600); err != nil {
-			return nil, fmt.Errorf("write aggregator config: %w", err)
-		}
-		level := "info" // one access log line per request
-		if !b.cfg.AccessLog {
-			level = "warn"
-		}
-		args, health = []string{"-config", file, "-log-level", level}, "/healthz"
+	case gwTrawl, gwBefore:
+		return b.startAggregator(ctx, name, addr, aggregatorConfig(addr, b.cfg.Deadline, ups.urls))
 	case gwLura:
 		_, portStr, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(portStr)
@@ -147,15 +162,43 @@ func (b *bench) startGateway(ctx context.Context, name string, ups *upstreams) (
 		if err := os.WriteFile(file, luraConfig(port, b.cfg.Deadline, ups.urls), 0o600); err != nil {
 			return nil, fmt.Errorf("write Lura config: %w", err)
 		}
-		args, health = []string{"-config", file, "-access-log=" + strconv.FormatBool(b.cfg.AccessLog)}, "/__health"
+		args := []string{"-config", file, "-access-log=" + strconv.FormatBool(b.cfg.AccessLog)}
+		return b.launch(ctx, name, b.cfg.Lura, args, addr, "/__health")
+	case gwPlain:
+		args := []string{"-addr", addr, "-timeout", b.cfg.Deadline.String()}
+		for i, be := range benchBackends() {
+			args = append(args, "-backend", ups.urls[i]+be.Path)
+		}
+		return b.launch(ctx, name, b.cfg.Plain, args, addr, "/healthz")
 	default:
 		panic("aggbench: unknown gateway " + name)
 	}
+}
+
+// startAggregator starts a cmd/aggregator build (Trawl's, or -before's for
+// gwBefore) on addr with the config given.
+func (b *bench) startAggregator(ctx context.Context, name, addr string, config []byte) (*gateway, error) {
+	file := filepath.Join(b.work, "aggregator.yaml")
+	if err := os.WriteFile(file, config, 0o600); err != nil {
+		return nil, fmt.Errorf("write aggregator config: %w", err)
+	}
+	level := "info" // one access log line per request
+	if !b.cfg.AccessLog {
+		level = "warn"
+	}
+	bin := b.cfg.Aggregator
+	if name == gwBefore {
+		bin = b.cfg.Before
+	}
+	return b.launch(ctx, name, bin, []string{"-config", file, "-log-level", level}, addr, "/healthz")
+}
+
+// launch starts bin as gateway name on addr and waits for health to answer.
+func (b *bench) launch(ctx context.Context, name, bin string, args []string, addr, health string) (*gateway, error) {
 	var env []string
 	if b.cfg.GOGC != "" {
 		env = append(env, "GOGC="+b.cfg.GOGC)
 	}
-	bin := map[string]string{gwTrawl: b.cfg.Aggregator, gwLura: b.cfg.Lura}[name]
 	c, err := startChild(name, bin, args, env, b.work)
 	if err != nil {
 		return nil, err
@@ -184,11 +227,9 @@ func (b *bench) runAll(ctx context.Context) ([]sample, error) {
 		}
 		return nil
 	}
-	order := func(i int) []string {
-		if i%2 == 1 { // alternate who goes first: neither always meets the warmer machine
-			return []string{gwLura, gwTrawl}
-		}
-		return []string{gwTrawl, gwLura}
+	gws := b.gateways()
+	order := func(i int) []string { // rotate who goes first: none always meets the warmer machine
+		return append(slices.Clone(gws[i%len(gws):]), gws[:i%len(gws)]...)
 	}
 
 	for _, lat := range b.cfg.Latencies {
@@ -225,12 +266,17 @@ func (b *bench) runAll(ctx context.Context) ([]sample, error) {
 		}
 		for i := range b.cfg.Count {
 			for _, gw := range order(i) {
-				if err == nil {
+				if err == nil && gw != gwBefore {
 					err = add(b.runGateway(ctx, phaseHang, gw, 0, ups, nil, i+1))
 				}
 			}
 		}
 		if err = errors.Join(err, ups.stop(), ctx.Err()); err != nil {
+			return samples, errors.Join(append(failed, err)...)
+		}
+	}
+	if b.cfg.HedgeDuration > 0 {
+		if err := b.runHedgePhase(ctx, add); err != nil {
 			return samples, errors.Join(append(failed, err)...)
 		}
 	}
@@ -298,6 +344,7 @@ func (b *bench) runGateway(ctx context.Context, phase, gw string, lat time.Durat
 	if phase == phaseThroughput && b.cfg.LightDuration > 0 {
 		s.Light = runLoad(ctx, b.lightSpec(g.addr))
 	}
+	s.PeakRSS, _ = peakRSS(g.pid())
 	if s.Load.Requests == 0 {
 		s.Err = fmt.Errorf("no response in %v: %s", spec.Duration, s.Load.FirstError)
 	}

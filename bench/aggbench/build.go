@@ -22,6 +22,7 @@ func build(ctx context.Context, cfg *config, dir string, progress io.Writer) err
 		{Path: &cfg.Testserver, Name: "testserver", Dir: src, Pkg: "./cmd/testserver"},
 		{Path: &cfg.Aggregator, Name: "aggregator", Dir: src, Pkg: "./cmd/aggregator"},
 		{Path: &cfg.Lura, Name: "lura", Dir: filepath.Join(src, "bench", "peers", "lura"), Pkg: "."},
+		{Path: &cfg.Plain, Name: "plain", Dir: src, Pkg: "./bench/peers/plain"},
 	}, dir, progress, "aggbench")
 }
 

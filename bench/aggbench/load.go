@@ -39,7 +39,7 @@ type loadResult struct {
 	Requests   int             // responses read in full
 	Errors     int             // requests that got no full response (connection errors, timeouts)
 	Non2xx     int             // responses with a status outside 200-299
-	Incomplete int             // responses whose X-Aggregate-Completed or X-Krakend-Completed header says false
+	Incomplete int             // responses whose X-Aggregate-Completed, X-Krakend-Completed or X-Plain-Completed header says false
 	Latencies  []time.Duration // of every response, sorted
 	Elapsed    time.Duration   // from the start until the last client stopped
 	FirstError string          // the first error, for the report
@@ -168,7 +168,8 @@ func loadClient(ctx context.Context, spec loadSpec, client int, end time.Time) c
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			res.non2xx++
 		}
-		if resp.Header.Get("X-Aggregate-Completed") == "false" || resp.Header.Get("X-Krakend-Completed") == "false" {
+		if resp.Header.Get("X-Aggregate-Completed") == "false" || resp.Header.Get("X-Krakend-Completed") == "false" ||
+			resp.Header.Get("X-Plain-Completed") == "false" {
 			res.incomplete++
 		}
 		if resp.Close {

@@ -1,5 +1,7 @@
 // Command aggbench measures Trawl's aggregator side by side with a Lura-based
-// gateway (bench/peers/lura): the same three loopback upstreams, the same
+// gateway (bench/peers/lura) and a plain net/http + encoding/json fan-out
+// (bench/peers/plain, with -plain or -build), and optionally another build of
+// the aggregator (-before): the same three loopback upstreams, the same
 // 300 ms deadline, equivalent endpoint configs and the same closed-loop load.
 //
 // For each backend latency (-latencies, 0 ms and 20 ms by default) it starts
@@ -22,8 +24,17 @@
 // deadline plus 5 ms. Its clients start spread over one deadline, so that
 // their requests, which all take the deadline, do not time out in lockstep.
 //
-// The summary states the issue's bar at 0 ms backends: Trawl at least 1.7×
-// Lura's requests/s and at most 0.55× its CPU per request.
+// A hedging phase (-hedge-duration) starts one upstream whose latency is
+// lognormal (median 20 ms, p99 200 ms) and measures Trawl on an endpoint that
+// calls it, with hedging off and on (-hedge-percentile, -hedge-budget): the
+// latency percentiles and the extra upstream calls, read from /metrics.
+//
+// Every gateway's peak RSS (VmHWM) is read at the end of each run. The
+// summary states the issue's bars at 0 ms backends: Trawl at least 1.8×
+// Lura's requests/s, at most 0.45× its CPU per request, at least 1.2× the
+// plain fan-out's requests/s and at most 35 MB of peak RSS; with a hanging
+// upstream, every response between the deadline less 10 ms and the deadline
+// plus 5 ms; with hedging, the p99 at least 2× lower within the budget.
 //
 // Usage, from the root of the Trawl module:
 //
@@ -79,6 +90,8 @@ type config struct {
 	Aggregator string // path to a cmd/aggregator binary; "" means build it (with Build)
 	Lura       string // path to a bench/peers/lura binary; "" means build it (with Build)
 	Testserver string // path to a cmd/testserver binary; "" means build it (with Build)
+	Plain      string // path to a bench/peers/plain binary; "" means build it with Build, else leave it out
+	Before     string // path to another cmd/aggregator binary (an older build) measured beside; "" means none
 	Build      bool   // build the binaries whose path is empty
 	Src        string // root of the Trawl module for Build; "" means the module around the working directory
 
@@ -92,6 +105,9 @@ type config struct {
 	LightRate     float64         // requests per second of the light phase, over all its connections
 	LightDuration time.Duration   // length of the light phase; 0 skips it
 	HangDuration  time.Duration   // length of the hanging-backend phase; 0 skips it
+	HedgeDuration time.Duration   // length of each run of the hedging phase; 0 skips it
+	HedgePct      float64         // the hedge's percentile in the hedging phase
+	HedgeBudget   float64         // the hedge's budget in percent in the hedging phase
 	Count         int             // runs of each gateway per latency, interleaved
 	AccessLog     bool            // both gateways write an access log line per request
 	GOGC          string          // GOGC for both gateways; "" leaves each its own default
@@ -108,6 +124,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.Aggregator, "aggregator", "", "path to the cmd/aggregator `binary`")
 	fs.StringVar(&cfg.Lura, "lura", "", "path to the bench/peers/lura `binary`")
 	fs.StringVar(&cfg.Testserver, "testserver", "", "path to the cmd/testserver `binary`")
+	fs.StringVar(&cfg.Plain, "plain", "", "path to the bench/peers/plain `binary` (net/http + encoding/json fan-out); built with -build")
+	fs.StringVar(&cfg.Before, "before", "", "path to another cmd/aggregator `binary` (say, main's build) to measure beside this one")
 	fs.BoolVar(&cfg.Build, "build", false, "go build the binaries not given by path into a temporary directory")
 	fs.StringVar(&cfg.Src, "src", "", "root `dir`ectory of the Trawl module for -build (default: the module around the working directory)")
 	latencies := fs.String("latencies", "0s,20ms", "comma-separated backend `latencies`, one set of runs each")
@@ -120,6 +138,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&cfg.LightRate, "light-rate", 400, "paced `requests` per second of the light phase, over all its connections")
 	fs.DurationVar(&cfg.LightDuration, "light-duration", 3*time.Second, "length of each light phase; 0 skips it")
 	fs.DurationVar(&cfg.HangDuration, "hang-duration", 5*time.Second, "length of each hanging-backend phase; 0 skips it")
+	fs.DurationVar(&cfg.HedgeDuration, "hedge-duration", 10*time.Second, "length of each run of the hedging phase (one lognormal upstream, median 20ms, p99 200ms); 0 skips it")
+	fs.Float64Var(&cfg.HedgePct, "hedge-percentile", 90, "hedge.percentile of the hedging phase")
+	fs.Float64Var(&cfg.HedgeBudget, "hedge-budget", 10, "hedge.budget (percent) of the hedging phase")
 	fs.IntVar(&cfg.Count, "count", 3, "runs of each gateway per latency, interleaved")
 	fs.BoolVar(&cfg.AccessLog, "access-log", true, "let both gateways write an access log line per request (to a file)")
 	fs.StringVar(&cfg.GOGC, "gogc", "", "GOGC `value` for both gateways (default: each program's own)")
@@ -149,8 +170,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("%w: -size, -clients, -light-clients and -count must be at least 1", errUsage)
 	case cfg.Deadline <= 0, cfg.Duration <= 0, !(cfg.LightRate > 0) || math.IsInf(cfg.LightRate, 0):
 		return cfg, fmt.Errorf("%w: -deadline, -duration and -light-rate must be positive", errUsage)
-	case cfg.Warmup < 0, cfg.LightDuration < 0, cfg.HangDuration < 0:
-		return cfg, fmt.Errorf("%w: -warmup, -light-duration and -hang-duration must not be negative", errUsage)
+	case cfg.Warmup < 0, cfg.LightDuration < 0, cfg.HangDuration < 0, cfg.HedgeDuration < 0:
+		return cfg, fmt.Errorf("%w: -warmup, -light-duration, -hang-duration and -hedge-duration must not be negative", errUsage)
 	case cfg.GOGC != "" && cfg.GOGC != "off" && !isNumber(cfg.GOGC):
 		return cfg, fmt.Errorf("%w: -gogc %q: want a number or off", errUsage, cfg.GOGC)
 	}

@@ -12,11 +12,16 @@ import (
 	"time"
 )
 
-// The issue's bar, at 0 ms backends and with a hanging backend.
+// The issue's bar, at 0 ms backends, with a hanging backend and with
+// hedging.
 const (
-	barRPSRatio  = 1.7                  // Trawl's requests/s at least this many times Lura's
-	barCPURatio  = 0.55                 // Trawl's CPU per request at most this many times Lura's
-	barHangSlack = 5 * time.Millisecond // every response within the deadline plus this
+	barRPSRatio   = 1.8                   // Trawl's requests/s at least this many times Lura's
+	barCPURatio   = 0.45                  // Trawl's CPU per request at most this many times Lura's
+	barPlainRatio = 1.2                   // Trawl's requests/s at least this many times the plain fan-out's
+	barRSSMB      = 35.0                  // Trawl's peak RSS at most this many MB (10^6 bytes)
+	barHangSlack  = 5 * time.Millisecond  // every response within the deadline plus this
+	barHangEarly  = 10 * time.Millisecond // and no earlier than the deadline less this
+	barHedgeP99   = 2.0                   // p99 without hedging at least this many times the p99 with
 )
 
 // num is a float64 that encodes NaN and infinities as JSON null.
@@ -69,6 +74,9 @@ type sampleRecord struct {
 	OverLimit   int    `json:"over_limit"` // responses slower than the deadline plus 5 ms
 	LightP50MS  num    `json:"light_p50_ms"`
 	LightP99MS  num    `json:"light_p99_ms"`
+	PeakRSSMB   num    `json:"peak_rss_mb"`
+	Hedges      num    `json:"hedges,omitempty"`
+	Calls       num    `json:"calls,omitempty"`
 	Incorrect   string `json:"incorrect,omitempty"`
 	Error       string `json:"error,omitempty"`
 }
@@ -86,6 +94,9 @@ func (s sample) record(cfg config) sampleRecord {
 		OverLimit:   countOver(s.Load.Latencies, cfg.Deadline+barHangSlack),
 		LightP50MS:  latencyNum(s.Light.Latencies, 0.5),
 		LightP99MS:  latencyNum(s.Light.Latencies, 0.99),
+		PeakRSSMB:   rssNum(s.PeakRSS),
+		Hedges:      num(s.Hedges),
+		Calls:       num(s.Calls),
 		Incorrect:   s.Incorrect,
 	}
 	if s.Gateway == gwDirect {
@@ -95,6 +106,14 @@ func (s sample) record(cfg config) sampleRecord {
 		r.Error = s.Err.Error()
 	}
 	return r
+}
+
+// rssNum returns bytes in MB (10^6 bytes), NaN for 0 (unknown).
+func rssNum(b int64) num {
+	if b <= 0 {
+		return num(math.NaN())
+	}
+	return num(float64(b) / 1e6)
 }
 
 // latencyNum returns the q-quantile of sorted in ms, NaN when empty.
@@ -119,7 +138,9 @@ type gatewaySummary struct {
 	LightP99MS  num    `json:"light_p99_ms"`
 	AddedP50MS  num    `json:"added_p50_ms"` // light p50 minus the direct call's
 	AddedP99MS  num    `json:"added_p99_ms"`
-	Errors      int    `json:"errors"` // over all runs
+	PeakRSSMB   num    `json:"peak_rss_mb"`     // median of the runs' peaks
+	MaxRSSMB    num    `json:"max_peak_rss_mb"` // the largest run's peak
+	Errors      int    `json:"errors"`          // over all runs
 	Non2xx      int    `json:"non2xx"`
 	Incomplete  int    `json:"incomplete"`
 	Incorrect   string `json:"incorrect,omitempty"`
@@ -131,6 +152,23 @@ type ratioSummary struct {
 	RPS       num `json:"rps"`               // Trawl's / Lura's
 	CPUPerReq num `json:"cpu_per_req"`       // Trawl's / Lura's
 	AddedP50  num `json:"added_p50_diff_ms"` // Trawl's minus Lura's
+	PlainRPS  num `json:"plain_rps"`         // Trawl's / the plain fan-out's; NaN without it
+	PlainCPU  num `json:"plain_cpu_per_req"` // Trawl's / the plain fan-out's
+	BeforeRPS num `json:"before_rps"`        // Trawl's / the -before build's; NaN without it
+	BeforeCPU num `json:"before_cpu_per_req"`
+}
+
+// hedgeSummary is one variant of the hedging phase, all runs together.
+type hedgeSummary struct {
+	Gateway   string `json:"gateway"` // trawl (no hedging) or trawl+hedge
+	Runs      int    `json:"runs"`
+	Responses int    `json:"responses"`
+	Errors    int    `json:"errors"`
+	Non2xx    int    `json:"non2xx"`
+	P50MS     num    `json:"p50_ms"`
+	P99MS     num    `json:"p99_ms"`
+	MaxMS     num    `json:"max_ms"`
+	ExtraPct  num    `json:"extra_calls_pct"` // second calls per 100 backend calls
 }
 
 // hangSummary is one gateway's runs with a hanging backend.
@@ -152,8 +190,15 @@ type barSummary struct {
 	RPSMet    bool `json:"rps_met"`
 	CPURatio  num  `json:"cpu_ratio"`
 	CPUMet    bool `json:"cpu_met"`
+	HangMinMS num  `json:"hang_min_ms"` // Trawl's fastest response with a hanging backend
 	HangMaxMS num  `json:"hang_max_ms"` // Trawl's slowest response with a hanging backend
 	HangMet   bool `json:"hang_met"`
+	PlainRPS  num  `json:"plain_rps_ratio"`
+	PlainMet  bool `json:"plain_met"`
+	RSSMB     num  `json:"rss_mb"` // Trawl's largest peak RSS over the runs at 0 ms backends
+	RSSMet    bool `json:"rss_met"`
+	HedgeP99  num  `json:"hedge_p99_ratio"` // p99 without hedging / p99 with
+	HedgeMet  bool `json:"hedge_met"`
 }
 
 // summary is the whole result.
@@ -162,6 +207,7 @@ type summary struct {
 	Throughput []gatewaySummary `json:"throughput"`
 	Ratios     []ratioSummary   `json:"ratios"`
 	Hang       []hangSummary    `json:"hang"`
+	Hedge      []hedgeSummary   `json:"hedge"`
 	Merge      []mergeResult    `json:"merge"`
 	MergeError string           `json:"merge_error,omitempty"`
 	Bar        barSummary       `json:"bar"`
@@ -171,11 +217,20 @@ type summary struct {
 // out failed ones.
 func summarize(cfg config, samples []sample) summary {
 	sum := summary{Type: "summary"}
-	sum.Bar.RPSRatio, sum.Bar.CPURatio, sum.Bar.HangMaxMS = num(math.NaN()), num(math.NaN()), num(math.NaN())
+	nan := num(math.NaN())
+	sum.Bar.RPSRatio, sum.Bar.CPURatio, sum.Bar.HangMaxMS, sum.Bar.HangMinMS = nan, nan, nan, nan
+	sum.Bar.PlainRPS, sum.Bar.RSSMB, sum.Bar.HedgeP99 = nan, nan, nan
+	gws := []string{gwDirect, gwTrawl, gwLura}
+	if cfg.Plain != "" {
+		gws = append(gws, gwPlain)
+	}
+	if cfg.Before != "" {
+		gws = append(gws, gwBefore)
+	}
 	for _, lat := range cfg.Latencies {
 		var direct gatewaySummary
 		byGW := map[string]gatewaySummary{}
-		for _, gw := range []string{gwDirect, gwTrawl, gwLura} {
+		for _, gw := range gws {
 			g := summarizeGateway(samples, gw, lat)
 			if gw == gwDirect {
 				direct = g
@@ -188,15 +243,25 @@ func summarize(cfg config, samples []sample) summary {
 		if direct.Runs > 0 {
 			sum.Throughput = append(sum.Throughput, direct)
 		}
+		for _, gw := range gws[1:] {
+			sum.Throughput = append(sum.Throughput, byGW[gw])
+		}
 		t, l := byGW[gwTrawl], byGW[gwLura]
-		sum.Throughput = append(sum.Throughput, t, l)
 		r := ratioSummary{BackendMS: msNum(lat), RPS: t.RPS / l.RPS, CPUPerReq: t.CPUUSPerReq / l.CPUUSPerReq,
-			AddedP50: t.AddedP50MS - l.AddedP50MS}
+			AddedP50: t.AddedP50MS - l.AddedP50MS, PlainRPS: nan, PlainCPU: nan, BeforeRPS: nan, BeforeCPU: nan}
+		if p, ok := byGW[gwPlain]; ok {
+			r.PlainRPS, r.PlainCPU = t.RPS/p.RPS, t.CPUUSPerReq/p.CPUUSPerReq
+		}
+		if p, ok := byGW[gwBefore]; ok {
+			r.BeforeRPS, r.BeforeCPU = t.RPS/p.RPS, t.CPUUSPerReq/p.CPUUSPerReq
+		}
 		sum.Ratios = append(sum.Ratios, r)
 		if lat == 0 {
 			sum.Bar.RPSRatio, sum.Bar.CPURatio = r.RPS, r.CPUPerReq
 			sum.Bar.RPSMet = float64(r.RPS) >= barRPSRatio
 			sum.Bar.CPUMet = float64(r.CPUPerReq) <= barCPURatio
+			sum.Bar.PlainRPS, sum.Bar.PlainMet = r.PlainRPS, float64(r.PlainRPS) >= barPlainRatio
+			sum.Bar.RSSMB, sum.Bar.RSSMet = t.MaxRSSMB, float64(t.MaxRSSMB) <= barRSSMB
 		}
 	}
 	for _, gw := range []string{gwTrawl, gwLura} {
@@ -220,18 +285,53 @@ func summarize(cfg config, samples []sample) summary {
 		h.OverLimit = countOver(all, cfg.Deadline+barHangSlack)
 		sum.Hang = append(sum.Hang, h)
 		if gw == gwTrawl {
-			sum.Bar.HangMaxMS = h.MaxMS
-			sum.Bar.HangMet = h.OverLimit == 0 && h.Errors == 0 && h.Responses > 0
+			sum.Bar.HangMaxMS, sum.Bar.HangMinMS = h.MaxMS, msNum(all[0])
+			sum.Bar.HangMet = h.OverLimit == 0 && h.Errors == 0 && h.Responses > 0 && all[0] >= cfg.Deadline-barHangEarly
 		}
 	}
+	sum.Hedge = summarizeHedge(samples)
+	if len(sum.Hedge) == 2 {
+		sum.Bar.HedgeP99 = sum.Hedge[0].P99MS / sum.Hedge[1].P99MS
+		sum.Bar.HedgeMet = float64(sum.Bar.HedgeP99) >= barHedgeP99 && float64(sum.Hedge[1].ExtraPct) <= cfg.HedgeBudget
+	}
 	return sum
+}
+
+// summarizeHedge pools each variant's runs of the hedging phase: without
+// hedging first, then with.
+func summarizeHedge(samples []sample) []hedgeSummary {
+	var out []hedgeSummary
+	for _, gw := range []string{gwTrawl, gwHedged} {
+		h := hedgeSummary{Gateway: gw}
+		var all []time.Duration
+		var calls, hedges float64
+		for _, s := range samples {
+			if s.Phase != phaseHedge || s.Gateway != gw || s.Err != nil {
+				continue
+			}
+			h.Runs++
+			h.Responses += s.Load.Requests
+			h.Errors += s.Load.Errors
+			h.Non2xx += s.Load.Non2xx
+			all = append(all, s.Load.Latencies...)
+			calls, hedges = calls+s.Calls, hedges+s.Hedges
+		}
+		if h.Runs == 0 {
+			continue
+		}
+		slices.Sort(all)
+		h.P50MS, h.P99MS, h.MaxMS = latencyNum(all, 0.5), latencyNum(all, 0.99), latencyNum(all, 1)
+		h.ExtraPct = num(100 * hedges / calls)
+		out = append(out, h)
+	}
+	return out
 }
 
 // summarizeGateway returns the medians of gw's successful throughput
 // samples at backend latency lat.
 func summarizeGateway(samples []sample, gw string, lat time.Duration) gatewaySummary {
 	g := gatewaySummary{Gateway: gw, BackendMS: msNum(lat)}
-	var rps, cpu, p50, p99, lp50, lp99 []float64
+	var rps, cpu, p50, p99, lp50, lp99, rss []float64
 	for _, s := range samples {
 		if s.Phase != phaseThroughput || s.Gateway != gw || s.Backend != lat || s.Err != nil {
 			continue
@@ -248,6 +348,7 @@ func summarizeGateway(samples []sample, gw string, lat time.Duration) gatewaySum
 			cpu = append(cpu, float64(usNum(s.cpuPerRequest())))
 			p50 = append(p50, float64(latencyNum(s.Load.Latencies, 0.5)))
 			p99 = append(p99, float64(latencyNum(s.Load.Latencies, 0.99)))
+			rss = append(rss, float64(rssNum(s.PeakRSS)))
 		}
 		lp50 = append(lp50, float64(latencyNum(s.Light.Latencies, 0.5)))
 		lp99 = append(lp99, float64(latencyNum(s.Light.Latencies, 0.99)))
@@ -255,6 +356,12 @@ func summarizeGateway(samples []sample, gw string, lat time.Duration) gatewaySum
 	g.RPS, g.CPUUSPerReq, g.P50MS, g.P99MS = median(rps), median(cpu), median(p50), median(p99)
 	g.LightP50MS, g.LightP99MS = median(lp50), median(lp99)
 	g.AddedP50MS, g.AddedP99MS = num(math.NaN()), num(math.NaN())
+	g.PeakRSSMB, g.MaxRSSMB = median(rss), num(math.NaN())
+	for _, x := range rss {
+		if !math.IsNaN(x) && (math.IsNaN(float64(g.MaxRSSMB)) || x > float64(g.MaxRSSMB)) {
+			g.MaxRSSMB = num(x)
+		}
+	}
 	return g
 }
 
@@ -284,10 +391,10 @@ func writeTables(w io.Writer, cfg config, sum summary) error {
 	fmt.Fprintf(w, "Light: %g req/s paced over %d clients for %v; added latency is light p50/p99 minus the direct call's.\n",
 		cfg.LightRate, cfg.LightClients, cfg.LightDuration)
 	fmt.Fprintf(w, "3 upstreams of ~%d bytes each, deadline %v, every request a new user id.\n\n", cfg.Size, cfg.Deadline)
-	fmt.Fprintln(tw, "backend\tgateway\truns\treq/s\tCPU µs/req\tp50 ms\tp99 ms\tlight p50 ms\tlight p99 ms\tadded p50 ms\tadded p99 ms\terrors\tnon-2xx\tincomplete\t")
+	fmt.Fprintln(tw, "backend\tgateway\truns\treq/s\tCPU µs/req\tpeak RSS MB\tp50 ms\tp99 ms\tlight p50 ms\tlight p99 ms\tadded p50 ms\tadded p99 ms\terrors\tnon-2xx\tincomplete\t")
 	for _, g := range sum.Throughput {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n",
-			fmtNum(g.BackendMS, 0)+" ms", g.Gateway, g.Runs, fmtNum(g.RPS, 0), fmtNum(g.CPUUSPerReq, 1),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n",
+			fmtNum(g.BackendMS, 0)+" ms", g.Gateway, g.Runs, fmtNum(g.RPS, 0), fmtNum(g.CPUUSPerReq, 1), fmtNum(g.PeakRSSMB, 1),
 			fmtNum(g.P50MS, 2), fmtNum(g.P99MS, 2), fmtNum(g.LightP50MS, 3), fmtNum(g.LightP99MS, 3),
 			fmtNum(g.AddedP50MS, 3), fmtNum(g.AddedP99MS, 3), g.Errors, g.Non2xx, g.Incomplete)
 	}
@@ -307,6 +414,24 @@ func writeTables(w io.Writer, cfg config, sum summary) error {
 		}
 		fmt.Fprintf(w, "trawl/lura at %s ms backends: req/s %s×, CPU per request %s×, added p50 %s ms (trawl minus lura)\n",
 			fmtNum(r.BackendMS, 0), fmtNum(r.RPS, 2), fmtNum(r.CPUPerReq, 2), diff)
+		if !math.IsNaN(float64(r.PlainRPS)) {
+			fmt.Fprintf(w, "trawl/plain at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.PlainRPS, 2), fmtNum(r.PlainCPU, 2))
+		}
+		if !math.IsNaN(float64(r.BeforeRPS)) {
+			fmt.Fprintf(w, "trawl/before at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.BeforeRPS, 2), fmtNum(r.BeforeCPU, 2))
+		}
+	}
+	if len(sum.Hedge) > 0 {
+		fmt.Fprintf(w, "\nHedging: one upstream with %s latency, %d clients for %v per run, deadline %v, hedge at p%g with a %g%% budget.\n",
+			hedgeLatency, cfg.Clients, cfg.HedgeDuration, hedgeDeadline, cfg.HedgePct, cfg.HedgeBudget)
+		fmt.Fprintln(tw, "gateway\truns\tresponses\tp50 ms\tp99 ms\tmax ms\textra calls %\terrors\tnon-2xx\t")
+		for _, h := range sum.Hedge {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t\n", h.Gateway, h.Runs, h.Responses,
+				fmtNum(h.P50MS, 2), fmtNum(h.P99MS, 2), fmtNum(h.MaxMS, 2), fmtNum(h.ExtraPct, 2), h.Errors, h.Non2xx)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(sum.Hang) > 0 {
 		limit := cfg.Deadline + barHangSlack
@@ -340,8 +465,14 @@ func writeTables(w io.Writer, cfg config, sum summary) error {
 	fmt.Fprintf(w, "Bar at 0 ms backends: req/s %s× (want >= %.2f×: %s), CPU per request %s× (want <= %.2f×: %s)\n",
 		fmtNum(sum.Bar.RPSRatio, 2), barRPSRatio, met(sum.Bar.RPSMet, sum.Bar.RPSRatio),
 		fmtNum(sum.Bar.CPURatio, 2), barCPURatio, met(sum.Bar.CPUMet, sum.Bar.CPURatio))
-	_, err := fmt.Fprintf(w, "Bar with a hanging upstream: slowest response %s ms (want every one within %s ms: %s)\n",
-		fmtNum(sum.Bar.HangMaxMS, 2), ms(cfg.Deadline+barHangSlack), met(sum.Bar.HangMet, sum.Bar.HangMaxMS))
+	fmt.Fprintf(w, "Bar at 0 ms backends: req/s %s× the plain fan-out's (want >= %.2f×: %s), Trawl's peak RSS %s MB (want <= %g: %s)\n",
+		fmtNum(sum.Bar.PlainRPS, 2), barPlainRatio, met(sum.Bar.PlainMet, sum.Bar.PlainRPS),
+		fmtNum(sum.Bar.RSSMB, 1), barRSSMB, met(sum.Bar.RSSMet, sum.Bar.RSSMB))
+	fmt.Fprintf(w, "Bar with a hanging upstream: responses from %s to %s ms (want every one from %s to %s ms: %s)\n",
+		fmtNum(sum.Bar.HangMinMS, 2), fmtNum(sum.Bar.HangMaxMS, 2), ms(cfg.Deadline-barHangEarly), ms(cfg.Deadline+barHangSlack),
+		met(sum.Bar.HangMet, sum.Bar.HangMaxMS))
+	_, err := fmt.Fprintf(w, "Bar with hedging: p99 %s× lower (want >= %g× with extra calls within the budget: %s)\n",
+		fmtNum(sum.Bar.HedgeP99, 2), barHedgeP99, met(sum.Bar.HedgeMet, sum.Bar.HedgeP99))
 	return err
 }
 

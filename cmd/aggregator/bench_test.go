@@ -70,7 +70,7 @@ func BenchmarkServeEndpoint(b *testing.B) {
 			}
 			logw := newLogWriter(io.Discard)
 			log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: tc.level}))
-			svc, err := newService(cfg, &http.Client{Transport: memoryUpstreams()}, log)
+			svc, err := newService(cfg, &http.Client{Transport: memoryUpstreams()}, log, nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func BenchmarkServeEndpoint(b *testing.B) {
 			for b.Loop() {
 				clear(w.h)
 				delete(req.Header, hdrRequestID)
-				svc.engine.ServeHTTP(w, req)
+				svc.ServeHTTP(w, req)
 				if w.status != 200 {
 					b.Fatalf("status %d", w.status)
 				}
@@ -106,7 +106,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.Fatal(problems)
 	}
 	log := slog.New(slog.NewJSONHandler(newLogWriter(io.Discard), nil))
-	svc, err := newService(cfg, &http.Client{Transport: memoryUpstreams()}, log)
+	svc, err := newService(cfg, &http.Client{Transport: memoryUpstreams()}, log, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	for b.Loop() {
 		clear(w.h)
 		delete(req.Header, hdrRequestID)
-		svc.engine.ServeHTTP(w, req)
+		svc.ServeHTTP(w, req)
 	}
 }
 

@@ -23,7 +23,11 @@ type metrics struct {
 	coalesced       *prometheus.CounterVec   // method, endpoint
 	backendRequests *prometheus.CounterVec   // method, endpoint, backend, outcome
 	backendDuration *prometheus.HistogramVec // method, endpoint, backend
+	backendHedges   *prometheus.CounterVec   // method, endpoint, backend
 	inFlight        prometheus.Gauge
+	configVersion   prometheus.Gauge
+	configInfo      *prometheus.GaugeVec   // version, hash: 1 for the configuration served
+	reloads         *prometheus.CounterVec // result: applied, refused, unchanged
 }
 
 // latencyBuckets suit a gateway whose deadlines are in the 100 ms – 10 s range.
@@ -51,17 +55,30 @@ func newMetrics() *metrics {
 			Name: "aggregator_coalesced_requests_total", Help: "Answers shared from an identical request in flight.",
 		}, ep),
 		backendRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "aggregator_backend_requests_total", Help: "Backend calls by outcome: ok, timeout, error (transport or status) or invalid (body).",
+			Name: "aggregator_backend_requests_total", Help: "Backend calls by outcome: ok, timeout, error (transport or status), invalid (body), circuit-open or skipped (a backend it needs failed).",
 		}, []string{"method", "endpoint", "backend", "outcome"}),
 		backendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "aggregator_backend_duration_seconds", Help: "Backend call latency, up to the endpoint's deadline.", Buckets: latencyBuckets(),
 		}, []string{"method", "endpoint", "backend"}),
+		backendHedges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_backend_hedges_total", Help: "Backend calls for which a second, hedged call was sent.",
+		}, []string{"method", "endpoint", "backend"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "aggregator_in_flight_requests", Help: "Aggregated requests being served.",
 		}),
+		configVersion: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aggregator_config_version", Help: "Version of the configuration served: 1 at start, one more per reload applied.",
+		}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aggregator_config_info", Help: "1 for the configuration served, by version and hash (12 hex digits of the file's SHA-256).",
+		}, []string{"version", "hash"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aggregator_config_reloads_total", Help: "Configuration reloads by result: applied, refused (problems logged) or unchanged.",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.partial, m.cacheHits, m.coalesced, m.backendRequests, m.backendDuration, m.inFlight)
+		m.requests, m.duration, m.partial, m.cacheHits, m.coalesced, m.backendRequests, m.backendDuration, m.backendHedges, m.inFlight,
+		m.configVersion, m.configInfo, m.reloads)
 	return m
 }
 
@@ -85,6 +102,7 @@ type endpointMetrics struct {
 type backendMetrics struct {
 	duration                     prometheus.Observer
 	ok, timeout, failed, invalid prometheus.Counter
+	circuitOpen, skipped, hedges prometheus.Counter
 }
 
 // endpoint resolves ep's series; they appear at zero in /metrics from the start.
@@ -103,11 +121,14 @@ func (m *metrics) endpoint(ep *aggregate.Endpoint) *endpointMetrics {
 	}
 	for _, b := range ep.Backends {
 		em.backends = append(em.backends, backendMetrics{
-			duration: m.backendDuration.WithLabelValues(method, path, b.Name),
-			ok:       m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.OK)),
-			timeout:  m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Timeout)),
-			failed:   m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Failed)),
-			invalid:  m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Invalid)),
+			duration:    m.backendDuration.WithLabelValues(method, path, b.Name),
+			ok:          m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.OK)),
+			timeout:     m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Timeout)),
+			failed:      m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Failed)),
+			invalid:     m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Invalid)),
+			circuitOpen: m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.CircuitOpen)),
+			skipped:     m.backendRequests.WithLabelValues(method, path, b.Name, string(aggregate.Skipped)),
+			hedges:      m.backendHedges.WithLabelValues(method, path, b.Name),
 		})
 	}
 	return em
@@ -144,6 +165,9 @@ func (em *endpointMetrics) observe(res *aggregate.Result, status int, elapsed fl
 		}
 		rep, bm := &res.Backends[i], &em.backends[i]
 		bm.duration.Observe(rep.Latency.Seconds())
+		if rep.Hedged {
+			bm.hedges.Inc()
+		}
 		switch rep.Outcome {
 		case aggregate.OK:
 			bm.ok.Inc()
@@ -151,6 +175,10 @@ func (em *endpointMetrics) observe(res *aggregate.Result, status int, elapsed fl
 			bm.timeout.Inc()
 		case aggregate.Invalid:
 			bm.invalid.Inc()
+		case aggregate.CircuitOpen:
+			bm.circuitOpen.Inc()
+		case aggregate.Skipped:
+			bm.skipped.Inc()
 		default:
 			bm.failed.Inc()
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,13 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trawl/trawl/aggregate"
 )
@@ -33,17 +33,27 @@ const (
 	hdrCacheControl  = "Cache-Control"
 )
 
-// serve runs the server for cfg until ctx ends, then shuts it down
-// gracefully: it stops accepting, lets in-flight requests finish within
-// server.shutdown_timeout and returns nil. Logs go to stderr as JSON.
-func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Level) error {
+// serve runs the server for cfg (read from the file at path) until ctx
+// ends, then shuts it down gracefully: it stops accepting, lets in-flight
+// requests finish within server.shutdown_timeout and returns nil. On a value
+// from hup, and when the file changes (unless server.no_watch), it reloads the
+// file's endpoints. Logs go to stderr as JSON.
+func serve(ctx context.Context, cfg *fileConfig, path string, data []byte, hup <-chan os.Signal, stderr io.Writer, level slog.Level) error {
 	logw := newLogWriter(stderr)
 	defer logw.Flush()
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level}))
 
+	tp := newTracerProvider(cfg.Tracing)
+	if tp != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			tp.Shutdown(sctx) //nolint:errcheck // spans not exported at exit are lost; nothing else to do
+		}()
+	}
 	transport := aggregate.NewTransport()
 	defer transport.CloseIdleConnections()
-	svc, err := newService(cfg, &http.Client{Transport: transport}, log)
+	svc, err := newService(cfg, &http.Client{Transport: transport}, log, tracerOf(tp), data)
 	if err != nil {
 		return err
 	}
@@ -59,15 +69,21 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	wg.Go(func() { served <- srv.Serve(ln) })
 	stopFlush := make(chan struct{}) // closed by serve when it returns
 	wg.Go(func() { logw.flushEvery(100*time.Millisecond, stopFlush) })
+	stopReload := make(chan struct{})    // closed by serve once the server is shut down
+	var reloader, retired sync.WaitGroup // the reload loop; the generations it replaced, draining
+	reloader.Go(func() { svc.reloadLoop(path, hup, !sc.NoWatch, stopReload, &retired) })
+	defer reloader.Wait() // after close(stopReload), on every path
 	defer func() {
 		close(stopFlush)
 		wg.Wait()
 	}()
 
-	log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", ln.Addr().String()), slog.Int("endpoints", len(cfg.Endpoints)))
+	log.LogAttrs(ctx, slog.LevelInfo, "listening", slog.String("addr", ln.Addr().String()), slog.Int("endpoints", len(cfg.Endpoints)),
+		slog.Int64("config_version", svc.current().version), slog.String("config_hash", svc.current().hash))
 	logw.Flush()
 	select {
 	case err := <-served:
+		close(stopReload)
 		return fmt.Errorf("serve: %w", err) // never ErrServerClosed: only shutdown below closes it
 	case <-ctx.Done():
 	}
@@ -77,6 +93,7 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(sc.ShutdownTimeout))
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	close(stopReload) // no reload after the last request
 	if err != nil {
 		srv.Close() //nolint:errcheck // already failing; Close only cuts connections
 		err = fmt.Errorf("shutdown: in-flight requests still running after %s: %w", time.Duration(sc.ShutdownTimeout), err)
@@ -86,24 +103,30 @@ func serve(ctx context.Context, cfg *fileConfig, stderr io.Writer, level slog.Le
 	}
 	if err == nil {
 		// Every handler has returned, so no Do runs: wait for the backend
-		// calls that were cut at their deadlines to end too. (After a
+		// calls that were cut at their deadlines to end too, on the
+		// generations a reload replaced and on the last one. (After a
 		// timed-out shutdown handlers may still run; the process exits.)
+		reloader.Wait()
+		retired.Wait()
 		svc.wait()
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "stopped")
 	return err
 }
 
-// service is the aggregator's HTTP side for one configuration: the gin
-// engine with its middleware and routes, and the metrics they feed. It is safe
+// service is the aggregator's HTTP side: the generation of endpoints being
+// served (replaced whole by a reload), and what outlives a generation: the
+// server settings, the upstream client, the metrics, the tracer. It is safe
 // for concurrent use once built.
 type service struct {
 	cfg     serverConfig // with defaults filled
+	tracing tracingConfig
+	client  *http.Client
 	log     *slog.Logger
 	metrics *metrics
-	engine  *gin.Engine
-	routes  []*route // one per endpoint, in config order
+	tracer  trace.Tracer // nil: no tracing
 	ids     idSource
+	gen     atomic.Pointer[generation] // the endpoints being served
 
 	// Header values shared by every response; net/http never modifies them.
 	trueValue, falseValue, jsonValue []string
@@ -111,15 +134,19 @@ type service struct {
 }
 
 // newService builds the routes for cfg. Every upstream call goes through
-// client; log nil means discard. It starts no goroutines.
-func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*service, error) {
+// client; log nil means discard; tracer nil means no tracing. data is the
+// file's content, for the config's version. It starts no goroutines.
+func newService(cfg *fileConfig, client *http.Client, log *slog.Logger, tracer trace.Tracer, data []byte) (*service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &service{
 		cfg:        cfg.Server.withDefaults(),
+		tracing:    cfg.Tracing,
+		client:     client,
 		log:        log,
 		metrics:    newMetrics(),
+		tracer:     tracer,
 		trueValue:  []string{"true"},
 		falseValue: []string{"false"},
 		jsonValue:  []string{"application/json; charset=utf-8"},
@@ -129,20 +156,55 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*servic
 	rand.Read(raw[:]) // never fails since Go 1.24
 	hex.Encode(s.ids.prefix[:8], raw[:])
 	s.ids.prefix[8] = '-'
+	g, err := s.newGeneration(cfg, 1, configHash(data))
+	if err != nil {
+		return nil, err
+	}
+	s.install(g)
+	return s, nil
+}
 
+// ServeHTTP serves r on the current generation; a request keeps the
+// generation it started on to its end, whatever a reload does meanwhile.
+func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g := s.enter()
+	defer g.leave()
+	g.engine.ServeHTTP(w, r)
+}
+
+// enter returns the current generation with the request counted in.
+func (s *service) enter() *generation {
+	for {
+		if g := s.gen.Load(); g.enter() {
+			return g
+		}
+		// g was replaced between the load and enter: take the new one.
+	}
+}
+
+// current returns the generation being served.
+func (s *service) current() *generation { return s.gen.Load() }
+
+// newGeneration builds the gin engine and routes of cfg's endpoints.
+func (s *service) newGeneration(cfg *fileConfig, version int64, hash string) (*generation, error) {
+	g := &generation{version: version, hash: hash, drained: make(chan struct{})}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(nil); err != nil { // no client IP from headers
 		return nil, fmt.Errorf("gin: %w", err)
 	}
 	e.Use(s.requestID, s.accessLog, s.recovery, s.limitBody)
+	if s.tracer != nil {
+		e.Use(s.trace)
+	}
 	e.NoRoute(s.fixedError(http.StatusNotFound, "no such endpoint"))
 	e.NoMethod(s.fixedError(http.StatusMethodNotAllowed, "method not allowed"))
-	e.GET(healthPath, s.fixedJSON(http.StatusOK, []byte(`{"status":"ok"}`)))
+	health := fmt.Appendf(nil, `{"status":"ok","config":{"version":%d,"hash":%q}}`, version, hash)
+	e.GET(healthPath, s.fixedJSON(http.StatusOK, health))
 	e.GET(metricsPath, gin.WrapH(s.metrics.handler()))
 	for i := range cfg.Endpoints {
 		ep := cfg.Endpoints[i]
-		agg, err := aggregate.New(ep, client, log)
+		agg, err := aggregate.New(ep, s.client, s.log, s.tracer)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
 		}
@@ -157,19 +219,19 @@ func newService(cfg *fileConfig, client *http.Client, log *slog.Logger) (*servic
 			rt.cacheControl = []string{"max-age=" + strconv.Itoa(int(time.Duration(ep.Cache.TTL)/time.Second))}
 		}
 		if err := registerRoute(e, endpointMethod(&ep), ep.Path, s.endpointHandler(rt)); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", endpointName(&ep, i), err)
+			return nil, fmt.Errorf("endpoint %s: route: %w", endpointName(&ep, i), err)
 		}
-		s.routes = append(s.routes, rt)
+		g.routes = append(g.routes, rt)
 	}
-	s.engine = e
-	return s, nil
+	g.engine = e
+	return g, nil
 }
 
 // httpServer returns an http.Server for s with the configured timeouts and
 // header cap; its own errors (bad requests, TLS) are logged at Warn.
 func (s *service) httpServer() *http.Server {
 	return &http.Server{
-		Handler:           s.engine,
+		Handler:           s,
 		ReadHeaderTimeout: time.Duration(s.cfg.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(s.cfg.ReadTimeout),
 		WriteTimeout:      time.Duration(s.cfg.WriteTimeout),
@@ -179,20 +241,16 @@ func (s *service) httpServer() *http.Server {
 	}
 }
 
-// wait blocks until every backend call started by the endpoints has ended.
-// Call it after the server has shut down.
-func (s *service) wait() {
-	for _, rt := range s.routes {
-		rt.agg.Wait()
-	}
-}
+// wait blocks until every backend call started by the current generation's
+// endpoints has ended. Call it after the server has shut down.
+func (s *service) wait() { s.current().wait() }
 
 // registerRoute adds a route, turning gin's panic on a conflicting route
 // into an error.
 func registerRoute(e *gin.Engine, method, path string, h gin.HandlerFunc) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("route: %v", r)
+			err = fmt.Errorf("%v", r)
 		}
 	}()
 	e.Handle(method, path, h)
@@ -349,178 +407,4 @@ func (s *service) writeJSON(c *gin.Context, status int, body []byte, length []st
 	h[hdrContentLength] = length
 	c.Status(status)
 	c.Writer.Write(body) //nolint:errcheck // the client left; nothing to do
-}
-
-// requestID takes the client's X-Request-ID when it is valid and makes one
-// otherwise. Either way the ID is in the request's header, where the handler
-// and the access log read it, and in the response's.
-func (s *service) requestID(c *gin.Context) {
-	h := c.Request.Header
-	v := h[hdrRequestID]
-	if len(v) != 1 || !validRequestID(v[0]) {
-		v = []string{s.ids.next()}
-		h[hdrRequestID] = v
-	}
-	c.Writer.Header()[hdrRequestID] = v
-	c.Next()
-}
-
-// validRequestID reports whether a client's request ID is safe to log and
-// pass on: 1 to 128 letters, digits and "-_.:+/=".
-func validRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := range len(id) {
-		switch ch := id[i]; {
-		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
-		case ch == '-', ch == '_', ch == '.', ch == ':', ch == '+', ch == '/', ch == '=':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// idSource makes request IDs unique to this process: a random prefix and a
-// counter, "9f2c41d0-1a". It is safe for concurrent use.
-type idSource struct {
-	prefix [9]byte // 8 hex digits and '-'; set once by newService
-	n      atomic.Uint64
-}
-
-func (s *idSource) next() string {
-	var arr [32]byte
-	b := append(arr[:0], s.prefix[:]...)
-	b = strconv.AppendUint(b, s.n.Add(1), 36)
-	return string(b)
-}
-
-// accessLog writes one JSON line per request: method, path, route, status,
-// elapsed, request_id and, on endpoints, complete. Partial and failed
-// answers log at Warn, /healthz and /metrics at Debug.
-func (s *service) accessLog(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	r := c.Request
-	status := c.Writer.Status()
-	route := c.FullPath()
-	completed := c.Writer.Header()[hdrCompleted]
-	level := slog.LevelInfo
-	switch {
-	case status >= 500 || len(completed) == 1 && completed[0] == "false":
-		level = slog.LevelWarn
-	case route == healthPath || route == metricsPath:
-		level = slog.LevelDebug
-	}
-	ctx := r.Context()
-	if !s.log.Enabled(ctx, level) {
-		return
-	}
-	if len(completed) == 1 {
-		s.log.LogAttrs(ctx, level, "request",
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
-			slog.Int("status", status), slog.Duration("elapsed", time.Since(start)),
-			slog.String("request_id", r.Header[hdrRequestID][0]), slog.Bool("complete", completed[0] == "true"))
-		return
-	}
-	s.log.LogAttrs(ctx, level, "request",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("route", route),
-		slog.Int("status", status), slog.Duration("elapsed", time.Since(start)),
-		slog.String("request_id", r.Header[hdrRequestID][0]))
-}
-
-// recovery turns a panic in a handler into a logged 500 with a JSON body.
-func (s *service) recovery(c *gin.Context) {
-	defer func() {
-		v := recover()
-		if v == nil {
-			return
-		}
-		if v == http.ErrAbortHandler { //nolint:errorlint // a sentinel value, not a wrapped error
-			panic(v) // net/http's way to abort a response: let it
-		}
-		r := c.Request
-		s.log.LogAttrs(r.Context(), slog.LevelError, "panic",
-			slog.Any("panic", v), slog.String("path", r.URL.Path),
-			slog.String("request_id", r.Header[hdrRequestID][0]), slog.String("stack", string(debug.Stack())))
-		c.Abort()
-		if !c.Writer.Written() {
-			s.writeJSON(c, http.StatusInternalServerError, errorJSON("internal error"), nil)
-		}
-	}()
-	c.Next()
-}
-
-// limitBody refuses request bodies over server.max_body_bytes with 413. No
-// endpoint uses a body, so one of unknown length is read here, through the
-// cap, and dropped.
-func (s *service) limitBody(c *gin.Context) {
-	r := c.Request
-	max := s.cfg.MaxBodyBytes
-	switch {
-	case r.ContentLength > max:
-		c.Abort()
-		s.writeJSON(c, http.StatusRequestEntityTooLarge, s.tooLarge, nil)
-		return
-	case r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody:
-		r.Body = http.MaxBytesReader(c.Writer, r.Body, max)
-		if _, err := io.Copy(io.Discard, r.Body); err != nil {
-			c.Abort()
-			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				s.writeJSON(c, http.StatusRequestEntityTooLarge, s.tooLarge, nil)
-			} else {
-				s.writeJSON(c, http.StatusBadRequest, errorJSON("read request body: "+err.Error()), nil)
-			}
-			return
-		}
-	}
-	c.Next()
-}
-
-// logWriter buffers log lines so that a request's access log costs no
-// system call; flushEvery and Flush write them out. It is safe for
-// concurrent use.
-type logWriter struct {
-	mu sync.Mutex // guards w
-	w  *bufio.Writer
-}
-
-func newLogWriter(out io.Writer) *logWriter {
-	return &logWriter{w: bufio.NewWriterSize(out, 64<<10)}
-}
-
-// Write buffers p (one log record), writing out what was buffered first when
-// p does not fit.
-func (l *logWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(p) > l.w.Available() && l.w.Buffered() > 0 {
-		if err := l.w.Flush(); err != nil {
-			return 0, err
-		}
-	}
-	return l.w.Write(p)
-}
-
-// Flush writes out what is buffered.
-func (l *logWriter) Flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Flush()
-}
-
-// flushEvery flushes every interval until stop is closed, then once more.
-func (l *logWriter) flushEvery(interval time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			l.Flush() //nolint:errcheck // stderr: nowhere to report it
-		case <-stop:
-			l.Flush() //nolint:errcheck // as above
-			return
-		}
-	}
 }

@@ -118,7 +118,7 @@ func startService(t *testing.T, config, upURL string) (*httptest.Server, *servic
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	transport := aggregate.NewTransport()
 	t.Cleanup(transport.CloseIdleConnections)
-	svc, err := newService(cfg, &http.Client{Transport: transport}, log)
+	svc, err := newService(cfg, &http.Client{Transport: transport}, log, nil, []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,13 +301,15 @@ func TestForwarding(t *testing.T) {
 
 func TestHealthzAndErrors(t *testing.T) {
 	up := startUpstream(t)
-	ts, _, _ := startService(t, "endpoints:\n  - path: /a\n    backends: [{name: a, url: '{{up}}/a'}]\n", up.URL)
+	config := "endpoints:\n  - path: /a\n    backends: [{name: a, url: '{{up}}/a'}]\n"
+	ts, _, _ := startService(t, config, up.URL)
+	hash := configHash([]byte(strings.ReplaceAll(config, "{{up}}", up.URL)))
 	tests := []struct {
 		name, method, path string
 		status             int
 		body               string
 	}{
-		{"healthz", "GET", "/healthz", 200, `{"status":"ok"}`},
+		{"healthz", "GET", "/healthz", 200, `{"status":"ok","config":{"version":1,"hash":"` + hash + `"}}`},
 		{"no route", "GET", "/nope", 404, `{"error":"no such endpoint"}`},
 		{"wrong method", "DELETE", "/a", 405, `{"error":"method not allowed"}`},
 	}
@@ -498,7 +500,7 @@ func TestAccessLog(t *testing.T) {
 func TestRecovery(t *testing.T) {
 	up := startUpstream(t)
 	ts, svc, logs := startService(t, "endpoints:\n  - path: /a\n    backends: [{name: a, url: '{{up}}/a'}]\n", up.URL)
-	svc.engine.GET("/panic", func(*gin.Context) { panic("boom") })
+	svc.current().engine.GET("/panic", func(*gin.Context) { panic("boom") })
 	resp, body := get(t, "GET", ts.URL+"/panic", nil, nil)
 	if resp.StatusCode != 500 || string(body) != `{"error":"internal error"}` {
 		t.Errorf("panicking handler: %d %s, want 500 and a JSON error", resp.StatusCode, body)
@@ -581,6 +583,22 @@ func TestExampleConfig(t *testing.T) {
 		want := "age,bio,city,email,for_user,id,items,joined,last_order,name,orders_count,stats_note,tier,total_spent,user_id"
 		if got := keys(decode(t, body)); got != want {
 			t.Errorf("keys = %s, want %s", got, want)
+		}
+	})
+	t.Run("chained", func(t *testing.T) {
+		resp, body := get(t, "GET", ts.URL+"/users/7/chained?lang=de", nil, nil)
+		if resp.StatusCode != 200 || resp.Header.Get("X-Aggregate-Completed") != "true" {
+			t.Fatalf("status %d, backends %q; body %s", resp.StatusCode, resp.Header.Get("X-Aggregate-Backends"), body)
+		}
+		m := decode(t, body)
+		if got, want := keys(m), "_backends,id,name,recommended,stats"; got != want {
+			t.Errorf("keys = %s, want %s", got, want)
+		}
+		if got := string(m["id"]); got != `"7"` {
+			t.Errorf("id = %s, want \"7\"", got)
+		}
+		if got := string(m["recommended"]); !strings.Contains(got, `"for_user":"7"`) {
+			t.Errorf("recommended = %s, want the recommendations for user 7 (the id in the profile)", got)
 		}
 	})
 	t.Run("shaped", func(t *testing.T) {
