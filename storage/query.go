@@ -145,9 +145,12 @@ func (db *DB) hostCounts(ctx context.Context, query, what string, fn func(host s
 // Stats is a summary of a crawl database, for `crawler stats`.
 type Stats struct {
 	Pages      int64            // rows in pages: URLs fetched, failed fetches included
-	Failed     int64            // URLs whose last fetch failed (urls.state 'failed')
-	Queued     int64            // URLs not fetched yet (urls.state 'queued')
-	Done       int64            // URLs fetched without error (urls.state 'done')
+	Failed     int64            // of Pages, URLs whose last fetch failed: no usable response (urls.state 'failed')
+	Queued     int64            // URLs not fetched yet (urls.state 'queued'), pages waiting for a recrawl included
+	Done       int64            // of Pages, URLs answered (urls.state 'done'): any status, robots denials included
+	Requeued   int64            // of Pages, URLs queued again by a recrawl and not fetched again yet
+	Redirected int64            // URLs reached through a redirect: marked done, recorded with the page that redirected, no page of their own
+	Robots     int64            // of Done, URLs robots.txt disallowed (pages.error_class 'robots'): never requested
 	Links      int64            // rows in links: distinct (source, destination) pairs
 	Discovered int64            // rows in urls: every URL ever queued
 	Bytes      int64            // body bytes read, summed over pages
@@ -170,7 +173,8 @@ type Stats struct {
 type HostCount struct {
 	Host   string // as stored in pages.host
 	Pages  int64  // pages fetched from Host
-	Errors int64  // of those, fetches that failed (pages.error set)
+	Failed int64  // of those, fetches with no usable response (urls.state 'failed')
+	Robots int64  // of those, URLs robots.txt disallowed (never requested)
 }
 
 // ErrorCount is one fetch error message and how many pages failed with it.
@@ -228,20 +232,28 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	s.Discovered = s.Queued
-	err = eachRow(ctx, tx, `SELECT state, count(*) FROM url GROUP BY state`, func(rows *sql.Rows) error {
+	// A URL has a page row once fetched; a redirect target the crawl
+	// claimed is done without one (its page is the one that redirected).
+	err = eachRow(ctx, tx, `SELECT u.state, p.seq IS NOT NULL, count(*) FROM url u LEFT JOIN page p ON p.seq = u.seq GROUP BY 1, 2`, func(rows *sql.Rows) error {
 		var state int
+		var paged bool
 		var n int64
-		if err := rows.Scan(&state, &n); err != nil {
+		if err := rows.Scan(&state, &paged, &n); err != nil {
 			return err
 		}
 		s.Discovered += n
-		switch state {
-		case stateQueued, stateLeased:
+		switch {
+		case state == stateQueued || state == stateLeased:
 			s.Queued += n
-		case stateDone:
-			s.Done = n
-		case stateFailed:
-			s.Failed = n
+			if paged {
+				s.Requeued += n
+			}
+		case state == stateDone && !paged:
+			s.Redirected += n
+		case state == stateDone:
+			s.Done += n
+		case state == stateFailed:
+			s.Failed += n
 		}
 		return nil
 	})
@@ -262,14 +274,16 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT h.host, c.n, c.errors FROM (SELECT u.host_id, count(*) AS n, count(p.error) AS errors
+	err = eachRow(ctx, tx, `SELECT h.host, c.n, c.failed, c.robots FROM (SELECT u.host_id, count(*) AS n,
+		sum(u.state = 3) AS failed, sum(p.error_class IS 'robots' AND u.state = 2) AS robots
 		FROM page p JOIN url u ON u.id = p.id GROUP BY u.host_id) c JOIN hosts h ON h.id = c.host_id ORDER BY 2 DESC, 1`,
 		func(rows *sql.Rows) error {
 			var h HostCount
-			if err := rows.Scan(&h.Host, &h.Pages, &h.Errors); err != nil {
+			if err := rows.Scan(&h.Host, &h.Pages, &h.Failed, &h.Robots); err != nil {
 				return err
 			}
 			s.ByHost = append(s.ByHost, h)
+			s.Robots += h.Robots
 			return nil
 		})
 	if err != nil {

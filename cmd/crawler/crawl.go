@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -123,6 +124,8 @@ func (s *settings) validate() error {
 		return usagef("--per-host must be at least 1")
 	case s.Rate < 0:
 		return usagef("--rate must not be negative")
+	case s.Depth < -1:
+		return usagef("--depth must be -1 (unlimited) or more")
 	case s.MaxPages < 0:
 		return usagef("--max-pages must not be negative")
 	case s.Retries < 0:
@@ -169,20 +172,23 @@ func compileAll(exprs []string) ([]*regexp.Regexp, error) {
 }
 
 func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("crawl", stderr, "crawl [flags] URL...")
+	fs := newFlagSet("crawl", "crawl [flags] URL...")
 	set := defaultSettings()
 	set.register(fs)
 	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state; an existing file is continued")
 	quiet := fs.Bool("quiet", false, "no progress line, summary or info logs (warnings and errors only)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
+	uiAddr := fs.String("ui", "", "serve the live dashboard on this address (e.g. 127.0.0.1:8090); an address other than loopback needs a token")
+	uiToken := fs.String("ui-token", "", "token the dashboard asks for (default: none on loopback, a generated one printed at start elsewhere)")
 	grace := fs.Duration("grace", 10*time.Second, "on Ctrl-C, how long in-flight fetches may finish")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	seenMemory := byteSize(32 << 20)
 	fs.Var(&seenMemory, "seen-memory", "memory for the fingerprints of URLs the crawl knows (e.g. 32MiB); past it old ones are forgotten and cost a lookup in the file")
 	recrawl := fs.Bool("recrawl", false, "fetch every URL of an existing --db again, with If-None-Match/If-Modified-Since: unchanged pages (304) keep their record")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	// Every flag is checked before any file is touched or port bound.
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
@@ -190,19 +196,22 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *quiet && level < slog.LevelWarn {
 		level = slog.LevelWarn
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
 	seeds := fs.Args()
 	for _, s := range seeds {
 		if _, err := dedupe.Canonical(s); err != nil {
 			return usagef("invalid seed URL: %v", err)
 		}
 	}
-	if err := set.validate(); err != nil { // before touching the file
+	if err := set.validate(); err != nil {
 		return err
 	}
-	if seenMemory <= 0 {
+	switch {
+	case *dbPath == "":
+		return usagef("--db must name a file")
+	case seenMemory <= 0:
 		return usagef("--seen-memory must be positive")
+	case *grace <= 0:
+		return usagef("--grace must be positive")
 	}
 	if *recrawl && fileExists(*dbPath) != nil {
 		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
@@ -211,8 +220,56 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return usagef("crawl: no seed URLs given and no crawl file %s to continue", *dbPath)
 	}
+	// Bind the addresses now: a bad or busy one is a usage error, found
+	// before the crawl file is created or a run recorded.
+	metricsLn, err := listen("--metrics", *metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer closeListener(metricsLn)
+	uiLn, token, err := listenUI("--ui", *uiAddr, *uiToken)
+	if err != nil {
+		return err
+	}
+	defer closeListener(uiLn)
+	if uiLn != nil {
+		fmt.Fprintf(stderr, "dashboard: %s\n", dashboardURL(uiLn, token)) // even with --quiet: the token is needed
+	}
 
-	db, err := storage.Open(ctx, *dbPath, log)
+	out := io.Writer(stderr)
+	var term *console // the progress line's terminal, shared with the logs
+	if !*quiet && isTerminal(stderr) {
+		term = &console{w: stderr}
+		out = term
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
+	return crawlInto(ctx, crawlArgs{
+		set: set, given: fs, seeds: seeds, dbPath: *dbPath, quiet: *quiet, grace: *grace, seenMemory: seenMemory,
+		recrawl: *recrawl, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
+	}, log)
+}
+
+// crawlArgs are runCrawl's checked flags and bound listeners.
+type crawlArgs struct {
+	set        settings
+	given      *flag.FlagSet // the flags given, to override a resumed crawl's settings
+	seeds      []string
+	dbPath     string
+	quiet      bool
+	grace      time.Duration
+	seenMemory byteSize
+	recrawl    bool
+	metricsLn  net.Listener // nil: no metrics
+	uiLn       net.Listener // nil: no dashboard
+	uiToken    string
+	term       *console // nil: no progress line
+	stderr     io.Writer
+}
+
+// crawlInto opens the crawl file, builds the engine and runs the crawl.
+func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
+	set, seeds := a.set, a.seeds
+	db, err := storage.Open(ctx, a.dbPath, log)
 	if err != nil {
 		return err
 	}
@@ -226,8 +283,8 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		if len(seeds) == 0 {
-			fs.Usage()
-			return usagef("crawl: no seed URLs given and %s holds no crawl to continue", *dbPath)
+			a.given.Usage()
+			return usagef("crawl: no seed URLs given and %s holds no crawl to continue", a.dbPath)
 		}
 	case err != nil:
 		return err
@@ -235,18 +292,18 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		given := set
 		set = defaultSettings()
 		if err := json.Unmarshal(prevSettings, &set); err != nil {
-			return fmt.Errorf("read settings of the crawl in %s: %w", *dbPath, err)
+			return fmt.Errorf("read settings of the crawl in %s: %w", a.dbPath, err)
 		}
-		fs.Visit(func(f *flag.Flag) { given.copyFlag(f.Name, &set) })
+		a.given.Visit(func(f *flag.Flag) { given.copyFlag(f.Name, &set) })
 		if err := set.validate(); err != nil {
 			return err
 		}
 		seeds = union(prevSeeds, seeds)
-		log.Info("continuing crawl", "db", *dbPath, "seeds", len(seeds))
+		log.Info("continuing crawl", "db", a.dbPath, "seeds", len(seeds))
 	}
-	if *recrawl {
+	if a.recrawl {
 		if prevSettings == nil {
-			return usagef("crawl: --recrawl: %s holds no crawl to recrawl", *dbPath)
+			return usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.dbPath)
 		}
 		n, err := db.Requeue(ctx)
 		if err != nil {
@@ -260,6 +317,52 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	engine, err := newEngine(ctx, set, seeds, a, crawlID, db, log)
+	if err != nil {
+		return err
+	}
+	// Stop is the dashboard's stop button: it ends the run as Ctrl-C does.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	stopMetrics := serveMetrics(a.metricsLn, engine, log)
+	defer stopMetrics()
+	before, err := db.Totals(ctx) // figures continue across runs on the same file
+	if err != nil {
+		return err
+	}
+	stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: db, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
+	defer stopUI()
+	start := time.Now()
+	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
+	runErr := engine.Run(ctx, seeds)
+	stopProgress()
+
+	// Record the end even when interrupted: the file says when this run stopped.
+	if err := db.FinishCrawl(context.WithoutCancel(ctx), crawlID); err != nil && runErr == nil {
+		runErr = err
+	}
+	p := engine.Progress()
+	after, err := db.Totals(context.WithoutCancel(ctx)) // what the file holds now, recrawl or not
+	if err != nil && runErr == nil {
+		runErr = err
+	}
+	if !a.quiet {
+		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.dbPath))
+	}
+	if runErr != nil {
+		if errors.Is(runErr, context.Canceled) {
+			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", after.Queued, a.dbPath)}
+		}
+		return runErr
+	}
+	if p.Failed > 0 {
+		return fmt.Errorf("%d of %d pages failed (see 'crawler stats --db %s'): %w", p.Failed, p.Fetched, a.dbPath, errPartial)
+	}
+	return nil
+}
+
+// newEngine builds the fetcher and the engine of a crawl with settings set.
+func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db *storage.DB, log *slog.Logger) (*crawl.Engine, error) {
 	canon, _ := dedupe.NewCanonicalizer(set.StripParams) // validated
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
@@ -286,54 +389,21 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Memory: crawl.Memory(db), // robots.txt verdicts and host backoffs survive a restart
 	}, nil, log)
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	engine, err := crawl.New(crawl.Config{
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
-		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: *grace, CrawlID: crawlID,
+		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: a.grace, CrawlID: crawlID,
 		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
-		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(seenMemory), Traps: dedupe.TrapConfig{
+		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(a.seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
 		},
 	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks,
 		NewTextHasher: func() extract.TextHasher { return new(dedupe.SimHasher) }}), log)
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
-
-	_, stopMetrics, err := serveMetrics(*metricsAddr, engine, log)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-
-	before, err := db.Totals(ctx) // figures continue across runs on the same file
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	stopProgress := startProgress(stderr, !*quiet && isTerminal(stderr), engine, before)
-	runErr := engine.Run(ctx, seeds)
-	stopProgress()
-
-	// Record the end even when interrupted: the file says when this run stopped.
-	if err := db.FinishCrawl(context.WithoutCancel(ctx), crawlID); err != nil && runErr == nil {
-		runErr = err
-	}
-	p := engine.Progress()
-	if !*quiet {
-		fmt.Fprintln(stderr, summary(p, before, time.Since(start), *dbPath))
-	}
-	if runErr != nil {
-		if errors.Is(runErr, context.Canceled) {
-			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", p.Frontier.Queued+p.Frontier.InFlight, *dbPath)}
-		}
-		return runErr
-	}
-	if p.Failed > 0 {
-		return fmt.Errorf("%d of %d pages failed (see 'crawler stats --db %s'): %w", p.Failed, p.Fetched, *dbPath, errPartial)
-	}
-	return nil
+	return engine, nil
 }
 
 // copyFlag copies the setting behind flag name from s into dst.
@@ -404,11 +474,14 @@ func union(a, b []string) []string {
 	return out
 }
 
-func summary(p crawl.Progress, before storage.Totals, elapsed time.Duration, db string) string {
+// summary is the line printed when a crawl ends: this run's counts (the
+// engine's, as on the progress line and the dashboard), then what the file
+// holds now (as 'crawler stats' says).
+func summary(p crawl.Progress, after storage.Totals, elapsed time.Duration, db string) string {
 	rate := float64(p.Fetched) / max(elapsed.Seconds(), 1e-9)
-	return fmt.Sprintf("crawled %d pages in %s (%.1f pages/s; %d in all in %s): %d 2xx, %d 3xx, %d 4xx, %d 5xx, %d failed, %d robots-denied, %d retries; %d links, %d new URLs; %d queued",
-		p.Fetched, elapsed.Round(time.Millisecond), rate, before.Pages+p.Fetched, db, p.Status[2], p.Status[3], p.Status[4], p.Status[5], p.Failed,
-		p.RobotsDenied, p.Retries, p.Links, p.Discovered, p.Frontier.Queued)
+	return fmt.Sprintf("crawled %d pages in %s (%.1f pages/s): %d 2xx, %d 3xx, %d 4xx, %d 5xx, %d failed, %d robots-denied, %d retries; %d links, %d new URLs; %s holds %d pages (%d failed), %d queued",
+		p.Fetched, elapsed.Round(time.Millisecond), rate, p.Status[2], p.Status[3], p.Status[4], p.Status[5], p.Failed,
+		p.RobotsDenied, p.Retries, p.Links, p.Discovered, db, after.Pages, after.Failed, after.Queued)
 }
 
 // duration is a time.Duration flag that stores as a string in JSON.
