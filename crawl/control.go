@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/fetch"
 	"github.com/trawl/trawl/frontier"
 )
@@ -101,7 +102,8 @@ type liveRun struct {
 // given to Run do, and those the crawl does not know yet are queued (like
 // Run's, they are not stored as the crawl's seeds: a resumed crawl's scope
 // is that of the seeds given to it). It returns how many were new, once
-// they are committed; ErrNotRunning when no Run is in progress, or a
+// they are committed (new to this run's memory: the file may know some of
+// them still); ErrNotRunning when no Run is in progress, or a
 // usage error for a URL that is not an absolute http(s) URL.
 func (e *Engine) AddSeeds(seeds []string) (int, error) {
 	urls := make([]*url.URL, 0, len(seeds))
@@ -118,14 +120,18 @@ func (e *Engine) AddSeeds(seeds []string) (int, error) {
 	if r == nil || r.ctx.Err() != nil {
 		return 0, ErrNotRunning
 	}
+	n := 0 // queueSeeds's own count would include what the writer queued meanwhile
 	for _, u := range urls {
 		e.scope.addSeed(u)
+		if !e.known.Has(dedupe.URLFingerprint(u.String())) {
+			n++
+		}
 	}
-	n, err := r.queueSeeds(urls)
-	if err == nil {
-		e.log.Info("seeds added", "seeds", len(urls), "new", n)
+	if _, err := r.queueSeeds(urls); err != nil {
+		return 0, err
 	}
-	return n, err
+	e.log.Info("seeds added", "seeds", len(urls), "new", n)
+	return n, nil
 }
 
 // waitNotes remembers why each host's last URL was put back for a retry, so
@@ -189,9 +195,9 @@ func (e *Engine) Hosts(n int) []HostStatus {
 		}
 		note, noted := e.notes.get(h.Host, now)
 		switch {
-		case h.Queued == 0:
-		case fw.BackoffUntil.After(now):
+		case fw.BackoffUntil.After(now): // whether or not it has URLs in memory now
 			s.NextAt, s.Wait = fw.BackoffUntil, WaitBackoff
+		case h.Queued == 0:
 		case noted && h.ReadyAt.After(now) && !h.Gated:
 			s.NextAt, s.Wait = h.ReadyAt, note.why
 		case h.ReadyAt.After(now) && !h.Gated:

@@ -15,11 +15,11 @@ import (
 
 // PageSummary is one page in a search result.
 type PageSummary struct {
-	ID     int64  `json:"id"`     // pages.id (the URL's fingerprint)
-	URL    string `json:"url"`    // canonical URL
-	Title  string `json:"title"`  // "" when none
-	Status int    `json:"status"` // 0 when no response
-	Error  string `json:"error"`  // "" when none
+	ID     int64  `json:"id,string"` // pages.id (the URL's fingerprint), a string: it passes 2^53
+	URL    string `json:"url"`       // canonical URL
+	Title  string `json:"title"`     // "" when none
+	Status int    `json:"status"`    // 0 when no response
+	Error  string `json:"error"`     // "" when none
 }
 
 // maxSearch caps SearchPages' limit.
@@ -61,9 +61,9 @@ func escapeLike(s string) string {
 
 // LinkRef is one link of a page's links out or in.
 type LinkRef struct {
-	URL      string `json:"url"`      // the other end
-	PageID   int64  `json:"page_id"`  // pages.id of the other end; 0 when it has no page (not fetched, or out of scope)
-	Nofollow bool   `json:"nofollow"` // the link said rel=nofollow
+	URL      string `json:"url"`            // the other end
+	PageID   int64  `json:"page_id,string"` // pages.id of the other end, a string (it passes 2^53); 0 when it has no page (not fetched, or out of scope)
+	Nofollow bool   `json:"nofollow"`       // the link said rel=nofollow
 }
 
 // PageDetail is one page with its links, for the page browser.
@@ -120,21 +120,21 @@ func (db *DB) Page(ctx context.Context, id int64, limit int) (*PageDetail, error
 
 // RecentError is one failed or refused fetch among the latest.
 type RecentError struct {
-	URL       string `json:"url"`
-	Status    int    `json:"status"`      // 0 when no response
-	Class     string `json:"class"`       // pages.error_class
-	Error     string `json:"error"`       // pages.error
-	FetchedAt string `json:"fetched_at"`  // as stored
-	Failed    bool   `json:"failed"`      // no usable response (urls.state 'failed'); false for an answer such as a 404 or a robots denial
-	PageID    int64  `json:"page_id"`     // pages.id
-	CrawlID   int64  `json:"crawl_id"`    // the run that recorded it
-	Attempts  int    `json:"attempts"`    // tries it took
-	Redirects string `json:"redirects"`   // JSON array, "" when none
-	FinalURL  string `json:"final_url"`   // "" when the URL itself
-	Depth     int    `json:"depth"`       // link hops from a seed
-	Host      string `json:"host"`        // url.URL.Host
-	Size      int64  `json:"size_bytes"`  // body bytes kept
-	Duration  int64  `json:"duration_ms"` // of the fetch
+	URL       string `json:"url"`            // the URL requested
+	Status    int    `json:"status"`         // 0 when no response
+	Class     string `json:"class"`          // pages.error_class
+	Error     string `json:"error"`          // pages.error
+	FetchedAt string `json:"fetched_at"`     // as stored
+	Failed    bool   `json:"failed"`         // no usable response (urls.state 'failed'); false for an answer such as a 404 or a robots denial
+	PageID    int64  `json:"page_id,string"` // pages.id, a string (it passes 2^53)
+	CrawlID   int64  `json:"crawl_id"`       // the run that recorded it
+	Attempts  int    `json:"attempts"`       // tries it took
+	Redirects string `json:"redirects"`      // JSON array, "" when none
+	FinalURL  string `json:"final_url"`      // "" when the URL itself
+	Depth     int    `json:"depth"`          // link hops from a seed
+	Host      string `json:"host"`           // url.URL.Host
+	Size      int64  `json:"size_bytes"`     // body bytes kept
+	Duration  int64  `json:"duration_ms"`    // of the fetch
 }
 
 // RecentErrors returns up to limit of the latest pages recorded with an

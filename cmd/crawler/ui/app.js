@@ -193,7 +193,7 @@ function linkList(title, links) {
   const ul = el('ul');
   for (const l of links) {
     const li = el('li');
-    if (l.page_id) {
+    if (l.page_id !== "0") {
       const a = el('a', l.url);
       a.addEventListener('click', () => showPage(l.page_id));
       li.append(a);
