@@ -87,6 +87,7 @@ type Engine struct {
 	pause   pauser    // Pause and Resume
 	live    liveRun   // the Run in progress, for AddSeeds
 	notes   waitNotes // why hosts wait for a retry, for Hosts
+	tally   tally     // pages per host and the latest errors, for HostTallies and RecentErrors
 }
 
 // hostCounts counts the URLs queued per host, for Config.MaxPagesPerHost.

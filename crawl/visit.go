@@ -180,9 +180,15 @@ func (r *crawlRun) record(it frontier.Item, v *storage.Visit, ack chan error) er
 	e, page := r.e, v.Page
 	page.ID, page.URL, page.Host, page.Depth, page.Attempts = dedupe.URLFingerprint(it.URL), it.URL, it.Host, it.Depth, it.Attempt+1
 	v.CrawlID, v.Ack = e.cfg.CrawlID, ack
-	if page.Error != "" && !page.Answered {
+	isFailed := page.Error != "" && !page.Answered
+	if isFailed {
 		e.counts.failed.Add(1)
 	}
+	var recent *RecentError
+	if page.Error != "" {
+		recent = &RecentError{URL: it.URL, Status: page.Status, Class: page.ErrorClass, Error: page.Error, Failed: isFailed, At: time.Now()}
+	}
+	e.tally.record(it.Host, isFailed, page.ErrorClass == classRobots, recent)
 	e.counts.fetched.Add(1)
 	e.counts.status[min(page.Status/100, 5)].Add(1)
 	e.counts.links.Add(int64(distinctLinks(v.Links))) // as the writer stores them: once per target

@@ -313,6 +313,10 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 		log.Info("recrawl: every fetched URL queued again, with its validators", "urls", n)
 	}
 
+	if set.UserAgent == "" && !allLoopback(seeds) {
+		log.Warn("the User-Agent names no contact: give one, so that a site's owner can reach you",
+			"example", `--user-agent "MyBot/1.0 (+https://example.org/bot; bot@example.org)"`)
+	}
 	crawlID, err := db.BeginCrawl(ctx, seeds, set)
 	if err != nil {
 		return err
@@ -456,6 +460,17 @@ func (s *settings) copyFlag(name string, dst *settings) {
 	case "max-query-variants":
 		dst.MaxQueryVariants = s.MaxQueryVariants
 	}
+}
+
+// allLoopback reports whether every seed's host is loopback (a test site).
+func allLoopback(seeds []string) bool {
+	for _, s := range seeds {
+		u, err := url.Parse(s)
+		if err != nil || !isLoopbackHost(u.Hostname()) {
+			return false
+		}
+	}
+	return true
 }
 
 // union returns a followed by the elements of b not in a.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trawl/trawl/crawl"
@@ -38,6 +39,8 @@ type dashboard struct {
 	log     *slog.Logger
 	streams chan struct{} // one element per open event stream, up to maxStreams
 	files   http.Handler
+	quit    chan struct{} // closed when the server shuts down: event streams end
+	once    sync.Once     // closes quit
 }
 
 // listenUI binds the dashboard's address for flag name. A non-loopback
@@ -90,7 +93,7 @@ func serveDashboard(ln net.Listener, token string, src *dashSource, log *slog.Lo
 	}
 	d := newDashboard(src, token, log)
 	log.Info("serving the dashboard", "url", dashboardURL(ln, ""), "token", token != "")
-	return serveHTTP(ln, d.handler(), "dashboard", log)
+	return serveHTTP(ln, d.handler(), "dashboard", log, d.shutdown)
 }
 
 // newDashboard returns the dashboard of src; token "" asks for none.
@@ -99,8 +102,13 @@ func newDashboard(src *dashSource, token string, log *slog.Logger) *dashboard {
 	if err != nil {
 		panic(err) // the embedded directory is part of the binary
 	}
-	return &dashboard{src: src, token: token, log: log, streams: make(chan struct{}, maxStreams), files: http.FileServerFS(sub)}
+	return &dashboard{src: src, token: token, log: log, streams: make(chan struct{}, maxStreams), files: http.FileServerFS(sub),
+		quit: make(chan struct{})}
 }
+
+// shutdown ends the event streams, so that the server's Shutdown need not
+// wait for them.
+func (d *dashboard) shutdown() { d.once.Do(func() { close(d.quit) }) }
 
 // handler routes the dashboard's requests, behind the token check.
 func (d *dashboard) handler() http.Handler {
@@ -170,6 +178,8 @@ func (d *dashboard) events(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-d.quit:
 			return
 		case <-t.C:
 		}

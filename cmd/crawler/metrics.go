@@ -40,9 +40,13 @@ func serveMetrics(ln net.Listener, e *crawl.Engine, log *slog.Logger) (stop func
 
 // serveHTTP serves h on ln until the returned stop is called; stop shuts the
 // server down (2 s for requests to end, then it closes them) and returns
-// after the serving goroutine exits.
-func serveHTTP(ln net.Listener, h http.Handler, what string, log *slog.Logger) (stop func()) {
+// after the serving goroutine exits. onShutdown, if any, run when stop is
+// called: long-lived handlers (event streams) end on them.
+func serveHTTP(ln net.Listener, h http.Handler, what string, log *slog.Logger, onShutdown ...func()) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

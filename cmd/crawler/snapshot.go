@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,10 +13,21 @@ import (
 	"github.com/trawl/trawl/storage"
 )
 
-// fileEvery is how often the dashboard reads the file's totals (a full
-// Stats), whatever the number of pages open: they cost a pass over the
-// file, the live figures nothing.
-const fileEvery = 5 * time.Second
+// fileEvery is how often, at most, the dashboard reads the file's totals (a
+// full Stats), whatever the number of pages open: they cost a pass over the
+// file, the live figures nothing. A read is also never sooner than
+// fileSpacing times the last one took, so that reading a large file costs a
+// crawl at most about 2% of one core (measured with bench/crawlbench -ui:
+// reading every 5 s cost a 40,000-page crawl 9% of its pages per CPU-second).
+//
+// With a crawl running in the process, the host table and the latest errors
+// come from the engine (crawl.Engine.HostTallies, RecentErrors), and the
+// file's totals are read every fileEveryLive only.
+const (
+	fileEvery     = 5 * time.Second
+	fileEveryLive = time.Minute
+	fileSpacing   = 50
+)
 
 // maxHostRows is how many hosts a snapshot lists.
 const maxHostRows = 200
@@ -30,10 +42,11 @@ type dashSource struct {
 	before  storage.Totals   // the file's totals when the run started
 	path    string           // the file, as given
 	now     func() time.Time // nil means time.Now
-	mu      sync.Mutex       // guards file, fileAt, fileErr
+	mu      sync.Mutex       // guards file, fileAt, fileErr, fileFor
 	file    *fileSnapshot    // the file's totals at fileAt
 	fileAt  time.Time        // zero: never read
 	fileErr string           // the last read's error, "" when none
+	fileFor time.Duration    // how long the last read took
 }
 
 // fileSnapshot is what the dashboard shows of the file: as 'crawler stats'.
@@ -60,6 +73,16 @@ type snapshot struct {
 	Classes map[string]int64 `json:"classes"` // the file's pages by status class ("2xx", ..., "none")
 	Waiting string           `json:"waiting"` // what the crawl waits for, as on the progress line
 	Drops   []storage.Drop   `json:"drops"`
+	Errors  []errorRow       `json:"errors"` // the latest errors, newest first: this run's, or the file's
+}
+
+// errorRow is one of the latest errors.
+type errorRow struct {
+	URL       string `json:"url"`
+	Status    int    `json:"status"`     // 0 when no response
+	Class     string `json:"class"`      // error class
+	Error     string `json:"error"`      // the error
+	FetchedAt string `json:"fetched_at"` // RFC 3339, UTC
 }
 
 // runSnapshot is this run's counters: the same as the progress line and
@@ -111,6 +134,10 @@ func (s *dashSource) snapshot(ctx context.Context) *snapshot {
 	if e := s.engine; e != nil {
 		p := e.Progress()
 		hosts = e.Hosts(maxHostRows)
+		for _, re := range e.RecentErrors() {
+			snap.Errors = append(snap.Errors, errorRow{URL: re.URL, Status: re.Status, Class: re.Class, Error: re.Error,
+				FetchedAt: re.At.UTC().Format(time.RFC3339)})
+		}
 		fig := runFigures{P: p, Before: s.before, Recrawl: s.recrawl}
 		snap.Paused = p.Paused
 		snap.Pages, snap.Bytes = p.Fetched, p.Bytes
@@ -126,6 +153,9 @@ func (s *dashSource) snapshot(ctx context.Context) *snapshot {
 	} else if f != nil {
 		snap.Pages, snap.Bytes = f.Stats.Pages, f.Stats.Bytes
 		hosts = fileHosts(f, now)
+		for _, re := range f.Errors {
+			snap.Errors = append(snap.Errors, errorRow{URL: re.URL, Status: re.Status, Class: re.Class, Error: re.Error, FetchedAt: re.FetchedAt})
+		}
 	}
 	if f != nil {
 		for code, n := range f.Stats.ByStatus {
@@ -133,7 +163,13 @@ func (s *dashSource) snapshot(ctx context.Context) *snapshot {
 		}
 		snap.Drops = f.Stats.Drops
 	}
-	snap.Hosts = hostRows(hosts, f)
+	if s.engine != nil {
+		snap.Hosts = hostRows(hosts, tallyCounts(s.engine.HostTallies()))
+	} else if f != nil {
+		snap.Hosts = hostRows(hosts, fileCounts(f.Stats.ByHost))
+	} else {
+		snap.Hosts = hostRows(hosts, hostCounts{})
+	}
 	return snap
 }
 
@@ -142,11 +178,17 @@ func (s *dashSource) snapshot(ctx context.Context) *snapshot {
 func (s *dashSource) fileFigures(ctx context.Context, now time.Time) (*fileSnapshot, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.fileAt.IsZero() && now.Sub(s.fileAt) < fileEvery {
+	every := fileEvery
+	if s.engine != nil {
+		every = fileEveryLive
+	}
+	if !s.fileAt.IsZero() && now.Sub(s.fileAt) < max(every, fileSpacing*s.fileFor) {
 		return s.file, s.fileErr
 	}
 	s.fileAt = now
+	start := time.Now()
 	f, err := s.readFile(ctx, now)
+	s.fileFor = time.Since(start)
 	if err != nil {
 		s.fileErr = err.Error()
 		return s.file, s.fileErr // the last good figures stay on screen
@@ -160,11 +202,12 @@ func (s *dashSource) readFile(ctx context.Context, now time.Time) (*fileSnapshot
 	if err != nil {
 		return nil, err
 	}
-	errs, err := s.db.RecentErrors(ctx, 20)
-	if err != nil {
-		return nil, err
+	f := &fileSnapshot{Stats: st, AsOf: now}
+	if s.engine == nil { // a running crawl's come from its engine
+		if f.Errors, err = s.db.RecentErrors(ctx, 20); err != nil {
+			return nil, err
+		}
 	}
-	f := &fileSnapshot{Stats: st, Errors: errs, AsOf: now}
 	if len(st.ByHost) > maxHostRows {
 		st.ByHost = st.ByHost[:maxHostRows]
 	}
@@ -219,20 +262,46 @@ func fileHosts(f *fileSnapshot, now time.Time) []crawl.HostStatus {
 	return out
 }
 
-// hostRows joins the hosts with a queue (first) and the hosts with pages in
-// the file, up to maxHostRows.
-func hostRows(hosts []crawl.HostStatus, f *fileSnapshot) []hostRow {
-	byHost := map[string]storage.HostCount{}
-	if f != nil {
-		for _, h := range f.Stats.ByHost {
-			byHost[h.Host] = h
-		}
+// hostCounts are pages, failed and robots-denied per host, from the file
+// (storage.HostCount) or from this run (crawl.HostTally), in the order to
+// list the hosts without a queue.
+type hostCounts struct {
+	order []string
+	by    map[string]hostRow
+}
+
+func fileCounts(hs []storage.HostCount) hostCounts {
+	c := hostCounts{by: map[string]hostRow{}}
+	for _, h := range hs {
+		c.order = append(c.order, h.Host)
+		c.by[h.Host] = hostRow{Pages: h.Pages, Done: h.Pages - h.Failed, Failed: h.Failed, Robots: h.Robots}
 	}
+	return c
+}
+
+func tallyCounts(ts []crawl.HostTally) hostCounts {
+	slices.SortFunc(ts, func(a, b crawl.HostTally) int {
+		if a.Pages != b.Pages {
+			return int(b.Pages - a.Pages)
+		}
+		return strings.Compare(a.Host, b.Host)
+	})
+	c := hostCounts{by: map[string]hostRow{}}
+	for _, h := range ts {
+		c.order = append(c.order, h.Host)
+		c.by[h.Host] = hostRow{Pages: h.Pages, Done: h.Pages - h.Failed, Failed: h.Failed, Robots: h.Robots}
+	}
+	return c
+}
+
+// hostRows joins the hosts with a queue (first) and the hosts with pages,
+// up to maxHostRows.
+func hostRows(hosts []crawl.HostStatus, counts hostCounts) []hostRow {
 	rows := make([]hostRow, 0, maxHostRows)
 	seen := map[string]bool{}
 	add := func(r hostRow) {
-		if c, ok := byHost[r.Host]; ok {
-			r.Pages, r.Failed, r.Robots, r.Done = c.Pages, c.Failed, c.Robots, c.Pages-c.Failed
+		if c, ok := counts.by[r.Host]; ok {
+			r.Pages, r.Done, r.Failed, r.Robots = c.Pages, c.Done, c.Failed, c.Robots
 		}
 		rows = append(rows, r)
 		seen[r.Host] = true
@@ -243,14 +312,12 @@ func hostRows(hosts []crawl.HostStatus, f *fileSnapshot) []hostRow {
 		}
 		add(hostRow{Host: h.Host, Queued: h.Queued, InFlight: h.InFlight, NextAt: h.NextAt, Wait: h.Wait})
 	}
-	if f != nil {
-		for _, h := range f.Stats.ByHost {
-			if len(rows) == maxHostRows {
-				break
-			}
-			if !seen[h.Host] {
-				add(hostRow{Host: h.Host})
-			}
+	for _, h := range counts.order {
+		if len(rows) == maxHostRows {
+			break
+		}
+		if !seen[h] {
+			add(hostRow{Host: h})
 		}
 	}
 	return rows

@@ -114,7 +114,7 @@ function renderHosts(now) {
 }
 
 function renderLists(snap) {
-  const errors = snap.file ? snap.file.errors : [];
+  const errors = snap.errors || [];
   $('errors').tBodies[0].replaceChildren(...errors.map((e) => {
     const tr = el('tr');
     tr.append(el('td', e.fetched_at.slice(11, 19)), el('td', e.url, 'url'), el('td', e.status || ''), el('td', e.class), el('td', e.error, 'url'));
@@ -213,7 +213,8 @@ async function showPage(id) {
     const p = await getJSON('api/page?id=' + encodeURIComponent(id));
     const dl = el('dl');
     for (const [k, v] of Object.entries(p.page)) {
-      if (v === null || v === false || v === '') continue;
+      // 64-bit integers lose digits as JavaScript numbers: leave them to export.
+      if (v === null || v === false || v === '' || k === 'id' || k === 'simhash') continue;
       dl.append(el('dt', k), el('dd', typeof v === 'object' ? JSON.stringify(v) : v));
     }
     d.replaceChildren(el('h3', p.page.title || p.page.url), dl, linkList('links out', p.links_out), linkList('links in', p.links_in));
