@@ -206,10 +206,10 @@ func (e *Engine) Hosts(n int) []HostStatus {
 			s.NextAt, s.Wait = h.ReadyAt, WaitDelay
 		case h.ReadyAt.After(now):
 			s.NextAt, s.Wait = h.ReadyAt, WaitRate
+		case paused: // its slots may be full: of URLs held, unsent, until Resume
+			s.Wait = WaitPaused
 		case h.InFlight >= e.cfg.PerHost:
 			s.Wait = WaitSlots
-		case paused:
-			s.Wait = WaitPaused
 		}
 		out[i] = s
 	}

@@ -139,6 +139,7 @@ function render(snap) {
   hosts = snap.hosts || [];
   renderHosts(new Date(snap.time));
   renderLists(snap);
+  $('file-head').textContent = snap.file ? 'file, as of ' + new Date(snap.file.as_of).toLocaleTimeString('en-GB') : 'file';
   $('file-note').textContent = snap.file
     ? 'file figures as of ' + new Date(snap.file.as_of).toLocaleTimeString('en-GB') + (snap.file_err ? ' (last read failed: ' + snap.file_err + ')' : '')
     : (snap.file_err ? 'cannot read the file: ' + snap.file_err : '');
