@@ -84,6 +84,10 @@ type Engine struct {
 	perHost hostCounts
 	canon   *dedupe.Canonicalizer
 	traps   *dedupe.Traps
+	pause   pauser    // Pause and Resume
+	live    liveRun   // the Run in progress, for AddSeeds
+	notes   waitNotes // why hosts wait for a retry, for Hosts
+	tally   tally     // pages per host and the latest errors, for HostTallies and RecentErrors
 }
 
 // hostCounts counts the URLs queued per host, for Config.MaxPagesPerHost.
@@ -127,6 +131,8 @@ type Progress struct {
 	Discovered   int64          // new URLs queued (committed)
 	Status       [6]int64       // pages by status class: [2] is 2xx, [0] no response
 	Frontier     frontier.Stats // the in-memory queue: queued, in flight, hosts, politeness wait
+	Paused       bool           // Pause was called and Resume not since
+	Parked       int            // of Frontier.InFlight, URLs taken and held unsent while paused
 }
 
 // robotsDenied returns the frontier's Denied check: robots.txt, as far as
@@ -206,6 +212,7 @@ func (e *Engine) Progress() Progress {
 	for i := range p.Status {
 		p.Status[i] = e.counts.status[i].Load()
 	}
+	p.Paused, p.Parked = e.pauseState()
 	return p
 }
 
@@ -241,7 +248,13 @@ func (e *Engine) Run(ctx context.Context, seeds []string) error {
 		flushed <- e.state.Write(context.WithoutCancel(ctx), storage.WriterConfig{FlushEvery: writerLinger}, rows, r.committed)
 	}()
 
+	e.live.mu.Lock()
+	e.live.run = r
+	e.live.mu.Unlock()
 	err := r.crawl(seedURLs)
+	e.live.mu.Lock() // waits for an AddSeeds sending to the writer
+	e.live.run = nil
+	e.live.mu.Unlock()
 	close(rows)
 	werr := <-flushed
 	if cause := context.Cause(r.ctx); werr == nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {

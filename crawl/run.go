@@ -149,6 +149,10 @@ func (r *crawlRun) crawl(seeds []*url.URL) error {
 					}
 					return
 				}
+				if !e.pause.wait(r.ctx) { // interrupted while paused: it stays queued in the file
+					e.front.Done(it)
+					return
+				}
 				r.visit(it, ack)
 			}
 		})

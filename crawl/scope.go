@@ -2,8 +2,11 @@ package crawl
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/publicsuffix"
 )
@@ -15,13 +18,20 @@ const (
 	ScopeAll    = "all"    // anything reachable
 )
 
-// scope decides which discovered URLs the crawl follows.
+// scope decides which discovered URLs the crawl follows. Safe for
+// concurrent use: seeds may be added while workers check links.
 type scope struct {
 	mode    string
-	hosts   map[string]bool // ScopeHost: url.URL.Host values
-	domains map[string]bool // ScopeDomain: registrable domains
+	seeds   atomic.Pointer[seedSets] // replaced whole by addSeed: checks read it without a lock
+	addMu   sync.Mutex               // serialises addSeed's copy and swap
 	include []*regexp.Regexp
 	exclude []*regexp.Regexp
+}
+
+// seedSets are the seeds' hosts and domains; never changed once published.
+type seedSets struct {
+	hosts   map[string]bool // ScopeHost: url.URL.Host values
+	domains map[string]bool // ScopeDomain: registrable domains
 }
 
 func newScope(mode string, include, exclude []*regexp.Regexp) (*scope, error) {
@@ -32,13 +42,20 @@ func newScope(mode string, include, exclude []*regexp.Regexp) (*scope, error) {
 	default:
 		return nil, fmt.Errorf("scope %q: want host, domain or all", mode)
 	}
-	return &scope{mode: mode, hosts: map[string]bool{}, domains: map[string]bool{}, include: include, exclude: exclude}, nil
+	sc := &scope{mode: mode, include: include, exclude: exclude}
+	sc.seeds.Store(&seedSets{hosts: map[string]bool{}, domains: map[string]bool{}})
+	return sc, nil
 }
 
 // addSeed widens the scope to cover seed.
 func (s *scope) addSeed(seed *url.URL) {
-	s.hosts[seed.Host] = true
-	s.domains[registrable(seed.Hostname())] = true
+	s.addMu.Lock()
+	defer s.addMu.Unlock()
+	old := s.seeds.Load()
+	next := &seedSets{hosts: maps.Clone(old.hosts), domains: maps.Clone(old.domains)}
+	next.hosts[seed.Host] = true
+	next.domains[registrable(seed.Hostname())] = true
+	s.seeds.Store(next)
 }
 
 // Drop reasons of the scope (storage's drops table).
@@ -55,11 +72,11 @@ func (s *scope) allows(u *url.URL, key string) bool { return s.check(u, key) == 
 func (s *scope) check(u *url.URL, key string) string {
 	switch s.mode {
 	case ScopeHost:
-		if !s.hosts[u.Host] {
+		if !s.seeds.Load().hosts[u.Host] {
 			return dropScope
 		}
 	case ScopeDomain:
-		if !s.domains[registrable(u.Hostname())] {
+		if !s.seeds.Load().domains[registrable(u.Hostname())] {
 			return dropScope
 		}
 	}

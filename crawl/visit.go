@@ -33,6 +33,7 @@ func (r *crawlRun) visit(it frontier.Item, ack chan error) {
 	if o.attempted { // a backoff sent nothing: it is not an attempt
 		it.Attempt++
 	}
+	r.e.notes.note(it.Host, o.why, time.Now().Add(o.after))
 	r.e.front.Retry(it, o.after)
 }
 
@@ -43,6 +44,7 @@ type outcome struct {
 	retry     bool           // try again after after
 	attempted bool           // with retry: a request was sent (it counts as an attempt)
 	after     time.Duration
+	why       string // with retry: why it waits (WaitBackoff, WaitRobots, WaitRetry)
 }
 
 // attempt fetches it and says what to record or whether to retry.
@@ -71,14 +73,14 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 		return o // interrupted: the URL stays queued in the file for the next run
 	}
 	if berr, ok := errors.AsType[*fetch.BackoffError](err); ok {
-		o.retry, o.after = true, time.Until(berr.Until)
+		o.retry, o.after, o.why = true, time.Until(berr.Until), WaitBackoff
 		return o
 	}
 	if err != nil && it.Attempt < e.cfg.Retries {
 		if d, ok := fetch.RetryDelay(err, it.Attempt); ok {
 			e.counts.retries.Add(1)
 			e.log.LogAttrs(ctx, slog.LevelDebug, "retry", slog.String("url", it.URL), slog.Int("attempt", it.Attempt+1), slog.Duration("after", d), slog.Any("err", err))
-			o.retry, o.attempted, o.after = true, true, d
+			o.retry, o.attempted, o.after, o.why = true, true, d, retryReason(err)
 			return o
 		}
 	}
@@ -183,12 +185,31 @@ func (r *crawlRun) record(it frontier.Item, v *storage.Visit, ack chan error) er
 	e, page := r.e, v.Page
 	page.ID, page.URL, page.Host, page.Depth, page.Attempts = dedupe.URLFingerprint(it.URL), it.URL, it.Host, it.Depth, it.Attempt+1
 	v.CrawlID, v.Ack = e.cfg.CrawlID, ack
-	if page.Error != "" && !page.Answered {
+	isFailed := page.Error != "" && !page.Answered
+	if isFailed {
 		e.counts.failed.Add(1)
 	}
+	var recent *RecentError
+	if page.Error != "" {
+		recent = &RecentError{URL: it.URL, Status: page.Status, Class: page.ErrorClass, Error: page.Error, Failed: isFailed, At: time.Now()}
+	}
+	e.tally.record(it.Host, isFailed, page.ErrorClass == classRobots, recent)
 	e.counts.fetched.Add(1)
 	e.counts.status[min(page.Status/100, 5)].Add(1)
-	e.counts.links.Add(int64(len(v.Links)))
+	e.counts.links.Add(int64(distinctLinks(v.Links))) // as the writer stores them: once per target
 	e.log.LogAttrs(r.fetchCtx, slog.LevelDebug, "fetched", slog.String("url", it.URL), slog.Int("status", page.Status), slog.Duration("elapsed", page.Duration), slog.String("err", page.Error))
 	return r.send(*v)
+}
+
+// distinctLinks returns how many distinct targets links has: a page that
+// links to a URL twice has one link row.
+func distinctLinks(links []storage.Link) int {
+	if len(links) < 2 {
+		return len(links)
+	}
+	seen := make(map[int64]struct{}, len(links))
+	for _, l := range links {
+		seen[l.DstID] = struct{}{}
+	}
+	return len(seen)
 }

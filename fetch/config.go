@@ -17,8 +17,9 @@ import (
 const Version = "0.1.0"
 
 // DefaultUserAgent is the User-Agent sent when Config.UserAgent is empty. Its product token,
-// which robots.txt groups are matched against, is "Trawl".
-const DefaultUserAgent = "Trawl/" + Version + " (+https://github.com/trawl/trawl)"
+// which robots.txt groups are matched against, is "Trawl". It names no contact: whoever runs a
+// crawl should give their own ("MyBot/1.0 (+https://example.org/bot; bot@example.org)").
+const DefaultUserAgent = "Trawl/" + Version
 
 // maxMaxBody bounds Config.MaxBody: a body is held in memory whole.
 const maxMaxBody = 1 << 30

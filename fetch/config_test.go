@@ -66,7 +66,7 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(c.cfg, want) { // Config holds a slice and funcs: not comparable
 		t.Errorf("defaults = %+v\nwant %+v", c.cfg, want)
 	}
-	if DefaultUserAgent != "Trawl/0.1.0 (+https://github.com/trawl/trawl)" {
+	if DefaultUserAgent != "Trawl/0.1.0" {
 		t.Errorf("DefaultUserAgent = %q", DefaultUserAgent)
 	}
 	if c.agent != "Trawl" {

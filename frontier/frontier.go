@@ -132,7 +132,8 @@ type host struct {
 	refilling bool   // a Next is leasing from the Store for it
 	inFlight  int
 	readyAt   time.Time
-	index     int // in Queue.ready; -1 when not in the heap
+	gated     bool // readyAt was set by the gate (rate, Crawl-delay, backoff), not by Retry
+	index     int  // in Queue.ready; -1 when not in the heap
 }
 
 // New returns an empty Queue. gate may be nil, meaning no politeness delay;
@@ -323,7 +324,7 @@ func (q *Queue) takeLocked() (Item, time.Duration, *host, bool) {
 		if q.gate != nil && !denied {
 			if d := q.gate.Reserve(h.name); d > 0 {
 				q.held += d
-				h.readyAt = now.Add(d)
+				h.readyAt, h.gated = now.Add(d), true
 				heap.Fix(&q.ready, 0)
 				continue
 			}
@@ -423,7 +424,7 @@ func (q *Queue) Retry(it Item, after time.Duration) {
 	q.retries++
 	q.queued++
 	if at := q.cfg.Now().Add(after); at.After(h.readyAt) {
-		h.readyAt = at
+		h.readyAt, h.gated = at, false
 	}
 	q.updateLocked(h)
 	q.broadcastLocked()
@@ -457,6 +458,33 @@ func (q *Queue) Deepest(n int) []HostDepth {
 		out = out[:n]
 	}
 	return out
+}
+
+// HostState is a snapshot of one host's queue, for a person watching the
+// crawl.
+type HostState struct {
+	Host     string    // url.URL.Host
+	Queued   int       // URLs queued for it, retries included
+	Retries  int       // of Queued, URLs waiting to be tried again
+	InFlight int       // URLs handed out and not yet Done or Retried
+	ReadyAt  time.Time // not contacted before; zero or past when it may be now
+	Gated    bool      // ReadyAt came from the gate (rate, Crawl-delay, backoff), not from a Retry's delay
+}
+
+// Hosts returns up to n hosts with something queued or in flight, the
+// deepest queues first.
+func (q *Queue) Hosts(n int) []HostState {
+	q.mu.Lock()
+	out := make([]HostState, 0, len(q.hosts))
+	for _, h := range q.hosts {
+		out = append(out, HostState{Host: h.name, Queued: len(h.fresh) + len(h.retry) + h.stored, Retries: len(h.retry),
+			InFlight: h.inFlight, ReadyAt: h.readyAt, Gated: h.gated})
+	}
+	q.mu.Unlock()
+	slices.SortFunc(out, func(a, b HostState) int {
+		return cmp.Or(cmp.Compare(b.Queued, a.Queued), cmp.Compare(b.InFlight, a.InFlight), cmp.Compare(a.Host, b.Host))
+	})
+	return out[:min(len(out), n)]
 }
 
 func sortDepths(d []HostDepth) {

@@ -145,9 +145,12 @@ func (db *DB) hostCounts(ctx context.Context, query, what string, fn func(host s
 // Stats is a summary of a crawl database, for `crawler stats`.
 type Stats struct {
 	Pages      int64            // rows in pages: URLs fetched, failed fetches included
-	Failed     int64            // URLs whose last fetch failed (urls.state 'failed')
-	Queued     int64            // URLs not fetched yet (urls.state 'queued')
-	Done       int64            // URLs fetched without error (urls.state 'done')
+	Failed     int64            // of Pages, URLs whose last fetch failed: no usable response (urls.state 'failed')
+	Queued     int64            // URLs not fetched yet (urls.state 'queued'), pages waiting for a recrawl included
+	Done       int64            // of Pages, URLs answered (urls.state 'done'): any status, robots denials included
+	Requeued   int64            // of Pages, URLs queued again by a recrawl and not fetched again yet
+	Redirected int64            // URLs reached through a redirect: marked done, recorded with the page that redirected, no page of their own
+	Robots     int64            // of Done, URLs robots.txt disallowed (pages.error_class 'robots'): never requested
 	Links      int64            // rows in links: distinct (source, destination) pairs
 	Discovered int64            // rows in urls: every URL ever queued
 	Bytes      int64            // body bytes read, summed over pages
@@ -170,7 +173,8 @@ type Stats struct {
 type HostCount struct {
 	Host   string // as stored in pages.host
 	Pages  int64  // pages fetched from Host
-	Errors int64  // of those, fetches that failed (pages.error set)
+	Failed int64  // of those, fetches with no usable response (urls.state 'failed')
+	Robots int64  // of those, URLs robots.txt disallowed (never requested)
 }
 
 // ErrorCount is one fetch error message and how many pages failed with it.
@@ -228,17 +232,37 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	s.Discovered = s.Queued
-	var queued, all int64
-	err = tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM queue), (SELECT count(*) FROM url)`).Scan(&queued, &all)
+	// A URL is queued while it has a queue entry (Requeued: with a page row
+	// from before, on a recrawl); otherwise its page row says done or
+	// failed, and a redirect target the crawl claimed is done without one
+	// (its page is the one that redirected).
+	err = eachRow(ctx, tx, `SELECT q.seq IS NOT NULL, p.seq IS NOT NULL, coalesce(p.failed, 0), count(*)
+FROM url u LEFT JOIN queue q ON q.host_id = u.host_id AND q.seq = u.seq LEFT JOIN page p ON p.seq = u.seq
+GROUP BY 1, 2, 3`, func(rows *sql.Rows) error {
+		var queued, paged, failed bool
+		var n int64
+		if err := rows.Scan(&queued, &paged, &failed, &n); err != nil {
+			return err
+		}
+		s.Discovered += n
+		switch {
+		case queued:
+			s.Queued += n
+			if paged {
+				s.Requeued += n
+			}
+		case !paged:
+			s.Redirected += n
+		case failed:
+			s.Failed += n
+		default:
+			s.Done += n
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if s.Failed, err = countFailed(ctx, tx); err != nil {
-		return err
-	}
-	s.Queued += queued
-	s.Discovered += all
-	s.Done = all - queued - s.Failed
 
 	err = eachRow(ctx, tx, `SELECT coalesce(status, 0), count(*) FROM page GROUP BY 1`, func(rows *sql.Rows) error {
 		var status int
@@ -253,14 +277,17 @@ func (s *Stats) load(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 
-	err = eachRow(ctx, tx, `SELECT h.host, c.n, c.errors FROM (SELECT u.host_id, count(*) AS n, count(p.error) AS errors
-		FROM page p JOIN url u ON u.id = p.id GROUP BY u.host_id) c JOIN hosts h ON h.id = c.host_id ORDER BY 2 DESC, 1`,
+	err = eachRow(ctx, tx, `SELECT h.host, c.n, c.failed, c.robots FROM (SELECT u.host_id, count(*) AS n,
+		sum(p.failed AND q.seq IS NULL) AS failed, sum(p.error_class IS 'robots' AND NOT p.failed AND q.seq IS NULL) AS robots
+		FROM page p JOIN url u ON u.id = p.id LEFT JOIN queue q ON q.host_id = u.host_id AND q.seq = u.seq
+		GROUP BY u.host_id) c JOIN hosts h ON h.id = c.host_id ORDER BY 2 DESC, 1`,
 		func(rows *sql.Rows) error {
 			var h HostCount
-			if err := rows.Scan(&h.Host, &h.Pages, &h.Errors); err != nil {
+			if err := rows.Scan(&h.Host, &h.Pages, &h.Failed, &h.Robots); err != nil {
 				return err
 			}
 			s.ByHost = append(s.ByHost, h)
+			s.Robots += h.Robots
 			return nil
 		})
 	if err != nil {

@@ -238,6 +238,9 @@ func TestStats(t *testing.T) {
 	}
 	root := page("https://a.test/", "a.test", 200, 100, "")
 	root.Links = []Link{{Dst: "https://a.test/1", Queued: true}, {Dst: "https://b.test/", Queued: true}}
+	root.Aliases = []URL{{URL: "https://a.test/moved", Host: "a.test"}} // a redirect hop: done, no page of its own
+	denied := page("https://b.test/private", "b.test", 0, 0, "fetch: disallowed by robots.txt")
+	denied.Page.ErrorClass, denied.Page.Answered = "robots", true
 	visits := []Visit{
 		{CrawlID: crawl, Discovered: []URL{{URL: "https://a.test/", Host: "a.test"}}},
 		root,
@@ -246,6 +249,7 @@ func TestStats(t *testing.T) {
 		page("https://a.test/3", "a.test", 0, 0, "timeout"),
 		page("https://b.test/", "b.test", 200, 1000, ""),
 		page("https://b.test/1", "b.test", 0, 0, "connection refused"),
+		denied,
 		page("https://c.test/", "c.test", 0, 0, "timeout"),
 		page("https://c.test/1", "c.test", 0, 0, "timeout"),
 		{CrawlID: crawl,
@@ -266,11 +270,14 @@ func TestStats(t *testing.T) {
 		name      string
 		got, want int64
 	}{
-		{"Pages", s.Pages, 8},
+		{"Pages", s.Pages, 9},
 		{"Failed", s.Failed, 4},
-		{"Done", s.Done, 4},
+		{"Done", s.Done, 5}, // the 404 and the robots denial are answers
+		{"Robots", s.Robots, 1},
+		{"Redirected", s.Redirected, 1},
+		{"Requeued", s.Requeued, 0},
 		{"Queued", s.Queued, 2},
-		{"Discovered", s.Discovered, 10},
+		{"Discovered", s.Discovered, 12},
 		{"Links", s.Links, 2},
 		{"Bytes", s.Bytes, 1350},
 		{"Crawls", int64(s.Crawls), 1},
@@ -280,14 +287,17 @@ func TestStats(t *testing.T) {
 			t.Errorf("Stats.%s = %d, want %d", f.name, f.got, f.want)
 		}
 	}
-	if want := map[int]int64{200: 3, 404: 1, 0: 4}; !maps.Equal(s.ByStatus, want) {
+	if s.Done+s.Failed+s.Requeued != s.Pages {
+		t.Errorf("Stats: done %d + failed %d + requeued %d != pages %d", s.Done, s.Failed, s.Requeued, s.Pages)
+	}
+	if want := map[int]int64{200: 3, 404: 1, 0: 5}; !maps.Equal(s.ByStatus, want) {
 		t.Errorf("Stats.ByStatus = %v, want %v", s.ByStatus, want)
 	}
-	wantHosts := []HostCount{{"a.test", 4, 1}, {"b.test", 2, 1}, {"c.test", 2, 2}}
+	wantHosts := []HostCount{{"a.test", 4, 1, 0}, {"b.test", 3, 1, 1}, {"c.test", 2, 2, 0}}
 	if !slices.Equal(s.ByHost, wantHosts) {
 		t.Errorf("Stats.ByHost = %v, want %v", s.ByHost, wantHosts)
 	}
-	wantErrors := []ErrorCount{{"timeout", 3}, {"connection refused", 1}}
+	wantErrors := []ErrorCount{{"timeout", 3}, {"connection refused", 1}, {"fetch: disallowed by robots.txt", 1}}
 	if !slices.Equal(s.TopErrors, wantErrors) {
 		t.Errorf("Stats.TopErrors = %v, want %v", s.TopErrors, wantErrors)
 	}

@@ -304,7 +304,7 @@ func TestMigrateV2File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Pages != 3 || st.Done != 3 || st.Failed != 1 || st.Queued != 4 || st.Discovered != 8 || st.Links != 7 ||
+	if st.Pages != 3 || st.Done != 2 || st.Redirected != 1 || st.Failed != 1 || st.Queued != 4 || st.Discovered != 8 || st.Links != 7 ||
 		st.Sitemaps != 1 || len(st.Drops) != 1 || st.Crawls != 1 || st.Unchanged != 1 {
 		t.Errorf("Stats after migration = %+v", st)
 	}

@@ -12,19 +12,20 @@ import (
 type Totals struct {
 	Pages  int64 // rows in pages
 	Failed int64 // URLs whose fetch failed (urls.state 'failed')
+	Queued int64 // URLs not fetched yet: the queue table's rows, and discovered URLs not merged yet (as Stats.Queued)
 }
 
 // Totals reads the totals.
 func (db *DB) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	if err := db.ro.QueryRowContext(ctx, `SELECT count(*) FROM page`).Scan(&t.Pages); err != nil {
-		return t, fmt.Errorf("read totals: %w", err)
-	}
-	failed, err := countFailed(ctx, db.ro)
+	err := db.ro.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM page), (SELECT count(*) FROM queue) + (SELECT count(*) FROM inbox)`).
+		Scan(&t.Pages, &t.Queued)
 	if err != nil {
 		return t, fmt.Errorf("read totals: %w", err)
 	}
-	t.Failed = failed
+	if t.Failed, err = countFailed(ctx, db.ro); err != nil {
+		return t, fmt.Errorf("read totals: %w", err)
+	}
 	return t, nil
 }
 

@@ -19,11 +19,14 @@ func build(ctx context.Context, cfg *config, dir string, progress io.Writer) err
 	if err != nil {
 		return err
 	}
-	return gobuild.Build(ctx, []gobuild.Target{
+	targets := []gobuild.Target{
 		{Path: &cfg.Testserver, Name: "testserver", Dir: src, Pkg: "./cmd/testserver"},
 		{Path: &cfg.Crawler, Name: "crawler", Dir: src, Pkg: "./cmd/crawler"},
-		{Path: &cfg.Colly, Name: "colly", Dir: filepath.Join(src, "bench", "peers", "colly"), Pkg: "."},
-	}, dir, progress, "crawlbench")
+	}
+	if !cfg.UI { // -ui compares Trawl with itself
+		targets = append(targets, gobuild.Target{Path: &cfg.Colly, Name: "colly", Dir: filepath.Join(src, "bench", "peers", "colly"), Pkg: "."})
+	}
+	return gobuild.Build(ctx, targets, dir, progress, "crawlbench")
 }
 
 // root returns the Trawl module's root (src, or the module around the working

@@ -32,6 +32,7 @@
 //
 //	go run ./bench/crawlbench -build                 # normal mode
 //	go run ./bench/crawlbench -build -scale          # scale mode
+//	go run ./bench/crawlbench -build -ui             # the dashboard's cost: --ui and the page open, against off
 //	go run ./bench/crawlbench -testserver BIN -crawler BIN -colly BIN [flags]
 //
 // -scale is a preset: it stands for -pages 2000000 -links 12 -max-pages
@@ -96,6 +97,7 @@ type config struct {
 	Window      int           // pages in each rate window; shorter crawls get half their pages
 	Timeout     time.Duration // limit for one crawler run
 	JSON        bool          // one JSON object per line instead of a table
+	UI          bool          // compare Trawl with --ui and the page open against Trawl without (no Colly)
 }
 
 // scalePreset returns the flag values -scale stands for; flags given on the
@@ -138,6 +140,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.Window, "window", 20000, "`pages` in each of the first and last rate windows (crawls shorter than two windows get half their pages)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit for one crawler run")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per run and a summary object instead of a table")
+	fs.BoolVar(&cfg.UI, "ui", false, "measure the dashboard's cost: Trawl with --ui and the page open against Trawl without, interleaved (no Colly)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crawlbench (-build | -testserver BIN -crawler BIN -colly BIN) [flags]")
 		fs.PrintDefaults()
@@ -162,7 +165,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case !cfg.Build && (cfg.Testserver == "" || cfg.Crawler == "" || cfg.Colly == ""):
+	case cfg.UI && cfg.JSON:
+		return cfg, fmt.Errorf("%w: -ui prints a table only", errUsage)
+	case !cfg.Build && (cfg.Testserver == "" || cfg.Crawler == "" || (cfg.Colly == "" && !cfg.UI)):
 		return cfg, fmt.Errorf("%w: give -testserver, -crawler and -colly, or -build", errUsage)
 	case cfg.Hosts < 1, cfg.Pages < 1, cfg.Links < 1, cfg.MaxPages < 1, cfg.Parallelism < 1, cfg.Count < 1, cfg.Window < 1:
 		return cfg, fmt.Errorf("%w: -hosts, -pages, -links, -max-pages, -parallelism, -count and -window must be at least 1", errUsage)
@@ -188,6 +193,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := build(ctx, &cfg, work, stderr); err != nil {
 			return err
 		}
+	}
+	if cfg.UI {
+		return runUI(ctx, cfg, work, stdout, stderr)
 	}
 	var emit func(sample) error
 	if cfg.JSON {

@@ -5,9 +5,12 @@
 //	crawler crawl [flags] URL...   crawl (or continue crawling) into --db
 //	crawler stats [flags]          totals, statuses, hosts and errors of a crawl
 //	crawler export [flags]         pages as JSON lines or CSV on stdout
+//	crawler serve [flags]          the dashboard of a crawl file, in a browser
+//	crawler version                the version of this build
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -15,7 +18,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -46,6 +51,8 @@ commands:
   crawl [flags] URL...   crawl from the seed URLs into --db; run it again to continue
   stats [flags]          totals, statuses, hosts and errors of the crawl in --db
   export [flags]         pages in --db as JSON lines or CSV on stdout
+  serve [flags]          a live dashboard of the crawl in --db, in a browser
+  version                the version of this build (also --version)
 
 run 'crawler <command> -h' for the flags of a command
 `
@@ -96,6 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runStats(ctx, args[1:], stdout, stderr)
 	case "export":
 		return runExport(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -122,25 +134,58 @@ func exitCode(err error) int {
 	}
 }
 
-// newFlagSet returns a FlagSet for a subcommand that reports errors instead of exiting.
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+// version returns this build's version: the module version when installed
+// with go install at a version, else the VCS revision it was built from.
+func version() string {
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = cmp.Or(bi.Main.Version, v)
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value[:min(len(s.Value), 12)]
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if rev != "" && (v == "(devel)" || strings.Contains(v, "-")) {
+		v += " " + rev
+		if dirty {
+			v += "+dirty"
+		}
+	}
+	return fmt.Sprintf("crawler %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// newFlagSet returns a FlagSet for a subcommand that reports errors instead
+// of exiting; parseFlags prints its usage where it belongs.
+func newFlagSet(name string, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // parseFlags prints, to stdout or stderr
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: crawler %s\n\nflags:\n", synopsis)
+		fmt.Fprintf(fs.Output(), "usage: crawler %s\n\nflags:\n", synopsis)
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args, turning flag mistakes into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+// parseFlags parses args, turning flag mistakes into usage errors: -h
+// prints the usage on stdout (it was asked for), a mistake prints it on
+// stderr. Later calls of fs.Usage print to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return err
+	case err != nil:
+		fs.SetOutput(stderr)
+		fs.Usage()
 		return usagef("%s: %v", fs.Name(), err)
 	}
+	fs.SetOutput(stderr)
 	return nil
 }
 

@@ -198,7 +198,7 @@ func TestResumeKeepsSettings(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume exit %d:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "crawled 30 pages") || !strings.Contains(stderr, "; 60 in all in "+db) {
+	if !strings.Contains(stderr, "crawled 30 pages") || !strings.Contains(stderr, db+" holds 60 pages") {
 		t.Errorf("resumed run's summary does not continue the totals (30 this run, 60 in all):\n%s", stderr)
 	}
 	if got := site.PagesServed() + 1; got != 60 { // + the root page
@@ -330,13 +330,29 @@ func TestSecondCrawlerRefused(t *testing.T) {
 	}
 }
 
-func TestProgressLineContinuesTotals(t *testing.T) {
+func TestProgressLine(t *testing.T) {
 	var p crawl.Progress
 	p.Fetched, p.Failed = 7, 1
 	p.Frontier.Queued, p.Frontier.InFlight, p.Frontier.Hosts = 40, 3, 2
-	got := progressLine(65*time.Second, 12.4, p, storage.Totals{Pages: 100, Failed: 4})
-	want := "\r\033[K1m5s  12 pages/s  fetched 107  queued 40  in flight 3  errors 5  hosts 2"
-	if got != want {
-		t.Errorf("progressLine = %q, want %q", got, want)
+	tests := []struct {
+		name    string
+		f       runFigures
+		waiting string
+		want    string
+	}{
+		{"new file", runFigures{P: p}, "", "1m5s  12 pages/s  fetched 7  failed 1  queued 40  in flight 3  hosts 2"},
+		{"resumed: the file's pages continue", runFigures{P: p, Before: storage.Totals{Pages: 100, Failed: 4}}, "",
+			"1m5s  12 pages/s  fetched 7 (107 in the file)  failed 1  queued 40  in flight 3  hosts 2"},
+		{"recrawl: a refetch adds no page", runFigures{P: p, Before: storage.Totals{Pages: 100}, Recrawl: true}, "",
+			"1m5s  12 pages/s  fetched 7  failed 1  queued 40  in flight 3  hosts 2"},
+		{"waiting", runFigures{P: p}, "waiting: a.test (backoff) until 12:00:00, in 5s",
+			"1m5s  12 pages/s  fetched 7  failed 1  queued 40  in flight 3  hosts 2  waiting: a.test (backoff) until 12:00:00, in 5s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := progressLine(65*time.Second, 12.4, tt.f, tt.waiting); got != tt.want {
+				t.Errorf("progressLine = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

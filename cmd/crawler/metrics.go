@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,15 +18,12 @@ import (
 	"github.com/trawl/trawl/crawl"
 )
 
-// serveMetrics serves Prometheus metrics and pprof on addr until the returned
-// stop is called; addr "" serves nothing. Every metric is read from the
+// serveMetrics serves Prometheus metrics and pprof on ln until the returned
+// stop is called; a nil ln serves nothing. Every metric is read from the
 // engine's counters at scrape time, so the crawl's hot path pays nothing.
-func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (bound string, stop func(), err error) {
-	if addr == "" {
-		return "", func() {}, nil
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func serveMetrics(ln net.Listener, e *crawl.Engine, log *slog.Logger) (stop func()) {
+	if ln == nil {
+		return func() {}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &engineCollector{e: e})
@@ -38,24 +34,54 @@ func serveMetrics(addr string, e *crawl.Engine, log *slog.Logger) (bound string,
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("--metrics: %w", err)
+	log.Info("serving metrics", "addr", ln.Addr().String())
+	return serveHTTP(ln, mux, "metrics", log)
+}
+
+// serveHTTP serves h on ln until the returned stop is called; stop shuts the
+// server down (2 s for requests to end, then it closes them) and returns
+// after the serving goroutine exits. onShutdown, if any, run when stop is
+// called: long-lived handlers (event streams) end on them.
+func serveHTTP(ln net.Listener, h http.Handler, what string, log *slog.Logger, onShutdown ...func()) (stop func()) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics server stopped", "err", err)
+			log.Warn(what+" server stopped", "err", err)
 		}
 	})
-	log.Info("serving metrics", "addr", ln.Addr().String())
-	return ln.Addr().String(), func() {
+	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx) //nolint:errcheck // best effort at exit
+		if srv.Shutdown(ctx) != nil {
+			srv.Close() //nolint:errcheck // at exit: long-lived requests (event streams) are cut
+		}
 		wg.Wait()
-	}, nil
+	}
+}
+
+// listen binds addr for the named flag; "" binds nothing (a nil listener).
+// A bad or busy address is a usage error.
+func listen(flagName, addr string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usagef("%s %s: %v", flagName, addr, err)
+	}
+	return ln, nil
+}
+
+// closeListener closes ln, if any; serving closes it too, so its error is
+// of no interest.
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		ln.Close() //nolint:errcheck // may be closed already by Shutdown
+	}
 }
 
 var (

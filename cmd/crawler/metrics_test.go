@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -36,10 +37,12 @@ func TestMetrics(t *testing.T) {
 	if err := e.Run(t.Context(), site.Seeds()); err != nil {
 		t.Fatal(err)
 	}
-	addr, stop, err := serveMetrics("127.0.0.1:0", e, nil)
+	ln, err := listen("--metrics", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	stop := serveMetrics(ln, e, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	defer stop()
 	get := func(path string) string {
 		resp, err := http.Get("http://" + addr + path)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,11 +14,61 @@ import (
 	"github.com/trawl/trawl/storage"
 )
 
-// progressLine renders the progress line (with a carriage return and
-// clear-to-end-of-line in front, to redraw it in place).
-func progressLine(elapsed time.Duration, rate float64, p crawl.Progress, before storage.Totals) string {
-	return fmt.Sprintf("\r\033[K%s  %.0f pages/s  fetched %d  queued %d  in flight %d  errors %d  hosts %d",
-		elapsed.Round(time.Second), rate, before.Pages+p.Fetched, p.Frontier.Queued, p.Frontier.InFlight, before.Failed+p.Failed, p.Frontier.Hosts)
+// runFigures are the one set of counters behind the progress line, the
+// summary and the dashboard: this run's counts (the engine's Progress) on
+// top of what the file held when the run started.
+type runFigures struct {
+	P       crawl.Progress
+	Before  storage.Totals // the file's totals when this run started
+	Recrawl bool           // this run refetches pages the file has: they replace their rows
+}
+
+// filePages returns the pages and failed URLs the file holds now, and false
+// on a recrawl, where a refetch replaces a row instead of adding one and
+// only the file can say (storage.DB.Totals).
+func (f runFigures) filePages() (pages, failed int64, ok bool) {
+	if f.Recrawl {
+		return 0, 0, false
+	}
+	return f.Before.Pages + f.P.Fetched, f.Before.Failed + f.P.Failed, true
+}
+
+// progressLine renders the progress line (without the clear-line prefix).
+// waiting says what the crawl waits for when nothing is in flight.
+func progressLine(elapsed time.Duration, rate float64, f runFigures, waiting string) string {
+	var b strings.Builder
+	p := f.P
+	fmt.Fprintf(&b, "%s  %.0f pages/s  fetched %d", elapsed.Round(time.Second), rate, p.Fetched)
+	if pages, _, ok := f.filePages(); ok && f.Before.Pages > 0 {
+		fmt.Fprintf(&b, " (%d in the file)", pages)
+	}
+	fmt.Fprintf(&b, "  failed %d  queued %d  in flight %d  hosts %d", p.Failed, p.Frontier.Queued, p.Frontier.InFlight-p.Parked, p.Frontier.Hosts)
+	if waiting != "" {
+		b.WriteString("  " + waiting)
+	}
+	return b.String()
+}
+
+// waitingFor says what a crawl with nothing in flight waits for: the
+// pause, or the host that is contacted next, when and why.
+func waitingFor(p crawl.Progress, hosts []crawl.HostStatus, now time.Time) string {
+	if p.Paused {
+		return "paused"
+	}
+	if p.Frontier.InFlight > 0 || p.Frontier.Queued == 0 {
+		return ""
+	}
+	var next *crawl.HostStatus
+	for i := range hosts {
+		h := &hosts[i]
+		if h.Wait != "" && !h.NextAt.IsZero() && (next == nil || h.NextAt.Before(next.NextAt)) {
+			next = h
+		}
+	}
+	if next == nil {
+		return ""
+	}
+	return fmt.Sprintf("waiting: %s (%s) until %s, in %s", next.Host, next.Wait, next.NextAt.Format("15:04:05"), next.NextAt.Sub(now).Round(time.Second))
 }
 
 // isTerminal reports whether w is a terminal.
@@ -26,10 +77,10 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// startProgress redraws one progress line on w every second while enabled;
-// fetched and errors include before, what earlier runs on the file did. The
-// returned stop clears the line and returns after the ticker goroutine exits.
-func startProgress(w io.Writer, enabled bool, e *crawl.Engine, before storage.Totals) (stop func()) {
+// startProgress redraws the progress line on c every second while enabled.
+// The returned stop erases the line and returns after the ticker goroutine
+// exits.
+func startProgress(c *console, enabled bool, e *crawl.Engine, before storage.Totals, recrawl bool) (stop func()) {
 	if !enabled {
 		return func() {}
 	}
@@ -42,13 +93,17 @@ func startProgress(w io.Writer, enabled bool, e *crawl.Engine, before storage.To
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(w, "\r\033[K")
+				c.SetLine("")
 				return
 			case now := <-t.C:
 				p := e.Progress()
 				rate := float64(p.Fetched-last) / now.Sub(lastAt).Seconds()
 				last, lastAt = p.Fetched, now
-				fmt.Fprint(w, progressLine(time.Since(start), rate, p, before))
+				var waiting string
+				if p.Paused || (p.Frontier.InFlight == 0 && p.Frontier.Queued > 0) {
+					waiting = waitingFor(p, e.Hosts(100), now)
+				}
+				c.SetLine(progressLine(time.Since(start), rate, runFigures{p, before, recrawl}, waiting))
 			}
 		}
 	})

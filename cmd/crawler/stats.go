@@ -18,12 +18,12 @@ import (
 )
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("stats", stderr, "stats [flags]")
+	fs := newFlagSet("stats", "stats [flags]")
 	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
 	hosts := fs.Int("hosts", 20, "hosts to list, most pages first (0 = all)")
 	nearDups := fs.Int("near-dups", 10, "near-duplicate groups to list, largest first (0 = all)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -60,8 +60,13 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster, nClusters int) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "pages\t%d\n", st.Pages)
-	fmt.Fprintf(tw, "  done\t%d\n", st.Done)
+	fmt.Fprintf(tw, "  done (answered: any status)\t%d\n", st.Done)
+	fmt.Fprintf(tw, "    robots-denied (never requested)\t%d\n", st.Robots)
 	fmt.Fprintf(tw, "  failed (no usable response)\t%d\n", st.Failed)
+	if st.Requeued > 0 {
+		fmt.Fprintf(tw, "  queued again for a recrawl\t%d\n", st.Requeued)
+	}
+	fmt.Fprintf(tw, "redirect targets (recorded with the page that redirected)\t%d\n", st.Redirected)
 	fmt.Fprintf(tw, "queued\t%d\n", st.Queued)
 	fmt.Fprintf(tw, "urls discovered\t%d\n", st.Discovered)
 	fmt.Fprintf(tw, "links\t%d\n", st.Links)
@@ -90,9 +95,9 @@ func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster,
 		fmt.Fprintf(tw, "%s\t%d\n", label, st.ByStatus[c])
 	}
 	if len(st.ByHost) > 0 {
-		fmt.Fprintln(tw, "\nhost\tpages\terrors")
+		fmt.Fprintln(tw, "\nhost\tpages\tdone\tfailed\trobots-denied")
 		for _, h := range st.ByHost {
-			fmt.Fprintf(tw, "%s\t%d\t%d\n", h.Host, h.Pages, h.Errors)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", h.Host, h.Pages, h.Pages-h.Failed, h.Failed, h.Robots)
 		}
 	}
 	if len(st.Drops) > 0 {
@@ -128,10 +133,10 @@ func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster,
 }
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", stderr, "export [flags] > FILE")
+	fs := newFlagSet("export", "export [flags] > FILE")
 	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
 	format := fs.String("format", "jsonl", "jsonl (one JSON object per page) or csv")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if *format != "jsonl" && *format != "csv" {
@@ -148,10 +153,14 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return db.Export(ctx, stdout, *format)
 }
 
-// openExisting opens a crawl file for reading; it does not create one.
+// openExisting opens a crawl file read-only, to inspect it: it neither
+// creates nor changes a file, and refuses one that is not a crawl file.
 func openExisting(ctx context.Context, path string, stderr io.Writer) (*storage.DB, error) {
+	if path == "" {
+		return nil, usagef("--db must name a file")
+	}
 	if err := fileExists(path); err != nil {
 		return nil, err
 	}
-	return storage.Open(ctx, path, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	return storage.OpenReadOnly(ctx, path, false, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
