@@ -146,8 +146,7 @@ func (e *Engine) accept(cu *url.URL, key string, depth int, drops *[]storage.Dro
 	if e.known.Has(id) {
 		return nil, true
 	}
-	if e.fetcher.Denied(cu) { // its host's robots.txt is known and says no
-		e.counts.robotsDenied.Add(1)
+	if e.fetcher.Denied(cu) { // its host's robots.txt is known and says no: a drop, not a URL
 		addDrop(drops, dropRobots, key)
 		return nil, false
 	}

@@ -249,7 +249,10 @@ func TestCountersAgree(t *testing.T) {
 			"/nowhere/1": {Status: 404},
 		}})
 	db := filepath.Join(t.TempDir(), "crawl.db")
-	_, stderr, code := runCmd(t, append([]string{"crawl", "--db", db, "--rate", "0", "--retries", "0"}, site.Seeds()...)...)
+	// A seed robots.txt disallows is a URL of the crawl, refused: the links
+	// into /p/7 and /p/8 found once robots.txt is read are drops.
+	seeds := append(site.Seeds(), strings.TrimSuffix(site.Seeds()[0], "/")+"/p/8")
+	_, stderr, code := runCmd(t, append([]string{"crawl", "--db", db, "--rate", "0", "--retries", "0"}, seeds...)...)
 	if code != 3 {
 		t.Fatalf("crawl: exit %d, want 3 (some failed)\n%s", code, stderr)
 	}
@@ -321,8 +324,8 @@ func TestCountersAgree(t *testing.T) {
 		}
 	}
 	// The site has what the checks are about.
-	if st.Robots != 2 || st.Failed == 0 || st.Redirected != 1 || classes["4xx"] == 0 || classes["3xx"] == 0 {
-		t.Errorf("stats: robots %d, failed %d, redirected %d, 4xx %d, 3xx %d; want 2, >0, 1, >0, >0", st.Robots, st.Failed, st.Redirected, classes["4xx"], classes["3xx"])
+	if st.Robots != 1 || st.Failed == 0 || st.Redirected != 1 || classes["4xx"] == 0 || classes["3xx"] == 0 {
+		t.Errorf("stats: robots %d, failed %d, redirected %d, 4xx %d, 3xx %d; want 1, >0, 1, >0, >0", st.Robots, st.Failed, st.Redirected, classes["4xx"], classes["3xx"])
 	}
 
 	// A recrawl replaces pages: the summary says what the file holds, not
