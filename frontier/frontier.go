@@ -100,6 +100,11 @@ type Stats struct {
 	Pending  int           // URLs held on their way to the Store (Hold)
 }
 
+// starveAfter is how long the first host to be ready may wait (a backoff,
+// a long Crawl-delay) before the queue counts as running dry, with URLs
+// held, and asks for them (Config.Starved).
+const starveAfter = time.Second
+
 // Queue is the in-memory frontier. Safe for concurrent use.
 type Queue struct {
 	cfg   Config
@@ -264,9 +269,12 @@ func (q *Queue) Next(ctx context.Context) (Item, error) {
 			}
 			continue
 		}
-		// Running dry: no host can hand anything out and the queue holds no
-		// more than is in flight, while URLs are on their way.
-		starve := q.ready.Len() == 0 && q.queued+q.stored <= q.inFlight && q.pending > 0 && !q.starved && q.cfg.Starved != nil
+		// Running dry, while URLs are on their way: no host can hand anything
+		// out and the queue holds no more than is in flight, or the first
+		// host to be ready waits longer than starveAfter (a backoff): the
+		// URLs on their way may belong to other hosts.
+		dry := q.ready.Len() == 0 && q.queued+q.stored <= q.inFlight || wait > starveAfter
+		starve := dry && q.pending > 0 && !q.starved && q.cfg.Starved != nil
 		if starve {
 			q.starved = true
 		}

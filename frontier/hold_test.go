@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestHoldKeepsCrawlAlive: URLs on their way to the Store (held) keep Next
@@ -89,5 +90,35 @@ func TestHoldAfterMaxPages(t *testing.T) {
 		if _, err := q.Next(t.Context()); !errors.Is(err, io.EOF) {
 			t.Fatalf("Next = %v with MaxPages reached and URLs held, want io.EOF", err)
 		}
+	})
+}
+
+// TestStarvedWhileHostBacksOff: a host backed off for 20 s with URLs in
+// memory does not hide that the queue is otherwise dry: Starved is asked
+// for the held URLs (other hosts') within starveAfter, not after the
+// backoff.
+func TestStarvedWhileHostBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		starved := make(chan time.Duration, 1)
+		start := time.Now()
+		q := New(Config{MaxDepth: -1, Starved: func() { starved <- time.Since(start) }}, nil, nil)
+		q.Push(item("b", 1))
+		q.Push(item("b", 2))
+		it, err := q.Next(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Retry(it, 20*time.Second) // a 429 with Retry-After: 20
+		q.Hold(5)                   // a.test's URLs, on their way to the Store
+		go func() { q.Next(t.Context()) }()
+		select {
+		case at := <-starved:
+			if at > time.Second {
+				t.Errorf("Starved after %v, want within %v", at, time.Second)
+			}
+		case <-time.After(19 * time.Second):
+			t.Fatal("Starved not called while the only host with URLs in memory was backed off")
+		}
+		q.Release(5)
 	})
 }
