@@ -244,6 +244,15 @@ func (s *URLSpaces) Closed(p uint64) bool {
 	return ok && sp.closed
 }
 
+// ClosedURL reports whether u's pattern was closed: Closed(Pattern(u)),
+// without computing the pattern until a pattern has been closed.
+func (s *URLSpaces) ClosedURL(u *url.URL) bool {
+	if s == nil || s.closed.Load() == 0 {
+		return false
+	}
+	return s.Closed(s.Pattern(u))
+}
+
 // Active reports whether s can close a pattern (it is not off). Callers skip
 // computing patterns when it cannot.
 func (s *URLSpaces) Active() bool { return s != nil }
