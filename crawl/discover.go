@@ -21,6 +21,7 @@ const (
 	dropLinkCap   = "link-cap"    // a page had more links than the extractor keeps (counted per page)
 	dropInvalid   = "invalid-url" // the link is not a crawlable URL
 	dropCanonical = "canonical"   // the page's canonical URL is another page, which has its links (CanonicalIdentity)
+	dropURLSpace  = "url-space"   // the URL's pattern was closed as an infinite URL space (Config.URLSpaces)
 )
 
 // trapDrops names dedupe's trap reasons in the drops table.
@@ -100,6 +101,7 @@ func (e *Engine) links(it frontier.Item, res *fetch.Result, page *storage.Page, 
 		}
 	}
 	links := make([]storage.Link, 0, len(doc.Links))
+	space := e.watchSpace(res.URL, isHTML(res.ContentType) && skip == "")
 	for _, l := range doc.Links {
 		cu, err := e.canon.CanonicalURL(l.URL)
 		if err != nil {
@@ -118,10 +120,12 @@ func (e *Engine) links(it frontier.Item, res *fetch.Result, page *storage.Page, 
 			u, link.Queued = e.accept(cu, key, it.Depth+1, drops)
 			if u != nil {
 				found = append(found, *u)
+				space.found(cu)
 			}
 		}
 		links = append(links, link)
 	}
+	e.spaceDone(&space, it.URL, page.SimHash)
 	return links, found
 }
 
@@ -140,6 +144,10 @@ func (e *Engine) accept(cu *url.URL, key string, depth int, drops *[]storage.Dro
 	}
 	if reason := e.traps.Check(cu); reason != "" {
 		addDrop(drops, cmp.Or(trapDrops[reason], string(reason)), key)
+		return nil, false
+	}
+	if e.spaces.ClosedURL(cu) {
+		addDrop(drops, dropURLSpace, key)
 		return nil, false
 	}
 	id := dedupe.URLFingerprint(key)

@@ -63,6 +63,14 @@ type Config struct {
 	// repeated segments, query variants per path); the zero value means
 	// dedupe's defaults.
 	Traps dedupe.TrapConfig
+	// URLSpaces configures the defence against infinite URL spaces that the
+	// trap checks do not see (dedupe.URLSpaces): a URL pattern whose pages
+	// come MaxRun in a row as near-duplicates that lead nowhere new is
+	// closed, and its URLs found afterwards are dropped as "url-space". It
+	// needs the extractor's text fingerprints (extract.Config.NewTextHasher)
+	// and is idle without them. The zero value means dedupe's defaults (on,
+	// 50 pages); MaxRun -1 turns it off.
+	URLSpaces dedupe.URLSpaceConfig
 	// Sitemaps queues, before the crawl starts, the pages listed in the
 	// sitemaps of the seeds' hosts (robots.txt Sitemap lines and
 	// /sitemap.xml), as seeds (see package sitemap for the caps).
@@ -84,10 +92,11 @@ type Engine struct {
 	perHost hostCounts
 	canon   *dedupe.Canonicalizer
 	traps   *dedupe.Traps
-	pause   pauser    // Pause and Resume
-	live    liveRun   // the Run in progress, for AddSeeds
-	notes   waitNotes // why hosts wait for a retry, for Hosts
-	tally   tally     // pages per host and the latest errors, for HostTallies and RecentErrors
+	pause   pauser            // Pause and Resume
+	live    liveRun           // the Run in progress, for AddSeeds
+	notes   waitNotes         // why hosts wait for a retry, for Hosts
+	tally   tally             // pages per host and the latest errors, for HostTallies and RecentErrors
+	spaces  *dedupe.URLSpaces // nil when off, or when the extractor does not fingerprint text
 }
 
 // hostCounts counts the URLs queued per host, for Config.MaxPagesPerHost.
@@ -199,6 +208,9 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	}
 	*e = Engine{cfg: cfg, state: state, fetcher: fetcher, extract: ex, log: log, front: front, known: known, scope: sc,
 		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}
+	if ex != nil && ex.HashesText() {
+		e.spaces = dedupe.NewURLSpaces(cfg.URLSpaces)
+	}
 	return e, nil
 }
 

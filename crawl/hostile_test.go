@@ -396,6 +396,20 @@ func TestHostilePDF(t *testing.T) {
 	checkNotParsed(t, o, testserver.PathPDF, "application/pdf")
 }
 
+// TestHostileBinaryDeclaredHTML: binaries of several kinds sent as
+// text/html are stored with the type their bytes sniff as and never parsed:
+// the <a href> among their bytes is not followed.
+func TestHostileBinaryDeclaredHTML(t *testing.T) {
+	var paths []string
+	for _, k := range testserver.BinaryAsHTML() {
+		paths = append(paths, k.Path)
+	}
+	o := crawlHostile(t, hostileRun{Site: hostileSite, Paths: paths})
+	for _, k := range testserver.BinaryAsHTML() {
+		checkNotParsed(t, o, k.Path, k.Sniffed)
+	}
+}
+
 // TestHostileMissingContentType: without a Content-Type the type is
 // sniffed: the HTML page is stored as text/html and its link followed; the
 // PNG is stored as image/png and not parsed.

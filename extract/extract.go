@@ -127,6 +127,10 @@ func New(cfg Config) *Extractor {
 	return e
 }
 
+// HashesText reports whether e fingerprints each document's text
+// (Config.NewTextHasher): whether Document.TextHash means anything.
+func (e *Extractor) HashesText() bool { return e.hashMax > 0 }
+
 // Document is what Extract found in one HTML page. The caller owns it: it
 // holds no reference to the body, and its URLs are new values, so changing
 // them does not change the page URL given to Extract.

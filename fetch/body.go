@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -212,4 +213,51 @@ func charsetParam(contentType string) string {
 		return strings.ToLower(strings.TrimSpace(v))
 	}
 	return ""
+}
+
+// sniffLen is how much of a body sniffBinary reads: WHATWG MIME Sniffing's resource header
+// (1445 bytes), which also covers http.DetectContentType's 512.
+const sniffLen = 1445
+
+// sniffBinary returns the media type of a body declared as HTML (or XHTML) whose first bytes
+// say it is not text, or "" when they could be text. It catches what a server mislabels:
+// a known binary signature (PNG, GIF, JPEG, PDF, ZIP, gzip, fonts, media: anything
+// http.DetectContentType names outside text/*), or, where none matches, a "binary data byte"
+// (WHATWG MIME Sniffing: 0x00-0x08, 0x0B, 0x0E-0x1A, 0x1C-0x1F, NUL included) in the first
+// sniffLen bytes, which gives "application/octet-stream". Text in UTF-16 is full of NULs, so
+// a UTF-16 byte order mark or a utf-16 or utf-32 charset (charset: the header's, lower-case)
+// leaves the signatures alone to decide.
+func sniffBinary(body []byte, charset string) string {
+	head := body[:min(len(body), sniffLen)]
+	if len(head) == 0 || bytes.HasPrefix(head, []byte{0xfe, 0xff}) || bytes.HasPrefix(head, []byte{0xff, 0xfe}) {
+		return ""
+	}
+	wide := strings.HasPrefix(charset, "utf-16") || strings.HasPrefix(charset, "utf-32")
+	mt := mediaType(http.DetectContentType(head))
+	switch {
+	case mt == "application/octet-stream" && wide:
+		return "" // no signature, only DetectContentType's own binary-byte test, which wide text fails
+	case !strings.HasPrefix(mt, "text/"):
+		return mt
+	case wide:
+		return ""
+	}
+	for _, c := range head {
+		if c < 0x20 && isBinaryDataByte(c) {
+			return "application/octet-stream"
+		}
+	}
+	return ""
+}
+
+// isBinaryDataByte reports whether c (below 0x20) is a WHATWG "binary data byte": a control
+// character other than TAB, LF, FF, CR and ESC.
+func isBinaryDataByte(c byte) bool {
+	return c != '\t' && c != '\n' && c != '\f' && c != '\r' && c != 0x1b
+}
+
+// isHTMLType reports whether mt (a media type as mediaType returns it) declares HTML, which
+// callers parse for links.
+func isHTMLType(mt string) bool {
+	return mt == "text/html" || mt == "application/xhtml+xml"
 }

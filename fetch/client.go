@@ -72,16 +72,19 @@ type Request struct {
 // Result is a completed exchange. The Client keeps no reference to it.
 //
 // ContentType is the media type of the Content-Type header whenever the header has one, even
-// when the body looks like something else (an HTML body sent as image/png stays image/png);
-// only when the header is absent, empty or has no media type (";;") is it sniffed from the
-// body (http.DetectContentType). Callers parse only what ContentType calls HTML.
+// when the body looks like something else (an HTML body sent as image/png stays image/png),
+// with one exception: a body declared as text/html or application/xhtml+xml whose first bytes
+// are binary (a PNG, GIF, JPEG, PDF, ZIP or gzip signature, NUL or another WHATWG "binary data
+// byte") gets the type it sniffs as ("image/png", or "application/octet-stream" for bytes
+// alone). When the header is absent, empty or has no media type (";;") the type is sniffed
+// from the body (http.DetectContentType). Callers parse only what ContentType calls HTML.
 type Result struct {
 	URL          *url.URL      // as requested
 	FinalURL     *url.URL      // after redirects
 	Redirects    []string      // each hop's target in order; empty when none
 	Status       int           // final status code
 	Header       http.Header   // final response headers
-	ContentType  string        // media type only, lower-case ("text/html"); sniffed when absent
+	ContentType  string        // media type only, lower-case ("text/html"); sniffed when absent, or when HTML is binary
 	Charset      string        // charset parameter of the Content-Type header, lower-case; "" when absent
 	ETag         string        // ETag header as sent (quotes and W/ kept); "" when absent
 	LastModified string        // Last-Modified header as sent, unparsed; "" when absent
@@ -290,8 +293,14 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		res.Body = body
 		res.Truncated = truncated
 		res.Size = int64(len(body))
-		if res.ContentType == "" && len(body) > 0 {
+		switch {
+		case len(body) == 0:
+		case res.ContentType == "":
 			res.ContentType = mediaType(http.DetectContentType(body))
+		case isHTMLType(res.ContentType):
+			if mt := sniffBinary(body, res.Charset); mt != "" {
+				res.ContentType = mt // a binary labelled HTML is not parsed
+			}
 		}
 		res.Duration = time.Since(start)
 		if (resp.StatusCode < 200 || resp.StatusCode > 299) && resp.StatusCode != http.StatusNotModified {

@@ -240,6 +240,8 @@ func (h *host) respondMode(w http.ResponseWriter, r *http.Request, key string) (
 		return h.serveTrap(w, r)
 	case cfg.Sitemaps && (path == PathSitemap || path == PathSitemapIndex || strings.HasPrefix(path, "/sitemaps/")):
 		return h.serveSitemap(w, r)
+	case cfg.Blog > 0 && strings.HasPrefix(path, PathBlog):
+		return h.serveBlog(w, path)
 	case cfg.Orphans > 0 && strings.HasPrefix(path, PathOrphanPrefix):
 		return h.serveOrphan(w, path)
 	}

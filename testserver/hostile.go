@@ -222,6 +222,8 @@ func (h *host) serveHostile(w http.ResponseWriter, r *http.Request, key string) 
 	case strings.HasPrefix(path, PathTinyPrefix), strings.HasPrefix(path, PathOddPrefix),
 		strings.HasPrefix(path, PathDecoyPrefix):
 		return writeTinyPage(w, "Tiny page", path), true
+	case strings.HasPrefix(path, PathBinaryAsHTMLPrefix):
+		return serveBinaryAsHTML(w, path[len(PathBinaryAsHTMLPrefix):])
 	case strings.HasPrefix(path, PathManyPrefix):
 		return writeTinyPage(w, "Many "+path[len(PathManyPrefix):], path), true
 	case strings.HasPrefix(path, "/hostile/chain/"):

@@ -81,6 +81,10 @@ type SiteConfig struct {
 	// that every host serves and that no page links to; only the sitemaps
 	// list them. 0 means none.
 	Orphans int
+	// Blog is the number of listing pages of a blog that every host serves
+	// under PathBlog (not linked from the root), each showing
+	// BlogPostsPerPage posts with their own text; 0 means none. See blog.go.
+	Blog int
 	// Validators makes every generated page (/p/<i>, the roots, and the
 	// pages Site.Change adds) carry a strong ETag derived from the seed, the
 	// page and its version, and a fixed Last-Modified per page and version,
@@ -189,6 +193,8 @@ func (cfg SiteConfig) withDefaults() (SiteConfig, error) {
 	switch {
 	case cfg.Orphans < 0:
 		return cfg, fmt.Errorf("%w: Orphans %d < 0", ErrInvalidConfig, cfg.Orphans)
+	case cfg.Blog < 0:
+		return cfg, fmt.Errorf("%w: Blog %d < 0", ErrInvalidConfig, cfg.Blog)
 	case !validRobotsMode(cfg.RobotsMode):
 		return cfg, fmt.Errorf("%w: unknown RobotsMode %q", ErrInvalidConfig, cfg.RobotsMode)
 	case cfg.RobotsMode != "" && cfg.Robots != "":

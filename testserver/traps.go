@@ -69,13 +69,14 @@ func (h *host) serveTrap(w http.ResponseWriter, r *http.Request) (int, bool) {
 		if !ok {
 			return 0, false
 		}
-		title = "Calendar " + monthPath(y, m)
-		links = []string{
+		// In the site's chrome, like the spaces of spaces.go: a month
+		// page is a near-duplicate of the others.
+		return writeChromePage(w, "Calendar "+monthPath(y, m)+": nothing is on this month", []string{
 			PathTrapCalendar + monthPath(addMonths(y, m, -1)),
 			PathTrapCalendar + monthPath(addMonths(y, m, 1)),
 			PathTrapCalendar + monthPath(y-1, m),
 			PathTrapCalendar + monthPath(y+1, m),
-		}
+		}), true
 	case strings.HasPrefix(path, PathTrapDeep):
 		depth := strings.Count(strings.Trim(path[len(PathTrapDeep):], "/"), "/") + 1
 		dir := path
@@ -124,7 +125,7 @@ func (h *host) serveTrap(w http.ResponseWriter, r *http.Request) (int, bool) {
 			qs("q", ns, "page", ms, "sort", "desc"),
 		}
 	default:
-		return 0, false
+		return h.serveSpace(w, r)
 	}
 	var b bytes.Buffer
 	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>")

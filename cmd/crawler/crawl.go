@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -260,6 +261,7 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(a.seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
 		},
+		URLSpaces: dedupe.URLSpaceConfig{MaxRun: cmp.Or(set.MaxURLSpace, -1)}, // 0 (off) is -1 to dedupe
 	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks,
 		NewTextHasher: func() extract.TextHasher { return new(dedupe.SimHasher) }}), log)
 	if err != nil {

@@ -66,6 +66,7 @@ func TestBadInput(t *testing.T) {
 		{"bad scope", []string{"crawl", "--db", db, "--scope", "planet", "http://127.0.0.1:1/"}, 2, `--scope "planet"`},
 		{"bad include", []string{"crawl", "--db", db, "--include", "(", "http://127.0.0.1:1/"}, 2, "--include"},
 		{"bad max-body", []string{"crawl", "--db", db, "--max-body", "lots", "http://127.0.0.1:1/"}, 2, "invalid size"},
+		{"negative max-url-space", []string{"crawl", "--db", db, "--max-url-space", "-1", "http://127.0.0.1:1/"}, 2, "--max-url-space must not be negative"},
 		{"unknown flag", []string{"crawl", "--frobnicate", "http://127.0.0.1:1/"}, 2, "frobnicate"},
 		{"unwritable db", []string{"crawl", "--db", filepath.Join(dir, "missing", "dir", "crawl.db"), "http://127.0.0.1:1/"}, 1, "does not exist"},
 		{"stats of missing file", []string{"stats", "--db", filepath.Join(dir, "nope.db")}, 1, "no such crawl file"},

@@ -45,6 +45,9 @@ type settings struct {
 	MaxPathDepth     int      `json:"max_path_depth"`
 	MaxRepeats       int      `json:"max_repeats"`
 	MaxQueryVariants int      `json:"max_query_variants"`
+	// MaxURLSpace is Config.URLSpaces.MaxRun, with 0 for off; a crawl file
+	// from before it was stored gets the default.
+	MaxURLSpace int `json:"max_url_space"`
 	// Recrawl is set by the run that started a recrawl and kept by the runs
 	// that continue it: they all send conditional requests.
 	Recrawl bool `json:"recrawl"`
@@ -61,6 +64,7 @@ func defaultSettings() settings {
 		Concurrency: 16, PerHost: 2, Rate: 2, Depth: -1, Scope: crawl.ScopeHost,
 		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3, MaxLinks: 10_000,
 		StripParams: slices.Clone(dedupe.DefaultStripParams), MaxURLLength: 2048, MaxPathDepth: 32, MaxRepeats: 3, MaxQueryVariants: 1000,
+		MaxURLSpace: 50,
 	}
 }
 
@@ -102,6 +106,7 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.MaxPathDepth, "max-path-depth", s.MaxPathDepth, "most path segments in a URL followed (-1 = no cap)")
 	fs.IntVar(&s.MaxRepeats, "max-repeats", s.MaxRepeats, "most times a run of path segments may repeat in a row, as in /a/b/a/b (-1 = no cap)")
 	fs.IntVar(&s.MaxQueryVariants, "max-query-variants", s.MaxQueryVariants, "most distinct queries followed per path (-1 = no cap)")
+	fs.IntVar(&s.MaxURLSpace, "max-url-space", s.MaxURLSpace, "close a URL pattern (per host, digits as one placeholder) after this many near-identical pages in a row that lead nowhere new, and drop its URLs as url-space (0 = off)")
 	fs.BoolVar(&s.AllowPrivate, "allow-private", s.AllowPrivate, "connect to loopback, private, link-local and other special-purpose addresses (by default only the seeds' own)")
 }
 
@@ -128,6 +133,8 @@ func (s *settings) validate() error {
 		return usagef("--max-pages-per-host must not be negative")
 	case s.MaxLinks < 1:
 		return usagef("--max-links must be at least 1")
+	case s.MaxURLSpace < 0:
+		return usagef("--max-url-space must not be negative (0 turns it off)")
 	case s.MaxURLLength == 0 || s.MaxURLLength < -1, s.MaxPathDepth == 0 || s.MaxPathDepth < -1,
 		s.MaxRepeats == 0 || s.MaxRepeats < -1, s.MaxQueryVariants == 0 || s.MaxQueryVariants < -1:
 		return usagef("--max-url-length, --max-path-depth, --max-repeats and --max-query-variants must be positive, or -1 for no cap")
@@ -210,6 +217,8 @@ func (s *settings) copyFlag(name string, dst *settings) {
 		dst.MaxRepeats = s.MaxRepeats
 	case "max-query-variants":
 		dst.MaxQueryVariants = s.MaxQueryVariants
+	case "max-url-space":
+		dst.MaxURLSpace = s.MaxURLSpace
 	}
 }
 

@@ -4,7 +4,7 @@
 // Usage:
 //
 //	testserver [-hosts N] [-pages N] [-links N] [-size BYTES] [-latency D] [-cross F] [-robots FILE] [-seed N]
-//	           [-hostile] [-traps] [-robots-mode MODE] [-sitemaps] [-orphans N] [-sample D]
+//	           [-hostile] [-traps] [-robots-mode MODE] [-sitemaps] [-orphans N] [-blog N] [-sample D]
 //	testserver api [-addr ADDR] [-latency D | -latency-dist SPEC] [-error-rate F] [-hang] ... (see api.go)
 //
 // It prints the seed URL of each host on stdout, one per line, then "ready" on
@@ -87,7 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	robots := fs.String("robots", "", "serve the contents of `file` as robots.txt on every host (default: 404)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "`seed` of the link graph")
 	fs.BoolVar(&cfg.Hostile, "hostile", false, "also serve the hostile paths under /hostile/ (hangs, bombs, broken bodies, odd encodings), linked from each root")
-	fs.BoolVar(&cfg.Traps, "traps", false, "also serve the crawler traps under /trap/ (calendar, deep paths, session ids, query variants), linked from each root")
+	fs.BoolVar(&cfg.Traps, "traps", false, "also serve the crawler traps under /trap/ (calendar, deep paths, session ids, query variants), linked from each root, and the infinite URL spaces (/trap/events?month=2025-01, /trap/list?page=1, /trap/item/0123456789abcdef), not linked")
+	fs.IntVar(&cfg.Blog, "blog", 0, "serve a blog of `N` listing pages (older-posts pagination, 5 posts each) under /blog/ on every host, not linked from the root")
 	fs.StringVar(&cfg.RobotsMode, "robots-mode", "", "serve a misbehaving robots.txt: `mode` huge, slow, redirect, 404, 500 or 429")
 	fs.BoolVar(&cfg.Sitemaps, "sitemaps", false, "serve /sitemap.xml, /sitemap_index.xml and /sitemaps/*, named in robots.txt")
 	fs.IntVar(&cfg.Orphans, "orphans", 0, "serve `N` orphan pages /orphan/<k> per host, listed only in the sitemaps")

@@ -2,6 +2,7 @@ package robots
 
 import (
 	"bytes"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -85,7 +86,9 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzMatch checks rule.match against googleMatches, a direct port of
-// Google's RobotsMatchStrategy::Matches, on the same escaped pattern.
+// Google's RobotsMatchStrategy::Matches, on the same escaped pattern read as
+// RFC 9309 compares it: its plain '*' and final '$' special, its literal runs
+// and the path in normEscapes form (so "%2A" is a literal '*').
 func FuzzMatch(f *testing.F) {
 	f.Add("/a*b$", "/aXb")
 	f.Add("/*ab*abc$", "/xababcabc")
@@ -93,28 +96,90 @@ func FuzzMatch(f *testing.F) {
 	f.Add("$$", "/$")
 	f.Add("/a$b", "/a$b")
 	f.Add("/**", "/")
+	f.Add("/foo/bar/%62%61%7A", "/foo/bar/baz")
+	f.Add("/foo/bar?baz=https://foo.bar", "/foo/bar?baz=https%3A%2F%2Ffoo.bar")
+	f.Add("/path/file-with-a-%2A.html", "/path/file-with-a-*.html")
+	f.Add("/path/foo-%24", "/path/foo-$")
+	f.Add("/%2a*%24$", "/**$")
+	f.Add("/*?u=%3a*%2F$", "/x?u=:y/")
+	f.Add("/a%2541", "/a%41")
 	f.Fuzz(func(t *testing.T, pattern, path string) {
 		p := escapePattern([]byte(pattern))
 		if p == "" {
 			return
 		}
 		r := compile(p, false)
-		if got, want := r.match(path), googleMatches(path, p); got != want {
-			t.Fatalf("match(%q, %q) = %v, Google's Matches = %v", p, path, got, want)
+		norm, _ := normEscapes(path, false)
+		if got, want := r.match(norm), googleMatches(norm, patternTokens(p)); got != want {
+			t.Fatalf("match(%q, %q) = %v, Google's Matches = %v", p, norm, got, want)
 		}
 	})
 }
 
-// googleMatches is Google's RobotsMatchStrategy::Matches, kept simple: pos
-// holds the path offsets that the pattern read so far can end at.
-func googleMatches(path, pattern string) bool {
+// FuzzNormEscapes checks normEscapes' properties: it is idempotent, it changes
+// nothing but escapes (a string without '%' comes back as it was), and it
+// decodes an escape only to its own octet.
+func FuzzNormEscapes(f *testing.F) {
+	f.Add("/foo/bar/%62%61%7a?baz=https%3A%2f%2Ffoo.bar")
+	f.Add("/%25%2541%e3%83%84%zz%4")
+	f.Add("/%3F?%3F%26%3D%2A%24")
+	f.Fuzz(func(t *testing.T, s string) {
+		once, _ := normEscapes(s, false)
+		if twice, _ := normEscapes(once, false); twice != once {
+			t.Fatalf("normEscapes(%q) = %q, then %q", s, once, twice)
+		}
+		if !strings.Contains(s, "%") && once != s {
+			t.Fatalf("normEscapes(%q) = %q, want it unchanged", s, once)
+		}
+		if dec, err := url.PathUnescape(s); err == nil {
+			if want, err := url.PathUnescape(once); err == nil && want != dec {
+				t.Fatalf("normEscapes(%q) = %q: decodes to %q, want %q", s, once, want, dec)
+			}
+		}
+	})
+}
+
+// Tokens of patternTokens beside octets 0 to 255.
+const (
+	tokStar = -1 // a plain '*': any run of octets
+	tokEnd  = -2 // a plain final '$': the end of the path
+)
+
+// patternTokens reads an escaped pattern as the matcher does: a plain '*' is
+// tokStar, a plain final '$' tokEnd, and the runs between them are octets in
+// normEscapes form, a run being in the query once the pattern's '?' was read.
+func patternTokens(p string) []int {
+	end := strings.HasSuffix(p, "$")
+	if end {
+		p = p[:len(p)-1]
+	}
+	var toks []int
+	query := false
+	for i, run := range strings.Split(p, "*") {
+		if i > 0 {
+			toks = append(toks, tokStar)
+		}
+		run, query = normEscapes(run, query)
+		for j := 0; j < len(run); j++ {
+			toks = append(toks, int(run[j]))
+		}
+	}
+	if end {
+		toks = append(toks, tokEnd)
+	}
+	return toks
+}
+
+// googleMatches is Google's RobotsMatchStrategy::Matches over pattern tokens,
+// kept simple: pos holds the path offsets that the pattern read so far can end
+// at.
+func googleMatches(path string, pattern []int) bool {
 	pos := []int{0}
-	for i := 0; i < len(pattern); i++ {
-		c := pattern[i]
-		if c == '$' && i+1 == len(pattern) {
+	for _, c := range pattern {
+		if c == tokEnd {
 			return pos[len(pos)-1] == len(path)
 		}
-		if c == '*' {
+		if c == tokStar {
 			start := pos[0]
 			pos = pos[:0]
 			for p := start; p <= len(path); p++ {
@@ -124,7 +189,7 @@ func googleMatches(path, pattern string) bool {
 		}
 		next := pos[:0]
 		for _, p := range pos {
-			if p < len(path) && path[p] == c {
+			if p < len(path) && int(path[p]) == c {
 				next = append(next, p+1)
 			}
 		}

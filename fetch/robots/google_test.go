@@ -385,7 +385,11 @@ func TestIDEncoding(t *testing.T) {
 		// Percent encoded unreserved US-ASCII: /foo/bar/%62%61%7A -> NULL
 		// This is illegal according to RFC3986 and while it may work here due
 		// to simple string matching, it should not be relied on.
-		{unreserved, "FooBot", "http://foo.bar/foo/bar/baz", false},
+		//
+		// Trawl departs from Google here: RFC 9309 section 2.2.2 (its table's
+		// last row) says the rule /foo/bar/%62%61%7A matches /foo/bar/baz, and
+		// Google's own comment says not to rely on the opposite.
+		{unreserved, "FooBot", "http://foo.bar/foo/bar/baz", true},
 		{unreserved, "FooBot", "http://foo.bar/foo/bar/%62%61%7A", true},
 	})
 }

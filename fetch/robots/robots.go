@@ -78,8 +78,12 @@ func ValidAgent(agent string) bool {
 // the path and query are taken and the fragment dropped. An empty path means "/".
 // As in Google's matcher, a target that begins with "//" is read as
 // "//host/path"; callers holding a path that begins with "//" should pass the
-// full URL or use AllowedURL. Percent-escapes are compared with upper-case hex
-// digits; non-ASCII bytes in target are not escaped by Allowed.
+// full URL or use AllowedURL. Percent-escapes are compared as RFC 9309 section
+// 2.2.2 says: an escaped unreserved character is the character ("%62" is "b"),
+// "%2A" and "%24" in a pattern are a literal '*' and '$', and in the query the
+// reserved characters of a URL ("%3A%2F%2F" is "://") are compared decoded;
+// other escapes are compared with upper-case hex digits. Non-ASCII bytes in
+// target are not escaped by Allowed.
 //
 // The path /robots.txt is always allowed.
 func (d *Data) Allowed(agent, target string) bool {
@@ -119,7 +123,7 @@ func (d *Data) allowedPath(agent, path string) bool {
 	if len(groups) == 0 {
 		return true
 	}
-	path = upperEscapes(path)
+	path, _ = normEscapes(path, false)
 	best, allow := -1, true
 	for _, gi := range groups {
 		for _, r := range d.groups[gi].rules {
