@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/trawl/trawl/dedupe"
@@ -144,19 +145,24 @@ type waitNotes struct {
 
 type waitNote struct {
 	why   string
+	cause string // what went wrong, in a few words ("HTTP 500"); may be ""
 	until time.Time
 }
 
-// note records that host waits until until, because of why.
-func (w *waitNotes) note(host, why string, until time.Time) {
+// note records that host waits until until, because of why (and cause),
+// and reports whether that is news: the host had no current note with the
+// same reason and cause.
+func (w *waitNotes) note(host, why, cause string, until time.Time) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
 		w.m = map[string]waitNote{}
 	}
-	if _, ok := w.m[host]; ok || len(w.m) < maxWaitNotes {
-		w.m[host] = waitNote{why, until}
+	old, ok := w.m[host]
+	if ok || len(w.m) < maxWaitNotes {
+		w.m[host] = waitNote{why, cause, until}
 	}
+	return !ok || old.why != why || old.cause != cause || !old.until.After(time.Now())
 }
 
 // get returns host's note if it has not expired at now; expired notes are
@@ -178,6 +184,7 @@ type HostStatus struct {
 	frontier.HostState
 	NextAt time.Time // when it may be contacted next; zero when it may be now (or nothing is queued)
 	Wait   string    // why it waits (WaitBackoff, WaitRobots, ...); "" when it does not
+	Cause  string    // with WaitRobots, WaitBackoff or WaitRetry: what went wrong, in a few words ("HTTP 500"), when known
 }
 
 // Hosts returns up to n (at most 1,000) hosts with URLs queued or in flight,
@@ -199,7 +206,7 @@ func (e *Engine) Hosts(n int) []HostStatus {
 			s.NextAt, s.Wait = fw.BackoffUntil, WaitBackoff
 		case h.Queued == 0:
 		case noted && h.ReadyAt.After(now) && !h.Gated:
-			s.NextAt, s.Wait = h.ReadyAt, note.why
+			s.NextAt, s.Wait, s.Cause = h.ReadyAt, note.why, note.cause
 		case h.ReadyAt.After(now) && !h.Gated:
 			s.NextAt, s.Wait = h.ReadyAt, WaitRetry
 		case h.ReadyAt.After(now) && fw.CrawlDelay > 0:
@@ -214,6 +221,45 @@ func (e *Engine) Hosts(n int) []HostStatus {
 		out[i] = s
 	}
 	return out
+}
+
+// retryCause says in a few words what went wrong in err, a fetch error
+// that is retried: "HTTP 500", "timeout", "connection refused"; "" when it
+// cannot tell.
+func retryCause(err error) string {
+	if ru, ok := errors.AsType[*fetch.RobotsUnavailableError](err); ok && ru.Err != nil {
+		err = ru.Err // what kept robots.txt from being read
+	}
+	if se, ok := errors.AsType[*fetch.StatusError](err); ok {
+		return fmt.Sprintf("HTTP %d", se.Code)
+	}
+	switch class := errorClass(err); class {
+	case classTimeout:
+		return "timeout"
+	case classNetwork:
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return "connection refused"
+		}
+		return "network error"
+	}
+	return ""
+}
+
+// failureText says why a fetch failed with err, in a few words:
+// "robots.txt unavailable (HTTP 500)", "HTTP 503", "timeout", or its
+// error class.
+func failureText(err error) string {
+	cause := retryCause(err)
+	switch class := errorClass(err); {
+	case class == classRobotsUnavailable && cause != "":
+		return WaitRobots + " (" + cause + ")"
+	case class == classRobotsUnavailable:
+		return WaitRobots
+	case cause != "":
+		return cause
+	default:
+		return class
+	}
 }
 
 // retryReason says why a URL that failed with err waits before its retry.

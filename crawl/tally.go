@@ -22,6 +22,9 @@ type HostTally struct {
 	Pages  int64  // pages recorded, any outcome
 	Failed int64  // of Pages, no usable response (Progress.Failed)
 	Robots int64  // of Pages, refused by robots.txt (never requested)
+	// LastFailure says why the latest failed page failed, in a few words
+	// ("robots.txt unavailable (HTTP 500)", "timeout"); "" when none did.
+	LastFailure string
 }
 
 // RecentError is one of the latest pages recorded with an error.
@@ -45,7 +48,8 @@ type tally struct {
 }
 
 // record counts one recorded page of host.
-func (t *tally) record(host string, failed, robots bool, e *RecentError) {
+// failure is the failed page's reason in a few words; "" when it did not fail.
+func (t *tally) record(host string, failed, robots bool, failure string, e *RecentError) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.hosts == nil {
@@ -64,6 +68,7 @@ func (t *tally) record(host string, failed, robots bool, e *RecentError) {
 	h.Pages++
 	if failed {
 		h.Failed++
+		h.LastFailure = failure
 	}
 	if robots {
 		h.Robots++

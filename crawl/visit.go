@@ -21,7 +21,7 @@ import (
 // redirect targets it claimed are released unless it was recorded.
 func (r *crawlRun) visit(it frontier.Item, ack chan error) {
 	o := r.attempt(it)
-	if o.visit == nil || r.record(it, o.visit, ack) != nil {
+	if o.visit == nil || r.record(it, o.visit, o.failure, ack) != nil {
 		for _, a := range o.claimed { // a retry (or the next run) may follow them again
 			r.e.known.Remove(a.ID)
 		}
@@ -33,7 +33,9 @@ func (r *crawlRun) visit(it frontier.Item, ack chan error) {
 	if o.attempted { // a backoff sent nothing: it is not an attempt
 		it.Attempt++
 	}
-	r.e.notes.note(it.Host, o.why, time.Now().Add(o.after))
+	if r.e.notes.note(it.Host, o.why, o.cause, time.Now().Add(o.after)) && (o.why == WaitRobots || o.why == WaitBackoff) {
+		r.e.log.Info("host waits", "host", it.Host, "why", o.why, "cause", o.cause, "next_try_in", o.after.Round(time.Second))
+	}
 	r.e.front.Retry(it, o.after)
 }
 
@@ -45,6 +47,8 @@ type outcome struct {
 	attempted bool           // with retry: a request was sent (it counts as an attempt)
 	after     time.Duration
 	why       string // with retry: why it waits (WaitBackoff, WaitRobots, WaitRetry)
+	cause     string // with retry: what went wrong, in a few words (retryCause)
+	failure   string // with visit: why the fetch failed, in a few words (failureText); "" if it did not
 }
 
 // attempt fetches it and says what to record or whether to retry.
@@ -80,12 +84,15 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 		if d, ok := fetch.RetryDelay(err, it.Attempt); ok {
 			e.counts.retries.Add(1)
 			e.log.LogAttrs(ctx, slog.LevelDebug, "retry", slog.String("url", it.URL), slog.Int("attempt", it.Attempt+1), slog.Duration("after", d), slog.Any("err", err))
-			o.retry, o.attempted, o.after, o.why = true, true, d, retryReason(err)
+			o.retry, o.attempted, o.after, o.why, o.cause = true, true, d, retryReason(err), retryCause(err)
 			return o
 		}
 	}
 	o.visit = &storage.Visit{Aliases: o.claimed, Page: &storage.Page{Seq: it.Seq, FetchedAt: start.UTC(), Duration: time.Since(start), Refetch: e.cfg.Recrawl}}
 	r.describe(it, o.visit, res, err, req.Header != nil)
+	if err != nil {
+		o.failure = failureText(err)
+	}
 	return o
 }
 
@@ -180,8 +187,9 @@ func (r *crawlRun) describe(it frontier.Item, v *storage.Visit, res *fetch.Resul
 
 // record sends v to the writer and waits until it is committed: a page is
 // counted as done only once it is durable, so a crash refetches at most the
-// visits in flight. It returns the writer's error for the batch, or nil.
-func (r *crawlRun) record(it frontier.Item, v *storage.Visit, ack chan error) error {
+// visits in flight. failure is why the fetch failed, in a few words
+// (failureText). It returns the writer's error for the batch, or nil.
+func (r *crawlRun) record(it frontier.Item, v *storage.Visit, failure string, ack chan error) error {
 	e, page := r.e, v.Page
 	page.ID, page.URL, page.Host, page.Depth, page.Attempts = dedupe.URLFingerprint(it.URL), it.URL, it.Host, it.Depth, it.Attempt+1
 	v.CrawlID, v.Ack = e.cfg.CrawlID, ack
@@ -193,7 +201,7 @@ func (r *crawlRun) record(it frontier.Item, v *storage.Visit, ack chan error) er
 	if page.Error != "" {
 		recent = &RecentError{URL: it.URL, Status: page.Status, Class: page.ErrorClass, Error: page.Error, Failed: isFailed, At: time.Now()}
 	}
-	e.tally.record(it.Host, isFailed, page.ErrorClass == classRobots, recent)
+	e.tally.record(it.Host, isFailed, page.ErrorClass == classRobots, failure, recent)
 	e.counts.fetched.Add(1)
 	e.counts.status[min(page.Status/100, 5)].Add(1)
 	e.counts.links.Add(int64(distinctLinks(v.Links))) // as the writer stores them: once per target

@@ -54,23 +54,35 @@ func TestWaitingFor(t *testing.T) {
 	busy.Frontier.InFlight = 1
 	paused := busy
 	paused.Paused = true
-	host := func(name, wait string, in time.Duration) crawl.HostStatus {
-		return crawl.HostStatus{HostState: frontier.HostState{Host: name, Queued: 1}, Wait: wait, NextAt: now.Add(in)}
+	host := func(name, wait, cause string, in time.Duration) crawl.HostStatus {
+		return crawl.HostStatus{HostState: frontier.HostState{Host: name, Queued: 1}, Wait: wait, Cause: cause, NextAt: now.Add(in)}
 	}
-	hosts := []crawl.HostStatus{host("b.test", crawl.WaitRate, 2*time.Second), host("a.test", crawl.WaitBackoff, time.Second), {HostState: frontier.HostState{Host: "c.test"}}}
+	rated := []crawl.HostStatus{host("b.test", crawl.WaitRate, "", 2*time.Second), host("a.test", crawl.WaitRetry, "timeout", time.Second),
+		{HostState: frontier.HostState{Host: "c.test"}}}
+	backoff := append([]crawl.HostStatus{host("d.test", crawl.WaitBackoff, "", 3*time.Second)}, rated...)
+	robots := append([]crawl.HostStatus{
+		host("r1.test", crawl.WaitRobots, "HTTP 500", 50*time.Second),
+		host("r2.test", crawl.WaitRobots, "HTTP 500", 42*time.Second),
+		host("r3.test", crawl.WaitRobots, "connection refused", 10*time.Second),
+	}, backoff...)
 	tests := []struct {
-		name string
-		p    crawl.Progress
-		want string
+		name  string
+		p     crawl.Progress
+		hosts []crawl.HostStatus
+		want  string
 	}{
-		{"fetching", busy, ""},
-		{"paused", paused, "paused"},
-		{"waiting on the earliest host", idle, "waiting: a.test (backoff) until 12:00:01, in 1s"},
+		{"fetching", busy, rated, ""},
+		{"paused", paused, robots, "paused"},
+		{"waiting on the earliest host", idle, rated, "waiting: a.test (retry) until 12:00:01, in 1s"},
+		{"a backoff, while fetching", busy, backoff, "waiting: d.test (backoff) until 12:00:03, in 3s"},
+		{"robots.txt unavailable, grouped by cause", busy, robots,
+			"waiting: 2 hosts (robots.txt unavailable (HTTP 500)), the first r2.test until 12:00:42, in 42s; " +
+				"d.test (backoff) until 12:00:03, in 3s; r3.test (robots.txt unavailable (connection refused)) until 12:00:10, in 10s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := waitingFor(tt.p, hosts, now); got != tt.want {
-				t.Errorf("waitingFor = %q, want %q", got, tt.want)
+			if got := waitingFor(tt.p, tt.hosts, now); got != tt.want {
+				t.Errorf("waitingFor =\n%q\nwant\n%q", got, tt.want)
 			}
 		})
 	}

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/trawl/trawl/crawl"
@@ -170,6 +172,9 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	}
 	if !a.quiet {
 		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.dbPath))
+		if line := neverCrawled(engine.HostTallies()); line != "" {
+			fmt.Fprintln(a.stderr, line)
+		}
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
@@ -295,6 +300,38 @@ func union(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// maxNeverCrawled is how many hosts the never-crawled line names.
+const maxNeverCrawled = 10
+
+// neverCrawled names the hosts of which this run recorded pages but fetched
+// none (every page failed), and why the last one failed, sorted by host:
+// "never crawled: 2 hosts: a.test (robots.txt unavailable (HTTP 500)),
+// b.test (timeout)". It is "" when there is none.
+func neverCrawled(tallies []crawl.HostTally) string {
+	var hosts []crawl.HostTally
+	for _, h := range tallies {
+		if h.Pages > 0 && h.Failed == h.Pages && h.Host != crawl.OtherHosts {
+			hosts = append(hosts, h)
+		}
+	}
+	if len(hosts) == 0 {
+		return ""
+	}
+	slices.SortFunc(hosts, func(a, b crawl.HostTally) int { return strings.Compare(a.Host, b.Host) })
+	parts := make([]string, 0, min(len(hosts), maxNeverCrawled)+1)
+	for _, h := range hosts[:min(len(hosts), maxNeverCrawled)] {
+		parts = append(parts, fmt.Sprintf("%s (%s)", h.Host, cmp.Or(h.LastFailure, "failed")))
+	}
+	if len(hosts) > maxNeverCrawled {
+		parts = append(parts, fmt.Sprintf("and %d more", len(hosts)-maxNeverCrawled))
+	}
+	noun := "hosts"
+	if len(hosts) == 1 {
+		noun = "host"
+	}
+	return fmt.Sprintf("never crawled: %d %s: %s", len(hosts), noun, strings.Join(parts, ", "))
 }
 
 // summary is the line printed when a crawl ends: this run's counts (the

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,11 +51,16 @@ func progressLine(elapsed time.Duration, rate float64, f runFigures, waiting str
 	return b.String()
 }
 
-// waitingFor says what a crawl with nothing in flight waits for: the
-// pause, or the host that is contacted next, when and why.
+// waitingFor says what the crawl waits for: the pause; the hosts held back
+// by a backoff or an unavailable robots.txt, even while others are fetched
+// (heldBack); or, with nothing in flight, the host contacted next, when and
+// why.
 func waitingFor(p crawl.Progress, hosts []crawl.HostStatus, now time.Time) string {
 	if p.Paused {
 		return "paused"
+	}
+	if s := heldBack(hosts, now); s != "" {
+		return s
 	}
 	if p.Frontier.InFlight > 0 || p.Frontier.Queued == 0 {
 		return ""
@@ -68,7 +75,63 @@ func waitingFor(p crawl.Progress, hosts []crawl.HostStatus, now time.Time) strin
 	if next == nil {
 		return ""
 	}
-	return fmt.Sprintf("waiting: %s (%s) until %s, in %s", next.Host, next.Wait, next.NextAt.Format("15:04:05"), next.NextAt.Sub(now).Round(time.Second))
+	return "waiting: " + untilText(next.Host, next.Wait, next.NextAt, now)
+}
+
+// heldBack says how many hosts wait on a backoff or an unavailable
+// robots.txt, grouped by why (with the cause when known), the most first:
+// "waiting: 3 hosts (robots.txt unavailable (HTTP 500)), the first
+// a.test until 12:00:42, in 42s". It is "" when none does.
+func heldBack(hosts []crawl.HostStatus, now time.Time) string {
+	type group struct {
+		why  string
+		n    int
+		next *crawl.HostStatus
+	}
+	var groups []*group
+	byWhy := map[string]*group{}
+	for i := range hosts {
+		h := &hosts[i]
+		if (h.Wait != crawl.WaitRobots && h.Wait != crawl.WaitBackoff) || !h.NextAt.After(now) {
+			continue
+		}
+		why := h.Wait
+		if h.Cause != "" {
+			why += " (" + h.Cause + ")"
+		}
+		g := byWhy[why]
+		if g == nil {
+			g = &group{why: why}
+			byWhy[why] = g
+			groups = append(groups, g)
+		}
+		g.n++
+		if g.next == nil || h.NextAt.Before(g.next.NextAt) {
+			g.next = h
+		}
+	}
+	if len(groups) == 0 {
+		return ""
+	}
+	slices.SortFunc(groups, func(a, b *group) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.why, b.why)) })
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		if g.n == 1 {
+			parts[i] = untilText(g.next.Host, g.why, g.next.NextAt, now)
+		} else {
+			parts[i] = fmt.Sprintf("%d hosts (%s), the first %s", g.n, g.why, untilText(g.next.Host, "", g.next.NextAt, now))
+		}
+	}
+	return "waiting: " + strings.Join(parts, "; ")
+}
+
+// untilText is "host (why) until 12:00:40, in 38s", without the
+// parenthesis when why is "".
+func untilText(host, why string, at, now time.Time) string {
+	if why != "" {
+		host += " (" + why + ")"
+	}
+	return fmt.Sprintf("%s until %s, in %s", host, at.Format("15:04:05"), at.Sub(now).Round(time.Second))
 }
 
 // isTerminal reports whether w is a terminal.

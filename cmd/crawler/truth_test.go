@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trawl/trawl/crawl"
 	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/testserver"
 )
@@ -344,3 +346,41 @@ func TestCountersAgree(t *testing.T) {
 }
 
 func testLog(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(t.Output(), nil)) }
+
+// TestNeverCrawledSummary: a seed whose robots.txt answers 500 is never
+// crawled; the end of the crawl says so, and why, beside a host that was.
+func TestNeverCrawledSummary(t *testing.T) {
+	ok := startSite(t, testserver.SiteConfig{Hosts: 1, Pages: 5, LinksPerPage: 2, Seed: 1})
+	down := startSite(t, testserver.SiteConfig{Hosts: 1, Pages: 5, LinksPerPage: 2, Seed: 2, RobotsMode: testserver.Robots500})
+	db := filepath.Join(t.TempDir(), "crawl.db")
+	_, stderr, code := runCmd(t, append([]string{"crawl", "--db", db, "--rate", "0", "--retries", "0"},
+		append(ok.Seeds(), down.Seeds()...)...)...)
+	if code != 3 {
+		t.Fatalf("crawl: exit %d, want 3 (the seed of the host without robots.txt failed)\n%s", code, stderr)
+	}
+	want := fmt.Sprintf("never crawled: 1 host: %s (robots.txt unavailable (HTTP 500))", down.Hosts()[0])
+	if !strings.Contains(stderr, want+"\n") {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	if strings.Contains(stderr, ok.Hosts()[0]+" (") {
+		t.Errorf("the host that was crawled is named among those never crawled:\n%s", stderr)
+	}
+}
+
+func TestNeverCrawledLine(t *testing.T) {
+	var tallies []crawl.HostTally
+	for i := range 12 {
+		tallies = append(tallies, crawl.HostTally{Host: fmt.Sprintf("h%02d.test", i), Pages: 2, Failed: 2, LastFailure: "timeout"})
+	}
+	tallies = append(tallies, crawl.HostTally{Host: "fine.test", Pages: 3, Failed: 2, LastFailure: "HTTP 503"},
+		crawl.HostTally{Host: crawl.OtherHosts, Pages: 1, Failed: 1})
+	got := neverCrawled(tallies)
+	want := "never crawled: 12 hosts: h00.test (timeout), h01.test (timeout), h02.test (timeout), h03.test (timeout), " +
+		"h04.test (timeout), h05.test (timeout), h06.test (timeout), h07.test (timeout), h08.test (timeout), h09.test (timeout), and 2 more"
+	if got != want {
+		t.Errorf("neverCrawled =\n%q\nwant\n%q", got, want)
+	}
+	if got := neverCrawled(tallies[12:13]); got != "" {
+		t.Errorf("neverCrawled of a host with a page fetched = %q, want \"\"", got)
+	}
+}
