@@ -1,9 +1,7 @@
 package storage
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -29,7 +27,7 @@ func TestWriteLeasedVisit(t *testing.T) {
 	if !slices.EqualFunc(leased, queued, func(a, b URL) bool { return a.URL == b.URL && a.Seq == b.Seq && a.ID == b.ID }) {
 		t.Fatalf("leased %+v, want what was queued %+v", leased, queued)
 	}
-	before := snapshotRows(t, db, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`)
+	before := dump(t, db.ro, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`)
 
 	ok, down := leased[0], leased[1]
 	commitOne(t, db,
@@ -37,7 +35,7 @@ func TestWriteLeasedVisit(t *testing.T) {
 			Links: []Link{{Dst: down.URL, Queued: true}}},
 		Visit{Page: &Page{ID: down.ID, Seq: down.Seq, URL: down.URL, Host: "a.test", Error: "connection refused"}})
 
-	if after := snapshotRows(t, db, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`); !slices.Equal(after, before) {
+	if after := dump(t, db.ro, `SELECT id, url, host_id, depth, seq, crawl_id FROM url ORDER BY id`); !slices.Equal(after, before) {
 		t.Errorf("url rows changed by leased visits:\n%v\nwant\n%v", after, before)
 	}
 	for _, tt := range []struct {
@@ -88,41 +86,6 @@ func checkCounts(t *testing.T, db *DB, when string, queued, done, failed int64) 
 	}
 }
 
-// snapshotRows returns query's rows, each formatted as one string, its
-// columns joined by "|".
-func snapshotRows(t *testing.T, db *DB, query string) []string {
-	t.Helper()
-	rows, err := db.ro.QueryContext(t.Context(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = fmt.Sprint(v)
-		}
-		out = append(out, strings.Join(parts, "|"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestWritePageTwiceInBatch: a URL fetched twice in one batch (a retry
 // recorded twice) keeps one page row, the last one sent.
 func TestWritePageTwiceInBatch(t *testing.T) {
@@ -131,8 +94,8 @@ func TestWritePageTwiceInBatch(t *testing.T) {
 		Visit{Page: &Page{URL: "https://a.test/p", Host: "a.test", Error: "connection refused"}},
 		Visit{Page: &Page{URL: "https://a.test/p", Host: "a.test", Status: 200, Title: "second"}},
 		Visit{Page: &Page{URL: "https://a.test/q", Host: "a.test", Status: 200, Title: "other"}})
-	if got := snapshotRows(t, db, `SELECT url, title, state FROM pages JOIN urls USING (url) ORDER BY url`); !slices.Equal(got,
-		[]string{"https://a.test/p|second|done", "https://a.test/q|other|done"}) {
+	if got := dump(t, db.ro, `SELECT url, title, state FROM pages JOIN urls USING (url) ORDER BY url`); !slices.Equal(got,
+		[]string{`"https://a.test/p" "second" "done"`, `"https://a.test/q" "other" "done"`}) {
 		t.Errorf("pages = %q, want the second fetch of /p and /q, both done", got)
 	}
 }
