@@ -50,6 +50,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	return serve(ctx, args, func(net.Addr) { fmt.Fprintln(os.Stderr, "ready") })
+}
+
+// serve is run with ready called, with the listener's address, once it
+// accepts connections.
+func serve(ctx context.Context, args []string, ready func(net.Addr)) error {
 	fs := flag.NewFlagSet("plain", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	timeout := fs.Duration("timeout", 300*time.Millisecond, "deadline of each request")
@@ -81,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	fmt.Fprintln(os.Stderr, "ready")
+	ready(ln.Addr())
 	select {
 	case err := <-done:
 		return err

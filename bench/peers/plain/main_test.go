@@ -31,25 +31,21 @@ func TestPlainMerges(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
+	listening := make(chan net.Addr, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", addr, "-timeout", "200ms",
-			"-backend", up.URL + "/a/{id}", "-backend", up.URL + "/b/{id}", "-backend", up.URL + "/slow"})
+		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-timeout", "200ms",
+			"-backend", up.URL + "/a/{id}", "-backend", up.URL + "/b/{id}", "-backend", up.URL + "/slow"},
+			func(a net.Addr) { listening <- a })
 	}()
-	var resp *http.Response
-	for range 100 {
-		if resp, err = http.Get("http://" + addr + "/users/7"); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the listener
+	var addr net.Addr
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
 	}
+	resp, err := http.Get("http://" + addr.String() + "/users/7")
 	if err != nil {
 		t.Fatal(err)
 	}
