@@ -38,20 +38,20 @@ func slowUpstream(t *testing.T, delay time.Duration) (*httptest.Server, <-chan s
 }
 
 // listenAddr waits for the "listening" log record in logs and returns its addr.
-func listenAddr(t *testing.T, logs func() string) string {
+func listenAddr(t *testing.T, logs *syncBuffer) string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		for line := range strings.SplitSeq(logs(), "\n") {
+	var addr string
+	logs.waitFor(t, "the listening record", func(text string) bool {
+		for line := range strings.SplitSeq(text, "\n") {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				return rec.Addr
+				addr = rec.Addr
+				return true
 			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("no listening record in the logs:\n%s", logs())
-	return ""
+		return false
+	})
+	return addr
 }
 
 // inFlight sends GET url in the background; the result arrives on the channel.
@@ -92,7 +92,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-config", path, "-addr", "127.0.0.1:0"}, io.Discard, stderr) }()
-	addr := listenAddr(t, stderr.String)
+	addr := listenAddr(t, stderr)
 
 	answer := inFlight("http://" + addr + "/slow")
 	waitFor(t, arrived, "the request to reach the backend")
@@ -124,7 +124,7 @@ func TestShutdownTimeout(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-config", path, "-addr", "127.0.0.1:0"}, io.Discard, stderr) }()
-	addr := listenAddr(t, stderr.String)
+	addr := listenAddr(t, stderr)
 	answer := inFlight("http://" + addr + "/slow")
 	waitFor(t, arrived, "the request to reach the backend")
 	start := time.Now()
@@ -198,7 +198,7 @@ func TestSIGTERM(t *testing.T) {
 		cmd.Process.Kill()
 		<-exited
 	})
-	addr := listenAddr(t, stderr.String)
+	addr := listenAddr(t, stderr)
 	answer := inFlight("http://" + addr + "/slow")
 	waitFor(t, arrived, "the request to reach the backend")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -89,14 +89,43 @@ func (u *upstream) requestIDs() []string {
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
 type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
+	mu      sync.Mutex // guards b and changed
+	b       bytes.Buffer
+	changed chan struct{} // closed by the next Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor returns the text once ok says it holds what the caller waits
+// for, waking on each Write; after 20 s it fails the test, naming what.
+func (s *syncBuffer) waitFor(t *testing.T, what string, ok func(text string) bool) string {
+	t.Helper()
+	limit := time.After(20 * time.Second)
+	for {
+		s.mu.Lock()
+		text := s.b.String()
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		if ok(text) {
+			return text
+		}
+		select {
+		case <-changed:
+		case <-limit:
+			t.Fatalf("waited 20 s for %s; the logs:\n%s", what, text)
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {
