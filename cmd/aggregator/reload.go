@@ -87,26 +87,38 @@ func (s *service) install(g *generation) *generation {
 // before it is read: an editor or a copy writes it in several steps.
 const reloadDebounce = 100 * time.Millisecond
 
+// watchConfig starts watching path's directory, before the service says it
+// listens, so that no change made after that is missed; nil when watch is
+// off or the watch cannot be had (then SIGHUP alone reloads).
+func (s *service) watchConfig(path string, watch bool) *fsnotify.Watcher {
+	if !watch || path == "" {
+		return nil
+	}
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		if err = w.Add(filepath.Dir(path)); err != nil {
+			w.Close()
+		}
+	}
+	if err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "config watch unavailable; reload on SIGHUP only",
+			slog.String("file", path), slog.String("err", err.Error()))
+		return nil
+	}
+	return w
+}
+
 // reloadLoop reloads the configuration file at path on each value from hup
-// and, with watch, each time the file changes, until stop is closed. The
+// and, with w (watchConfig), each time the file changes, until stop is closed, and then closes w. The
 // directory is watched rather than the file, so that a file replaced by a
 // rename (as editors and config tools write) is still seen. A replaced
 // generation drains in a goroutine counted by retired.
-func (s *service) reloadLoop(path string, hup <-chan os.Signal, watch bool, stop <-chan struct{}, retired *sync.WaitGroup) {
+func (s *service) reloadLoop(path string, hup <-chan os.Signal, w *fsnotify.Watcher, stop <-chan struct{}, retired *sync.WaitGroup) {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
-	if watch && path != "" {
-		w, err := fsnotify.NewWatcher()
-		if err == nil {
-			err = w.Add(filepath.Dir(path))
-		}
-		if err != nil {
-			s.log.LogAttrs(context.Background(), slog.LevelWarn, "config watch unavailable; reload on SIGHUP only",
-				slog.String("file", path), slog.String("err", err.Error()))
-		} else {
-			defer w.Close()
-			events, errs = w.Events, w.Errors
-		}
+	if w != nil {
+		defer w.Close()
+		events, errs = w.Events, w.Errors
 	}
 	name := filepath.Clean(path)
 	var debounce <-chan time.Time

@@ -71,7 +71,8 @@ func serve(ctx context.Context, cfg *fileConfig, path string, data []byte, hup <
 	wg.Go(func() { logw.flushEvery(100*time.Millisecond, stopFlush) })
 	stopReload := make(chan struct{})    // closed by serve once the server is shut down
 	var reloader, retired sync.WaitGroup // the reload loop; the generations it replaced, draining
-	reloader.Go(func() { svc.reloadLoop(path, hup, !sc.NoWatch, stopReload, &retired) })
+	watcher := svc.watchConfig(path, !sc.NoWatch)
+	reloader.Go(func() { svc.reloadLoop(path, hup, watcher, stopReload, &retired) })
 	defer reloader.Wait() // after close(stopReload), on every path
 	defer func() {
 		close(stopFlush)
