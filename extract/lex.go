@@ -1,0 +1,79 @@
+package extract
+
+import (
+	"strings"
+
+	"golang.org/x/net/html"
+)
+
+// Byte-level helpers of the pass over the tokens: attribute values, tokens
+// in attribute lists, ASCII case.
+
+// attrValue returns the value of the current tag's attribute key.
+func attrValue(z *html.Tokenizer, key string) ([]byte, bool) {
+	for more := true; more; {
+		var k, v []byte
+		k, v, more = z.TagAttr()
+		if string(k) == key {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// asciiSpace is ASCII whitespace as HTML defines it.
+const asciiSpace = "\t\n\f\r "
+
+// isASCIISpace reports whether c is ASCII whitespace as HTML defines it.
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// nextToken returns the first non-empty run of bytes in s not in seps, and
+// what follows it.
+func nextToken(s []byte, seps string) (tok, rest []byte) {
+	i := 0
+	for i < len(s) && strings.IndexByte(seps, s[i]) >= 0 {
+		i++
+	}
+	j := i
+	for j < len(s) && strings.IndexByte(seps, s[j]) < 0 {
+		j++
+	}
+	return s[i:j], s[j:]
+}
+
+// hasToken reports whether the space-separated token list s holds tok,
+// compared case-insensitively, as for the rel attribute.
+func hasToken(s []byte, tok string) bool {
+	for len(s) > 0 {
+		var t []byte
+		t, s = nextToken(s, asciiSpace)
+		if equalFoldASCII(t, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFoldASCII reports whether b equals s, ignoring ASCII case only: HTML
+// keywords are ASCII, and Unicode folding would let "robot\u017f" match
+// "robots".
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if lowerASCII(b[i]) != lowerASCII(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,80 @@
+package extract
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// textBuilder normalises text as it arrives, doing in one pass what
+// strings.ToValidUTF8 and collapsing ASCII whitespace would, and stops
+// copying once the result is longer than max bytes.
+type textBuilder struct {
+	max     int // bytes kept
+	buf     []byte
+	space   bool // whitespace (or a word break) seen since the last byte written
+	invalid bool // the last thing written replaced invalid UTF-8
+	full    bool // buf holds more than max bytes
+}
+
+func (t *textBuilder) write(s []byte) {
+	for i := 0; i < len(s) && !t.full; {
+		c := s[i]
+		if isASCIISpace(c) {
+			t.space, t.invalid = true, false
+			i++
+			continue
+		}
+		if t.space && len(t.buf) > 0 {
+			t.buf = append(t.buf, ' ')
+			t.invalid = false // a space always has something after it
+		}
+		t.space = false
+		if c < utf8.RuneSelf {
+			// Copy a run of ASCII at once, words and the single spaces
+			// between them, no further than what fills the builder
+			// (len(t.buf) <= t.max here, so the run is not empty).
+			j, end := i+1, min(len(s), i+t.max-len(t.buf)+1)
+			for j < end {
+				if b := s[j]; b >= utf8.RuneSelf {
+					break
+				} else if b == ' ' {
+					if j+1 == end || s[j+1] >= utf8.RuneSelf || isASCIISpace(s[j+1]) {
+						break // a space at the end, before non-ASCII, or in a run
+					}
+					j += 2
+				} else if isASCIISpace(b) {
+					break
+				} else {
+					j++
+				}
+			}
+			t.buf = append(t.buf, s[i:j]...)
+			t.invalid = false
+			i = j
+		} else if r, n := utf8.DecodeRune(s[i:]); r == utf8.RuneError && n == 1 {
+			if !t.invalid { // one replacement per run of invalid bytes
+				t.buf = append(t.buf, "\uFFFD"...)
+				t.invalid = true
+			}
+			i++
+		} else {
+			t.buf = append(t.buf, s[i:i+n]...)
+			t.invalid = false
+			i += n
+		}
+		t.full = len(t.buf) > t.max
+	}
+}
+
+// String returns the text cut on a rune boundary to at most max bytes.
+func (t *textBuilder) String() string {
+	b := t.buf
+	if len(b) > t.max {
+		n := t.max
+		for n > 0 && !utf8.RuneStart(b[n]) {
+			n--
+		}
+		b = bytes.TrimRight(b[:n], " ")
+	}
+	return string(b)
+}
