@@ -52,11 +52,14 @@ func (db *DB) commitTx(ctx context.Context, ws *writeStmts, batch []Visit) (int,
 	defer tx.Rollback() // after Commit, a no-op returning sql.ErrTxDone
 	added, err := ws.writeBatch(ctx, tx, batch)
 	if err != nil {
+		ws.journaled = ws.saved
 		return 0, fmt.Errorf("write batch of %d visits: %w", len(batch), err)
 	}
 	if err := tx.Commit(); err != nil {
+		ws.journaled = ws.saved
 		return 0, fmt.Errorf("write batch of %d visits: commit: %w", len(batch), err)
 	}
+	ws.saved = ws.journaled
 	return added, nil
 }
 
@@ -114,6 +117,11 @@ func (ws *writeStmts) writeBatch(ctx context.Context, tx *sql.Tx, batch []Visit)
 	if _, err := tx.StmtContext(ectx, ws.saveSeq).ExecContext(ectx, ws.nextSeq); err != nil {
 		return 0, fmt.Errorf("save queue sequence: %w", err)
 	}
+	if ws.journaled != ws.saved {
+		if _, err := tx.StmtContext(ectx, ws.saveJournal).ExecContext(ectx, int64(ws.journaled)); err != nil {
+			return 0, fmt.Errorf("save the visit journal's place: %w", err)
+		}
+	}
 	return added, nil
 }
 
@@ -128,6 +136,17 @@ func (ws *writeStmts) reset() {
 	ws.marks, ws.inboxd, ws.links, ws.others = ws.marks[:0], ws.inboxd[:0], ws.links[:0], ws.others[:0]
 }
 
+// check reports what makes v impossible to store.
+func (v *Visit) check() error {
+	if len(v.Links) > 0 && v.Page == nil {
+		return fmt.Errorf("links of a visit without its page (first: %s)", v.Links[0].Dst)
+	}
+	if v.Page != nil && v.Page.URL == "" {
+		return errors.New("page without a URL")
+	}
+	return nil
+}
+
 // collect sorts the batch's rows into the buffers: fetched URLs (their
 // queue entries, or marks when their seq is unknown) and redirect targets
 // (marks), discovered URLs (for the inbox, numbered in batch order), links
@@ -136,14 +155,11 @@ func (ws *writeStmts) collect(ctx context.Context, tx *sql.Tx, batch []Visit, no
 	for i := range batch {
 		v := &batch[i]
 		crawlID := nullInt(v.CrawlID)
-		if len(v.Links) > 0 && v.Page == nil {
-			return fmt.Errorf("links of a visit without its page (first: %s)", v.Links[0].Dst)
+		if err := v.check(); err != nil {
+			return err
 		}
 		var pageID int64
 		if p := v.Page; p != nil {
-			if p.URL == "" {
-				return errors.New("page without a URL")
-			}
 			p.ID = idOf(p.ID, p.URL)
 			pageID = p.ID
 			hid, err := ws.hostID(ctx, tx, p.Host)

@@ -30,7 +30,7 @@ func startWrite(t *testing.T, db *DB, cfg WriterConfig) *stepWriter {
 	w := &stepWriter{rows: make(chan Visit), commits: make(chan batchResult, 16), done: make(chan error, 1)}
 	go func() {
 		// WithoutCancel: a cleanup's finish runs after t.Context ends.
-		w.done <- db.Write(context.WithoutCancel(t.Context()), cfg, w.rows, func(c Commit) {
+		w.done <- db.Write(context.WithoutCancel(t.Context()), direct(cfg), w.rows, func(c Commit) {
 			w.commits <- newBatchResult(c)
 		})
 	}()

@@ -63,6 +63,10 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 
 	readSeq = `SELECT value FROM counters WHERE name = 'seq'`
 	saveSeq = `UPDATE counters SET value = ? WHERE name = 'seq'`
+	// The number of the last visit journal record applied (see journal.go).
+	readJournaled = `SELECT coalesce((SELECT value FROM counters WHERE name = 'journal'), 0)`
+	saveJournaled = `INSERT INTO counters (name, value) VALUES ('journal', ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value`
 
 	// countDrops adds to a reason's tally.
 	countDrops = `INSERT INTO drops (reason, count, example) VALUES (?, ?, ?)
@@ -86,10 +90,12 @@ const maxHostIDs = 100_000
 // writeStmts are the writer's statements, prepared once on the write
 // connection for the life of a Write, and its reusable buffers.
 type writeStmts struct {
-	page, touch, dropLinks, host, saveSeq, drops, sitemap, merge, clear, hostName *sql.Stmt
-	mark, dequeue, inbox, link, other                                             multiRow
+	page, touch, dropLinks, host, saveSeq, saveJournal, drops, sitemap, merge, clear, hostName *sql.Stmt
+	mark, dequeue, inbox, link, other                                                          multiRow
 
 	nextSeq   int64            // url.seq of the next URL queued
+	journaled uint64           // the last visit journal record in the file (or in the transaction being written)
+	saved     uint64           // journaled as last stored
 	seqs      map[int64]int64  // url.seq by url.id of the batch's fetched URLs
 	pending   int              // rows in the inbox, committed
 	hostIDs   map[string]int64 // hosts.id by host, for hosts committed or in this batch
@@ -131,7 +137,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{{&ws.page, insertPage}, {&ws.touch, touchPage}, {&ws.dropLinks, dropLinks}, {&ws.host, hostID},
-		{&ws.saveSeq, saveSeq}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap},
+		{&ws.saveSeq, saveSeq}, {&ws.saveJournal, saveJournaled}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap},
 		{&ws.merge, mergeInbox}, {&ws.clear, clearInbox}, {&ws.hostName, hostName}}
 	for _, q := range single {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
@@ -162,6 +168,11 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 		ws.close()
 		return nil, fmt.Errorf("read queue sequence: %w", err)
 	}
+	if err := db.rw.QueryRowContext(ctx, readJournaled).Scan(&ws.journaled); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("read the visit journal's place: %w", err)
+	}
+	ws.saved = ws.journaled
 	if err := db.rw.QueryRowContext(ctx, countInbox).Scan(&ws.pending); err != nil {
 		ws.close()
 		return nil, fmt.Errorf("count the inbox: %w", err)
@@ -170,7 +181,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName} {
+	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.saveJournal, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName} {
 		if st != nil {
 			st.Close()
 		}

@@ -322,6 +322,12 @@ func (db *DB) LockCrawl() error {
 		return fmt.Errorf("lock %s: %w", db.path, err)
 	}
 	db.lock = f
+	// The crawl is ours now: apply the visits an earlier writer made
+	// durable in the journal and did not apply, before anything reads the
+	// queue.
+	if err := db.replay(context.Background()); err != nil {
+		return fmt.Errorf("lock %s: %w", db.path, err)
+	}
 	return nil
 }
 

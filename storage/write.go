@@ -1,9 +1,6 @@
 package storage
 
 import (
-	"context"
-	"errors"
-	"log/slog"
 	"time"
 )
 
@@ -102,13 +99,17 @@ type Visit struct {
 	Merge bool
 	// Ack is not stored: Write leaves it to the committed callback, which
 	// may tell the visit's sender that it is durable.
-	Ack chan error
+	Ack chan error `gob:"-"`
 }
 
-// Commit is what one of Write's transactions did, passed to its committed
-// callback.
+// Commit is what Write did, passed to its committed callback: either a
+// group of visits made durable (Batch, appended to the visit journal or
+// committed to SQLite), or a transaction that applied journaled visits
+// (Queued and Merged), or both at once.
 type Commit struct {
-	Batch []Visit // the visits, in the order received; the callback must not keep it
+	// Batch are the visits made durable, in the order received; the
+	// callback must not keep the slice.
+	Batch []Visit
 	// Queued are the URLs this transaction queued, in queue order: the
 	// inbox's URLs that the file did not have (each once). Empty unless the
 	// inbox was merged.
@@ -126,6 +127,14 @@ type Commit struct {
 type WriterConfig struct {
 	BatchSize  int           // visits per transaction; 0 means 256
 	FlushEvery time.Duration // how long a partial batch may linger for more visits; 0 means none (group commit)
+	// ApplyAt is how many journaled visits are applied to SQLite in one
+	// transaction; 0 means 1,024, and 1 means no journal: each group of
+	// visits is committed to SQLite before it is reported durable.
+	ApplyAt int
+	// ApplyEvery is how long journaled visits may wait to be applied when
+	// fewer than ApplyAt arrive (what a reader of the file sees lags the
+	// crawl by at most this); 0 means 500 ms.
+	ApplyEvery time.Duration
 	// MergeAt is how many discovered URLs the inbox holds before they are
 	// merged into the queue; 0 means 20,000. Large merges are what make
 	// the seen check cheap (a sorted pass over the url B-tree instead of a
@@ -140,119 +149,12 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	if c.MergeAt <= 0 {
 		c.MergeAt = 20_000
 	}
+	if c.ApplyAt <= 0 {
+		c.ApplyAt = 1024
+	}
+	if c.ApplyEvery <= 0 {
+		c.ApplyEvery = 500 * time.Millisecond
+	}
 
 	return c
-}
-
-// Write is the single writer: it receives visits from rows until the channel
-// is closed and commits them in batches, one transaction per batch: each
-// batch is whatever has queued up since the last commit (at most
-// cfg.BatchSize, lingering cfg.FlushEvery for more if set). It never stops receiving, even after an error, so senders need
-// no select; the caller closes rows.
-//
-// After each transaction Write calls committed (if not nil) with what it
-// did (Commit); a failed batch is rolled back as a whole. committed runs on
-// Write's goroutine and must not keep the batch: its backing array is
-// reused. Write goes on with later batches after a failure and returns the
-// first error once rows is closed and drained. Once rows is closed, the
-// inbox is merged: a writer that ends normally leaves every discovered URL
-// queued or known.
-//
-// ctx is used for the database calls only; pass context.WithoutCancel of the
-// crawl's context so that the final flush happens after a Ctrl-C. Only one
-// Write may run on a DB at a time.
-func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, committed func(Commit)) error {
-	cfg = cfg.withDefaults()
-	ws, prepErr := db.prepareWrite(ctx) // on failure every batch reports it; receiving goes on
-	if ws != nil {
-		defer ws.close()
-	}
-	batch := make([]Visit, 0, cfg.BatchSize)
-	timer := time.NewTimer(cfg.FlushEvery)
-	timer.Stop()
-	defer timer.Stop()
-
-	var firstErr error
-	var visits, batches, failed int
-	flush := func(final bool) {
-		merge := final && ws != nil && ws.pending > 0
-		for i := range batch {
-			merge = merge || batch[i].Merge
-		}
-		if len(batch) == 0 && !merge {
-			return
-		}
-		start := time.Now()
-		c := Commit{Batch: batch}
-		err := db.commit(ctx, ws, &c, cfg.MergeAt, merge)
-		if ws == nil {
-			err = errors.Join(err, prepErr)
-		}
-		batches++
-		visits += len(batch)
-		if err != nil {
-			failed++
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-		db.log.LogAttrs(ctx, slog.LevelDebug, "committed batch", slog.Int("visits", len(batch)),
-			slog.Int("merged", c.Merged), slog.Duration("elapsed", time.Since(start)), slog.Bool("ok", err == nil))
-		c.Err = err
-		if committed != nil {
-			committed(c)
-		}
-		clear(batch) // drop references to pages and links before reuse
-		batch = batch[:0]
-	}
-
-	closed := false
-	for !closed {
-		v, ok := <-rows
-		if !ok {
-			break
-		}
-		batch = append(batch, v)
-		// Group commit: take what is already waiting (up to BatchSize),
-		// linger FlushEvery for more, then commit. A sender that waits for
-		// its visit's commit (the crawl's workers do) loses at most the
-		// visits in flight to a crash.
-		var linger <-chan time.Time
-		if cfg.FlushEvery > 0 {
-			timer.Reset(cfg.FlushEvery)
-			linger = timer.C
-		}
-	gather:
-		for len(batch) < cfg.BatchSize {
-			select {
-			case v, ok := <-rows:
-				if !ok {
-					closed = true
-					break gather
-				}
-				batch = append(batch, v)
-				continue
-			default:
-			}
-			if linger == nil {
-				break
-			}
-			select {
-			case v, ok := <-rows:
-				if !ok {
-					closed = true
-					break gather
-				}
-				batch = append(batch, v)
-			case <-linger:
-				linger = nil
-			}
-		}
-		timer.Stop()
-		flush(false)
-	}
-	flush(true)
-	db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
-		slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
-	return firstErr
 }

@@ -29,7 +29,7 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	var got []batchResult // written by committed on Write's goroutine; read after done
 	done := make(chan error, 1)
 	go func() {
-		done <- db.Write(context.Background(), cfg, rows, func(c Commit) {
+		done <- db.Write(context.Background(), direct(cfg), rows, func(c Commit) {
 			got = append(got, newBatchResult(c))
 		})
 	}()
@@ -39,6 +39,15 @@ func runWrite(db *DB, cfg WriterConfig, visits []Visit) ([]batchResult, error) {
 	close(rows)
 	err := <-done
 	return got, err
+}
+
+// direct turns the visit journal off unless cfg sets ApplyAt: most tests here
+// are about what one SQLite transaction does (journal_test.go has the rest).
+func direct(cfg WriterConfig) WriterConfig {
+	if cfg.ApplyAt == 0 {
+		cfg.ApplyAt = 1
+	}
+	return cfg
 }
 
 // newBatchResult copies what committed may not keep: the batch is reused.
@@ -74,7 +83,7 @@ func commitOne(t *testing.T, db *DB, visits ...Visit) batchResult {
 	}
 	close(rows) // Write finds every visit waiting, then the close: one batch
 	var got []batchResult
-	err := db.Write(t.Context(), WriterConfig{BatchSize: max(len(visits), 1)}, rows, func(c Commit) {
+	err := db.Write(t.Context(), WriterConfig{BatchSize: max(len(visits), 1), ApplyAt: 1}, rows, func(c Commit) {
 		got = append(got, newBatchResult(c))
 	})
 	if err != nil {
@@ -206,7 +215,7 @@ func TestWriteCommittedSeesWholeVisit(t *testing.T) {
 	queued := map[string]int{} // how many commits reported each URL queued
 	var commits []int          // visits per commit
 	go func() {
-		done <- db.Write(t.Context(), WriterConfig{BatchSize: 4, FlushEvery: time.Hour}, rows, func(c Commit) {
+		done <- db.Write(t.Context(), WriterConfig{BatchSize: 4, FlushEvery: time.Hour, ApplyAt: 1}, rows, func(c Commit) {
 			commits = append(commits, len(c.Batch))
 			if c.Err != nil {
 				t.Errorf("committed err = %v", c.Err)
@@ -286,7 +295,7 @@ func TestWriteFlushEvery(t *testing.T) {
 	flushed := make(chan []string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- db.Write(t.Context(), WriterConfig{BatchSize: 100, FlushEvery: 20 * time.Millisecond}, rows,
+		done <- db.Write(t.Context(), WriterConfig{BatchSize: 100, FlushEvery: 20 * time.Millisecond, ApplyAt: 1}, rows,
 			func(c Commit) {
 				if len(c.Batch) == 0 {
 					return // the final flush's merge, after close
@@ -554,7 +563,7 @@ func BenchmarkWrite(b *testing.B) {
 	rows := make(chan Visit, 256)
 	done := make(chan error, 1)
 	go func() {
-		done <- db.Write(context.Background(), WriterConfig{}, rows, nil)
+		done <- db.Write(context.Background(), WriterConfig{ApplyAt: 1}, rows, nil)
 	}()
 	visits := 0
 	b.ReportAllocs()

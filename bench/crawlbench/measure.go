@@ -197,7 +197,7 @@ func parseCollyResult(out []byte) (collyResult, error) {
 
 // removeDB removes a SQLite file and its journal files.
 func removeDB(path string) {
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".visits", ".lock"} {
 		os.Remove(path + suffix)
 	}
 }
