@@ -37,8 +37,8 @@ type Config struct {
 	// then forgets old ones (which then cost the writer a lookup, never a
 	// duplicate). 0 means 32 MiB, enough for about 2 million URLs.
 	SeenMemory int
-	Window     int   // URLs of one host held in memory, the rest wait in the database; 0 means 512
-	MaxQueued  int   // URLs held in memory over all hosts; 0 means 200_000
+	Window     int   // URLs of one host held in memory, the rest wait in the database; 0 means a share of MaxQueued (see frontier.Config)
+	MaxQueued  int   // URLs held in memory over all hosts; 0 means 50_000
 	CrawlID    int64 // crawls.id these rows belong to (storage.DB.BeginCrawl)
 
 	// MaxPagesPerHost caps the URLs queued per host over the whole crawl file

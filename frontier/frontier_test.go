@@ -524,6 +524,34 @@ func byHost(urls []string) map[string][]string {
 	return out
 }
 
+// TestSharedWindow: without a Window, the hosts with URLs share MaxQueued
+// (at least 512 each): a host keeps its share in memory and only the rest
+// goes to the Store, to be leased back.
+func TestSharedWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newMemStore()
+		q := New(Config{MaxQueued: 2048, MaxDepth: -1}, nil, m)
+		var batch []Item
+		for i := 1; i <= 1500; i++ {
+			batch = append(batch, item("a", i), item("b", i))
+		}
+		got := write(q, m, batch...)
+		var stored [2]int
+		for i, p := range got {
+			if p == Stored {
+				stored[i%2]++
+			}
+		}
+		// Two hosts: 1,024 each in memory, the other 476 stored.
+		if stored != [2]int{476, 476} {
+			t.Errorf("stored per host = %v, want [476 476] (a share of 1,024 each in memory)", stored)
+		}
+		if got, want := drain(t, q, m, nil), len(batch); len(got) != want {
+			t.Fatalf("handed out %d URLs, want %d", len(got), want)
+		}
+	})
+}
+
 func TestWindowSpillsToStore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m := newMemStore()
