@@ -38,7 +38,7 @@ type Config struct {
 	// duplicate). 0 means 32 MiB, enough for about 2 million URLs.
 	SeenMemory int
 	Window     int   // URLs of one host held in memory, the rest wait in the database; 0 means a share of MaxQueued (see frontier.Config)
-	MaxQueued  int   // URLs held in memory over all hosts; 0 means 50_000
+	MaxQueued  int   // URLs held in memory over all hosts; 0 means 20_000
 	CrawlID    int64 // crawls.id these rows belong to (storage.DB.BeginCrawl)
 
 	// MaxPagesPerHost caps the URLs queued per host over the whole crawl file

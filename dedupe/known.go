@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -34,8 +35,8 @@ type Known struct {
 	// the budget, after which it is never replaced. The slots change under
 	// the read lock, atomically.
 	mu       sync.RWMutex
-	tab      atomic.Pointer[knownTable]
-	maxSlots int // the budget: tab never has more slots
+	tab      *atomic.Pointer[knownTable] // its own allocation: the cleanup that unmaps the table holds it, not the Known
+	maxSlots int                         // the budget: tab never has more slots
 
 	// tomb reports whether the fingerprint whose bits equal tombstone, which
 	// the table cannot hold, is in the set.
@@ -109,7 +110,8 @@ const (
 
 // knownTable is one generation of a Known's table.
 type knownTable struct {
-	slots    []atomic.Uint64 // len is a power of two
+	slots    []atomic.Uint64 // len is a power of two; outside the Go heap when mapped
+	mapped   bool            // slots came from allocSlots' mapping: freed by free
 	mask     uint64          // len(slots) - 1
 	growAt   int64           // used above which the table doubles, unless atBudget
 	atBudget bool            // it does not double but forgets
@@ -144,8 +146,10 @@ func NewKnown(maxBytes int) (*Known, error) {
 // maxSlots, both powers of two and at least knownWindow. Tests use it for
 // tables smaller than NewKnown's.
 func newKnown(minSlots, maxSlots int) *Known {
-	k := &Known{maxSlots: maxSlots}
+	k := &Known{maxSlots: maxSlots, tab: new(atomic.Pointer[knownTable])}
 	k.tab.Store(newKnownTable(minSlots, maxSlots))
+	// The table may be outside the heap: unmap it with the Known.
+	runtime.AddCleanup(k, func(tab *atomic.Pointer[knownTable]) { tab.Load().free() }, k.tab)
 	return k
 }
 
@@ -171,8 +175,10 @@ func (k *Known) release(t *knownTable) {
 }
 
 func newKnownTable(n, maxSlots int) *knownTable {
+	slots, mapped := allocSlots(n)
 	t := &knownTable{
-		slots:    make([]atomic.Uint64, n),
+		slots:    slots,
+		mapped:   mapped,
 		mask:     uint64(n - 1),
 		growAt:   int64(n) * 7 / 10,
 		atBudget: n >= maxSlots,
@@ -290,6 +296,17 @@ func (k *Known) grow(t *knownTable) {
 		n *= 2
 	}
 	k.tab.Store(rehashLocked(t, n, k.maxSlots))
+	// Every other use of t holds the read lock, so none is left.
+	t.free()
+}
+
+// free unmaps the table's slots if they were mapped; only their count may be
+// read after.
+func (t *knownTable) free() {
+	if t.mapped {
+		t.mapped = false
+		freeSlots(t.slots) // the slice header stays: Bytes may read its length
+	}
 }
 
 // rehashLocked returns a table of n slots holding t's fingerprints, without

@@ -66,7 +66,7 @@ const (
 // Config configures a Queue.
 type Config struct {
 	Window    int              // URLs of one host held in memory, and read from the Store at a time; 0 means 512 read at a time, and an equal share of MaxQueued among the hosts with URLs (at least 512) held (used only with a Store)
-	MaxQueued int              // URLs held in memory over all hosts, shared out among the hosts with URLs; 0 means 50_000 (used only with a Store)
+	MaxQueued int              // URLs held in memory over all hosts, shared out among the hosts with URLs; 0 means 20_000 (used only with a Store)
 	PerHost   int              // URLs of one host in flight at once; 0 means 2
 	MaxDepth  int              // deepest depth accepted by Push; 0 means seeds only; negative means unlimited
 	MaxPages  int              // first attempts handed out in all; 0 means unlimited (retries are not counted)
@@ -138,7 +138,7 @@ func New(cfg Config, gate Gate, store Store) *Queue {
 		cfg.Window, cfg.shared = 512, true
 	}
 	if cfg.MaxQueued <= 0 {
-		cfg.MaxQueued = 50_000
+		cfg.MaxQueued = 20_000
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -223,6 +223,7 @@ func dsn(abs, txlock string, queryOnly bool) string {
 	q.Set("_txlock", txlock)
 	if queryOnly {
 		q.Set("_query_only", "1")
+		q.Set("_cache_size", "-512")
 	}
 	p := (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
 	return "file:" + p + "?" + q.Encode()

@@ -128,7 +128,7 @@ type WriterConfig struct {
 	BatchSize  int           // visits per transaction; 0 means 256
 	FlushEvery time.Duration // how long a partial batch may linger for more visits; 0 means none (group commit)
 	// ApplyAt is how many journaled visits are applied to SQLite in one
-	// transaction; 0 means 1,024, and 1 means no journal: each group of
+	// transaction; 0 means 512, and 1 means no journal: each group of
 	// visits is committed to SQLite before it is reported durable.
 	ApplyAt int
 	// ApplyEvery is how long journaled visits may wait to be applied when
@@ -150,7 +150,7 @@ func (c WriterConfig) withDefaults() WriterConfig {
 		c.MergeAt = 20_000
 	}
 	if c.ApplyAt <= 0 {
-		c.ApplyAt = 1024
+		c.ApplyAt = 512
 	}
 	if c.ApplyEvery <= 0 {
 		c.ApplyEvery = 500 * time.Millisecond
