@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -76,6 +77,13 @@ type Writer struct {
 	w    *gowarc.WarcFileWriter
 	seen *lru.Cache[string, gowarc.RevisitRef] // payload digest → the response that had it
 	opts []gowarc.WarcRecordOption
+
+	// mu makes Write one at a time. gowarc v3.1.0 sets a package variable (uuid's
+	// EnableRandPool) each time it makes record options, in NewRecordBuilder and in its own
+	// writer goroutine when it opens a file: concurrent Writes would race on it. Building a
+	// record costs little next to the gzip of writing it, which gowarc does one at a time
+	// anyway.
+	mu sync.Mutex
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -169,6 +177,8 @@ func (w *Writer) warcinfo(b gowarc.WarcRecordBuilder) error {
 // Write archives ex as a request and a response (or revisit) record and returns where the
 // response went.
 func (w *Writer) Write(ex Exchange) (Location, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	resp, err := w.record(gowarc.Response, "application/http;msgtype=response", ex, ex.Response)
 	if err != nil {
 		return Location{}, err
