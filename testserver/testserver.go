@@ -170,9 +170,9 @@ type host struct {
 	closed       bool
 	inFlight     int
 	maxInFlight  int
-	other        map[string]int   // hits of every path that is not one of this host's pages
-	overrideHits map[string]int   // requests matched per Overrides key
-	written      map[string]int64 // body bytes written by the streaming hostile handlers, by key as in other
+	other        map[string]int    // hits of every path that is not one of this host's pages
+	overrideHits map[string]int    // requests matched per Overrides key
+	written      map[string]int64  // body bytes written by the streaming hostile handlers, by key as in other
 	wire         map[string][]byte // the bytes the wire mode wrote, by path
 }
 

@@ -214,7 +214,6 @@ func checkArchive(t *testing.T, db string, files []string, sitemaps, resumed boo
 	}
 }
 
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestWARCBytesFaithful: for responses sent plain, chunked, gzip-encoded and gzip-encoded in
