@@ -275,12 +275,17 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			if _, err := drop.ExecContext(ctx, seq); err != nil {
 				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
 			}
-			if _, err := tx.StmtContext(ctx, ws.dropText).ExecContext(ctx, seq); err != nil {
-				return fmt.Errorf("page %s: clear old text: %w", p.URL, err)
+			for _, st := range []*sql.Stmt{ws.dropText, ws.dropText2} {
+				if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, seq); err != nil {
+					return fmt.Errorf("page %s: clear old text: %w", p.URL, err)
+				}
 			}
 		}
 		if p.Text != "" {
-			if _, err := tx.StmtContext(ctx, ws.text).ExecContext(ctx, seq, p.Title, p.Text); err != nil {
+			if _, err := tx.StmtContext(ctx, ws.text).ExecContext(ctx, seq, nullString(p.Title), p.Text); err != nil {
+				return fmt.Errorf("page %s: text: %w", p.URL, err)
+			}
+			if _, err := tx.StmtContext(ctx, ws.pendText).ExecContext(ctx, seq); err != nil {
 				return fmt.Errorf("page %s: text: %w", p.URL, err)
 			}
 		}

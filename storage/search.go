@@ -32,7 +32,8 @@ ORDER BY score DESC, u.url LIMIT ?`
 var ErrBadQuery = errors.New("invalid search query")
 
 // Search finds the pages whose title or text match query, in SQLite FTS4 syntax (words,
-// "a phrase", prefix*, OR, -word, NEAR), best first, at most limit of them.
+// "a phrase", prefix*, OR, -word, NEAR), best first, at most limit of them. It searches the
+// pages indexed: call IndexText first.
 func (db *DB) Search(ctx context.Context, query string, limit int) ([]Hit, error) {
 	if strings.TrimSpace(query) == "" {
 		return nil, fmt.Errorf("search: %w: empty", ErrBadQuery)
@@ -54,6 +55,30 @@ func (db *DB) Search(ctx context.Context, query string, limit int) ([]Hit, error
 		return nil, searchErr(query, err)
 	}
 	return hits, nil
+}
+
+// IndexText brings the full-text index up to date: it indexes the text of the pages stored
+// since the last call (text_pending) and returns how many. It is one write transaction,
+// which waits for a crawl writing the same file to commit.
+func (db *DB) IndexText(ctx context.Context) (int64, error) {
+	tx, err := db.rw.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("index text: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	res, err := tx.ExecContext(ctx, `INSERT INTO page_fts (docid, title, text)
+		SELECT t.seq, t.title, t.text FROM text_pending p JOIN page_text t ON t.seq = p.seq ORDER BY p.seq`)
+	if err != nil {
+		return 0, fmt.Errorf("index text: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM text_pending`); err != nil {
+		return 0, fmt.Errorf("index text: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("index text: %w", err)
+	}
+	return n, nil
 }
 
 // searchErr tells a query FTS4 cannot parse from other failures.
@@ -105,7 +130,7 @@ func bm25(info []byte, weights ...float64) float64 {
 // pageText returns the text of the page with seq, "" when it has none.
 func pageText(ctx context.Context, ro *sql.DB, seq int64) (string, error) {
 	var text sql.NullString
-	err := ro.QueryRowContext(ctx, `SELECT text FROM page_fts WHERE docid = ?`, seq).Scan(&text)
+	err := ro.QueryRowContext(ctx, `SELECT text FROM page_text WHERE seq = ?`, seq).Scan(&text)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -53,9 +53,16 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	last_modified = excluded.last_modified, failed = excluded.failed, unchanged = 0,
 	lang = excluded.lang, warc_file = excluded.warc_file, warc_offset = excluded.warc_offset`
 
-	// insertText indexes a page's text; dropText removes a refetched page's.
-	insertText = `INSERT INTO page_fts (docid, title, text) VALUES (?, ?, ?)`
-	dropText   = `DELETE FROM page_fts WHERE docid = ?`
+	// insertText stores a page's text, to be indexed (text_pending); dropText removes a
+	// refetched page's from the index when it was indexed (before its page_text row goes:
+	// FTS4 reads an external-content row's old values to delete it), dropText2 from
+	// page_text.
+	insertText = `INSERT INTO page_text (seq, title, text) VALUES (?, ?, ?)
+	ON CONFLICT (seq) DO UPDATE SET title = excluded.title, text = excluded.text`
+	pendText = `INSERT OR IGNORE INTO text_pending (seq) VALUES (?)`
+	dropText = `DELETE FROM page_fts WHERE docid = ?1
+	AND EXISTS (SELECT 1 FROM page_text WHERE seq = ?1) AND NOT EXISTS (SELECT 1 FROM text_pending WHERE seq = ?1)`
+	dropText2 = `DELETE FROM page_text WHERE seq = ?`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
 	touchPage = `UPDATE page SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
@@ -93,7 +100,7 @@ const maxHostIDs = 100_000
 // connection for the life of a Write, and its reusable buffers.
 type writeStmts struct {
 	page, touch, dropLinks, host, saveSeq, drops, sitemap, merge, clear, hostName *sql.Stmt
-	text, dropText                                                                *sql.Stmt
+	text, pendText, dropText, dropText2                                           *sql.Stmt
 	mark, dequeue, inbox, link, other                                             multiRow
 
 	nextSeq   int64            // url.seq of the next URL queued
@@ -140,7 +147,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 	}{{&ws.page, insertPage}, {&ws.touch, touchPage}, {&ws.dropLinks, dropLinks}, {&ws.host, hostID},
 		{&ws.saveSeq, saveSeq}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap},
 		{&ws.merge, mergeInbox}, {&ws.clear, clearInbox}, {&ws.hostName, hostName},
-		{&ws.text, insertText}, {&ws.dropText, dropText}}
+		{&ws.text, insertText}, {&ws.pendText, pendText}, {&ws.dropText, dropText}, {&ws.dropText2, dropText2}}
 	for _, q := range single {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
 		if err != nil {
@@ -178,7 +185,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName, ws.text, ws.dropText} {
+	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName, ws.text, ws.pendText, ws.dropText, ws.dropText2} {
 		if st != nil {
 			st.Close()
 		}

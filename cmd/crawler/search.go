@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
 	}
-	db, err := openExisting(ctx, *dbPath, stderr)
+	db, err := openIndexed(ctx, *dbPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -61,6 +62,30 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "no page matches")
 	}
 	return nil
+}
+
+// openIndexed opens the crawl file at path and brings its full-text index up to date (the
+// crawl stores the pages' text; the first search after it indexes what is new). A file that
+// cannot be written is searched as it is indexed, with a warning.
+func openIndexed(ctx context.Context, path string, stderr io.Writer) (*storage.DB, error) {
+	if path == "" {
+		return nil, usagef("--db must name a file")
+	}
+	if err := fileExists(path); err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := storage.Open(ctx, path, log)
+	if err != nil {
+		log.Warn("the crawl file cannot be written: searching the pages indexed so far", "err", err)
+		return openExisting(ctx, path, stderr)
+	}
+	if n, err := db.IndexText(ctx); err != nil {
+		log.Warn("indexing the new pages failed: searching the pages indexed so far", "err", err)
+	} else if n > 0 {
+		log.Debug("indexed", "pages", n)
+	}
+	return db, nil
 }
 
 // maxShown is how many bytes of a stored response 'crawler show' prints.
