@@ -3,6 +3,8 @@ package extract
 import (
 	"net/url"
 	"testing"
+
+	"github.com/trawl/trawl/dedupe"
 )
 
 // TestReadableText: Config.Readable leaves navigation and boilerplate out of Text, keeps
@@ -30,5 +32,24 @@ func TestReadableText(t *testing.T) {
 	doc, _ := New(Config{Text: true}).Extract([]byte(`<nav>menu</nav><main>body</main>`), page)
 	if doc.Text != "menu body" {
 		t.Errorf("Text without Readable = %q, want %q", doc.Text, "menu body")
+	}
+}
+
+// BenchmarkExtractCrawler is Extract as the crawler configures it without --text: links
+// and the SimHash fingerprint. BenchmarkExtractCrawlerText adds the readable text (--text,
+// the default): the difference is what text extraction costs a page.
+func BenchmarkExtractCrawler(b *testing.B) { benchCrawlerExtract(b, false) }
+
+func BenchmarkExtractCrawlerText(b *testing.B) { benchCrawlerExtract(b, true) }
+
+func benchCrawlerExtract(b *testing.B, text bool) {
+	body, page := readPage(b, "testdata/article.html")
+	e := New(Config{Text: text, Readable: true, NewTextHasher: func() TextHasher { return new(dedupe.SimHasher) }})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Extract(body, page); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -342,3 +342,52 @@ func runBin(t *testing.T, bin string, args ...string) (string, int) {
 	}
 	return stderr.String(), 0
 }
+
+// TestWARCInterruptClosesFiles: Ctrl-C (SIGINT) ends a crawl with --warc with its file
+// closed (renamed from .open) and whole: every record reads, and every page recorded
+// before the interrupt has its record; the resumed crawl writes the next file.
+func TestWARCInterruptClosesFiles(t *testing.T) {
+	bin := crawlerBinary(t)
+	site := startSite(t, testserver.SiteConfig{Pages: 300, LinksPerPage: 4, Latency: 10 * time.Millisecond, Seed: 17, NoLog: true})
+	dir := t.TempDir()
+	db, arch := filepath.Join(dir, "int.db"), filepath.Join(dir, "warc")
+	args := []string{"crawl", "--db", db, "--warc", arch, "--rate", "0", "--concurrency", "4", site.Seeds()[0]}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "50 pages", func() bool { return site.PagesServed() >= 50 })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit code after SIGINT = %d, want 130:\n%s", code, stderr.String())
+	}
+	files := warcFiles(t, arch, "int")
+	if len(files) != 1 || files[0] != filepath.Join(arch, "int-00001.warc.gz") {
+		t.Fatalf("files after SIGINT = %v, want int-00001.warc.gz, closed", files)
+	}
+	if end, err := warc.Complete(files[0]); err != nil || end != fileSize(t, files[0]) {
+		t.Errorf("the file is complete up to %d of %d bytes (%v)", end, fileSize(t, files[0]), err)
+	}
+	checkArchive(t, db, files, false, true)
+
+	if _, code := runBin(t, bin, "crawl", "--db", db, "--quiet"); code != 0 {
+		t.Fatalf("resumed crawl: exit %d", code)
+	}
+	if files := warcFiles(t, arch, "int"); len(files) != 2 {
+		t.Errorf("files after resuming = %v, want a second one", files)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
