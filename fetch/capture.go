@@ -41,8 +41,8 @@ type Exchange struct {
 // Location is where an Archive stored an exchange's response: a file and the offset of its
 // record in it.
 type Location struct {
-	File   string
-	Offset int64
+	File   string // the file (a name the Archive gives it), "" when nothing was stored
+	Offset int64  // the offset of the response's record in File
 }
 
 // captureMemory is how many bytes a Capture holds in memory before it spools to a

@@ -9,20 +9,22 @@ package storage
 //	warc_offset  INTEGER  the offset of that record (its gzip member) in the file
 //	lang         TEXT     the language the page declares (<html lang>, Content-Language), as written
 //
-// page_text — the readable text of each HTML page (docid = page.seq), with its title, written
-// by the crawl: storing it is cheap. The full-text index over it, page_fts (FTS4, external
-// content: the text is stored once, in page_text), is brought up to date by Search (IndexText)
-// from text_pending, the seqs whose text is not indexed yet: indexing costs the crawl more than
-// three times what storing does (measured: 35 µs a page to store 3.4 KB of text, 80-150 µs to
-// index it), so a crawl that nobody searches does not pay for it, and one that is searched pays
-// once, in bulk. FTS4 rather than FTS5: mattn/go-sqlite3 compiles FTS4 in by default, where
-// FTS5 needs the build tag sqlite_fts5 on every build and test command (README, scripts, CI,
-// benchmarks, anyone's go install); FTS4's matchinfo() gives what a BM25 ranking needs
-// (trawl_bm25, registered on every connection).
+// page_text — the readable text of each HTML page (seq = page.seq), with its title, written
+// by the crawl: storing it is cheap. The full-text index, page_fts (FTS4), is filled from it
+// by Search's caller (IndexText) from text_pending, the seqs whose text is not indexed yet:
+// indexing costs the crawl more than three times what storing does (measured: 35 µs a page
+// to store 3.4 KB of text, 80-150 µs to index it), so a crawl that nobody searches does not
+// pay for it, and one that is searched pays once, in bulk. page_fts keeps its own copy of
+// what it indexed (not content="page_text": SQLite's integrity_check reports an
+// external-content index that lags its table as malformed). FTS4 rather than FTS5:
+// mattn/go-sqlite3 compiles FTS4 in by default, where FTS5 needs the build tag sqlite_fts5
+// on every build and test command (README, scripts, CI, benchmarks, anyone's go install);
+// FTS4's matchinfo() gives what a BM25 ranking needs (trawl_bm25, registered on every
+// connection).
 //
 //	page_text     seq INTEGER PRIMARY KEY, title, text
 //	text_pending  seq INTEGER PRIMARY KEY: written, not yet in page_fts
-//	page_fts      FTS4 (title, text), content="page_text"
+//	page_fts      FTS4 (title, text), docid = seq
 //
 // The views: pages gains lang, warc_file and warc_offset; texts lists the pages with text:
 //
@@ -38,7 +40,7 @@ CREATE TABLE page_text (
 	text  TEXT NOT NULL
 );
 CREATE TABLE text_pending (seq INTEGER PRIMARY KEY);
-CREATE VIRTUAL TABLE page_fts USING fts4(content="page_text", title, text, tokenize=unicode61);
+CREATE VIRTUAL TABLE page_fts USING fts4(title, text, tokenize=unicode61);
 
 DROP VIEW pages;
 CREATE VIEW pages AS

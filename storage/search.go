@@ -139,17 +139,17 @@ func pageText(ctx context.Context, ro *sql.DB, seq int64) (string, error) {
 
 // PageRecord is a page's row as 'crawler show' prints it.
 type PageRecord struct {
-	URL         string
-	FinalURL    string `json:",omitempty"`
-	Status      int
-	ContentType string `json:",omitempty"`
-	Title       string `json:",omitempty"`
-	Lang        string `json:",omitempty"`
-	FetchedAt   string
-	Size        int64
-	Truncated   bool
-	Error       string `json:",omitempty"`
-	ContentHash string `json:",omitempty"`
+	URL         string // the canonical URL requested
+	FinalURL    string `json:",omitempty"` // after redirects, when it differs
+	Status      int    // HTTP status of the final response; 0 without one
+	ContentType string `json:",omitempty"` // media type of the response
+	Title       string `json:",omitempty"` // HTML <title>
+	Lang        string `json:",omitempty"` // the language the page declares
+	FetchedAt   string // when the fetch completed, as stored
+	Size        int64  // body bytes kept
+	Truncated   bool   // the body was cut at the size cap
+	Error       string `json:",omitempty"` // why the fetch failed
+	ContentHash string `json:",omitempty"` // SHA-256 of the body, hex
 	WARCFile    string `json:",omitempty"` // the WARC file holding its response record
 	WARCOffset  int64  `json:",omitempty"` // the record's offset in it
 	Text        string `json:",omitempty"` // its readable text

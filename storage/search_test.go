@@ -58,6 +58,10 @@ func TestSearchIndexesLazily(t *testing.T) {
 			t.Errorf("%s: %q, want %q", q, got, want)
 		}
 	}
+	var check string
+	if err := db.ro.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check after refetches = %q, %v", check, err)
+	}
 	if n := count(t, db, `SELECT count(*) FROM texts`); n != 3 {
 		t.Errorf("texts = %d, want 3", n)
 	}

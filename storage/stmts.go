@@ -54,14 +54,12 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	lang = excluded.lang, warc_file = excluded.warc_file, warc_offset = excluded.warc_offset`
 
 	// insertText stores a page's text, to be indexed (text_pending); dropText removes a
-	// refetched page's from the index when it was indexed (before its page_text row goes:
-	// FTS4 reads an external-content row's old values to delete it), dropText2 from
+	// refetched page's from the index (nothing when it was not indexed) and dropText2 from
 	// page_text.
 	insertText = `INSERT INTO page_text (seq, title, text) VALUES (?, ?, ?)
 	ON CONFLICT (seq) DO UPDATE SET title = excluded.title, text = excluded.text`
 	pendText = `INSERT OR IGNORE INTO text_pending (seq) VALUES (?)`
-	dropText = `DELETE FROM page_fts WHERE docid = ?1
-	AND EXISTS (SELECT 1 FROM page_text WHERE seq = ?1) AND NOT EXISTS (SELECT 1 FROM text_pending WHERE seq = ?1)`
+	dropText = `DELETE FROM page_fts WHERE docid = ?`
 	dropText2 = `DELETE FROM page_text WHERE seq = ?`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.

@@ -68,8 +68,8 @@ type Exchange struct {
 // Location is where a record was written: its file (base name) and the offset of the record
 // (its gzip member) in it.
 type Location struct {
-	File   string
-	Offset int64
+	File   string // the file's base name, in Config.Dir
+	Offset int64  // the offset of the record's gzip member in File
 }
 
 // Writer writes exchanges to the files of one crawl. It is safe for concurrent use.

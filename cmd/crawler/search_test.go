@@ -93,6 +93,9 @@ func TestSearch(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "1. http://") || !strings.Contains(stdout, "[zebra]") {
 		t.Errorf("search zebra as text: exit %d:\n%s", code, stdout)
 	}
+	if got := integrity(t, db); got != "ok" {
+		t.Errorf("PRAGMA integrity_check after indexing = %q, want ok", got)
+	}
 	if _, stderr, code := runCmd(t, "search", "--db", db, "AND OR"); code != 2 || !strings.Contains(stderr, "invalid search query") {
 		t.Errorf("a malformed query: exit %d, %s; want 2 and 'invalid search query'", code, stderr)
 	}
