@@ -58,8 +58,8 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	// page_text.
 	insertText = `INSERT INTO page_text (seq, title, text) VALUES (?, ?, ?)
 	ON CONFLICT (seq) DO UPDATE SET title = excluded.title, text = excluded.text`
-	pendText = `INSERT OR IGNORE INTO text_pending (seq) VALUES (?)`
-	dropText = `DELETE FROM page_fts WHERE docid = ?`
+	pendText  = `INSERT OR IGNORE INTO text_pending (seq) VALUES (?)`
+	dropText  = `DELETE FROM page_fts WHERE docid = ?`
 	dropText2 = `DELETE FROM page_text WHERE seq = ?`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
