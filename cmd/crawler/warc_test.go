@@ -391,3 +391,41 @@ func fileSize(t *testing.T, path string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestWARCRecrawlRevisits: a --recrawl of an unchanged site with --warc archives each 304
+// as a revisit record (profile server-not-modified) in a new file, and the pages keep the
+// offsets of their first responses.
+func TestWARCRecrawlRevisits(t *testing.T) {
+	site := startSite(t, testserver.SiteConfig{Pages: 20, Validators: true, Seed: 23})
+	dir := t.TempDir()
+	db, arch := filepath.Join(dir, "re.db"), filepath.Join(dir, "warc")
+	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--warc", arch, "--rate", "0", "--quiet", site.Seeds()[0]); code != 0 {
+		t.Fatalf("crawl exit %d: %s", code, stderr)
+	}
+	before := archivedPages(t, db)
+	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--recrawl", "--rate", "0", "--quiet"); code != 0 {
+		t.Fatalf("recrawl exit %d: %s", code, stderr)
+	}
+	files := warcFiles(t, arch, "re")
+	if len(files) != 2 {
+		t.Fatalf("files = %v, want the recrawl's in a second one", files)
+	}
+	unchanged := countRows(t, db, `SELECT count(*) FROM pages WHERE unchanged = 1`)
+	revisits := 0
+	for _, r := range warcio(t, files[1:]) {
+		if r.Type == "revisit" && strings.HasSuffix(r.Profile, "/server-not-modified") && r.Status != nil && *r.Status == 304 {
+			revisits++
+		}
+	}
+	if unchanged == 0 || revisits != unchanged {
+		t.Errorf("%d server-not-modified revisits, %d pages unchanged: want equal, not 0", revisits, unchanged)
+	}
+	after := archivedPages(t, db)
+	for i := range before {
+		if before[i].file != after[i].file || before[i].offset != after[i].offset {
+			t.Errorf("%s: archived at %v/%v, after the recrawl %v/%v; an unchanged page keeps its response", before[i].url,
+				before[i].file.String, before[i].offset.Int64, after[i].file.String, after[i].offset.Int64)
+		}
+	}
+	checkArchive(t, db, files, false, true)
+}
