@@ -127,11 +127,7 @@ func isPageRecord(uri string) bool {
 // stored offset is its record, and each request names its response in WARC-Concurrent-To.
 func TestWARCReadByWarcio(t *testing.T) {
 	site := startSite(t, testserver.SiteConfig{Pages: 40, Wire: true, Sitemaps: true, Robots: "User-agent: *\nAllow: /\n", Seed: 13})
-	dir := t.TempDir()
-	db, arch := filepath.Join(dir, "site.db"), filepath.Join(dir, "warc")
-	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--warc", arch, "--rate", "0", "--quiet", "--sitemaps", site.Seeds()[0]); code != 0 {
-		t.Fatalf("crawl exit %d: %s", code, stderr)
-	}
+	db, arch := crawlWARC(t, "site", site.Seeds()[0], "--sitemaps")
 	files := warcFiles(t, arch, "site")
 	if len(files) != 1 || strings.HasSuffix(files[0], ".open") {
 		t.Fatalf("files = %v, want one closed file site-00001.warc.gz", files)
@@ -216,15 +212,24 @@ func checkArchive(t *testing.T, db string, files []string, sitemaps, resumed boo
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// crawlWARC crawls seed (with extra flags) into a new crawl file name.db with --warc, in
+// the process, and returns the file and the WARC directory.
+func crawlWARC(t *testing.T, name, seed string, extra ...string) (db, arch string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, arch = filepath.Join(dir, name+".db"), filepath.Join(dir, "warc")
+	args := append([]string{"crawl", "--db", db, "--warc", arch, "--rate", "0", "--quiet"}, extra...)
+	if _, stderr, code := runCmd(t, append(args, seed)...); code != 0 {
+		t.Fatalf("crawl exit %d: %s", code, stderr)
+	}
+	return db, arch
+}
+
 // TestWARCBytesFaithful: for responses sent plain, chunked, gzip-encoded and gzip-encoded in
 // chunks, the response record's block is byte for byte what the server wrote.
 func TestWARCBytesFaithful(t *testing.T) {
 	site := startSite(t, testserver.SiteConfig{Pages: 3, Wire: true, Seed: 5})
-	dir := t.TempDir()
-	db, arch := filepath.Join(dir, "wire.db"), filepath.Join(dir, "warc")
-	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--warc", arch, "--rate", "0", "--quiet", site.Seeds()[0]); code != 0 {
-		t.Fatalf("crawl exit %d: %s", code, stderr)
-	}
+	db, arch := crawlWARC(t, "wire", site.Seeds()[0])
 	host := site.Hosts()[0]
 	byURL := map[string]archivedPage{}
 	for _, p := range archivedPages(t, db) {
@@ -397,11 +402,7 @@ func fileSize(t *testing.T, path string) int64 {
 // offsets of their first responses.
 func TestWARCRecrawlRevisits(t *testing.T) {
 	site := startSite(t, testserver.SiteConfig{Pages: 20, Validators: true, Seed: 23})
-	dir := t.TempDir()
-	db, arch := filepath.Join(dir, "re.db"), filepath.Join(dir, "warc")
-	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--warc", arch, "--rate", "0", "--quiet", site.Seeds()[0]); code != 0 {
-		t.Fatalf("crawl exit %d: %s", code, stderr)
-	}
+	db, arch := crawlWARC(t, "re", site.Seeds()[0])
 	before := archivedPages(t, db)
 	if _, stderr, code := runCmd(t, "crawl", "--db", db, "--recrawl", "--rate", "0", "--quiet"); code != 0 {
 		t.Fatalf("recrawl exit %d: %s", code, stderr)
