@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -78,6 +79,7 @@ type Writer struct {
 	w    *gowarc.WarcFileWriter
 	seen *lru.Cache[string, gowarc.RevisitRef] // payload digest → the response that had it
 	opts []gowarc.WarcRecordOption
+	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 
 	// mu makes Write one at a time. gowarc v3.1.0 sets a package variable (uuid's
 	// EnableRandPool) each time it makes record options, in NewRecordBuilder and in its own
@@ -95,8 +97,9 @@ func fileName(name string) *regexp.Regexp {
 // Open returns a Writer for cfg. Files of the same crawl already in cfg.Dir are kept: the
 // first new file continues their sequence. A file left open by a process that was killed
 // (Name-NNNNN.warc.gz.open) is cut after its last complete record and closed, so that it
-// reads cleanly; nothing else in the directory is touched. Open creates no file: the first
-// one is made with the first record.
+// reads cleanly; nothing else in the directory is touched. Open takes a lock file,
+// Dir/NAME.warc.lock, and fails with ErrLocked while another Writer has it. It creates no
+// WARC file: the first one is made with the first record.
 func Open(cfg Config) (*Writer, error) {
 	if cfg.Name == "" || filepath.Base(cfg.Name) != cfg.Name {
 		return nil, fmt.Errorf("warc: crawl name %q is not a file name", cfg.Name)
@@ -113,12 +116,18 @@ func Open(cfg Config) (*Writer, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("warc: %w", err)
 	}
+	lock, err := lockName(cfg.Dir, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
 	last, err := recoverDir(cfg.Dir, cfg.Name)
 	if err != nil {
+		_ = lock.Close()
 		return nil, err
 	}
 	seen, err := lru.New[string, gowarc.RevisitRef](cfg.Dedupe)
 	if err != nil {
+		_ = lock.Close()
 		return nil, fmt.Errorf("warc: %w", err)
 	}
 	opts := []gowarc.WarcRecordOption{
@@ -140,7 +149,7 @@ func Open(cfg Config) (*Writer, error) {
 		Pattern:   "%{prefix}s%05{serial}d.%{ext}s",
 		Serial:    int32(last), // the generator adds one before each name
 	}
-	w := &Writer{cfg: cfg, seen: seen, opts: opts}
+	w := &Writer{cfg: cfg, seen: seen, opts: opts, lock: lock}
 	w.w = gowarc.NewWarcFileWriter(
 		gowarc.WithFileNameGenerator(names),
 		gowarc.WithCompression(true),
@@ -287,7 +296,30 @@ func (w *Writer) record(t gowarc.RecordType, contentType string, ex Exchange, r 
 
 // Close writes what is queued, closes the open file and renames it to its final name.
 func (w *Writer) Close() error {
-	return w.w.Close()
+	err := w.w.Close()
+	return errors.Join(err, w.lock.Close()) // closing the file releases the flock
+}
+
+// ErrLocked is returned by Open when another Writer (in this process or another) writes
+// the same crawl's files in the directory.
+var ErrLocked = errors.New("warc: another crawl is writing these files")
+
+// lockName takes an exclusive flock on Dir/NAME.warc.lock, so that one Writer at a time
+// writes (and recovers) a crawl's files.
+func lockName(dir, name string) (*os.File, error) {
+	path := filepath.Join(dir, name+".warc.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("warc: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s-*.warc.gz in %s (lock %s)", ErrLocked, name, dir, path)
+		}
+		return nil, fmt.Errorf("warc: lock %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // Files lists the crawl's files in dir in sequence order, open ones included.

@@ -2,6 +2,7 @@ package warc
 
 import (
 	"bytes"
+	"errors"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -157,4 +158,27 @@ func FuzzComplete(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOpenLocked: a second Writer for the same crawl and directory is refused while the
+// first is open (it would rename the first one's open file), and allowed once it is closed.
+func TestOpenLocked(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(Config{Dir: dir, Name: "l"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Config{Dir: dir, Name: "l"}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	other, err := Open(Config{Dir: dir, Name: "other"})
+	if err != nil {
+		t.Fatalf("another crawl's Writer in the same directory: %v", err)
+	}
+	_, _ = other.Close(), w.Close()
+	w2, err := Open(Config{Dir: dir, Name: "l"})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	_ = w2.Close()
 }
