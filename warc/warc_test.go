@@ -2,8 +2,8 @@ package warc
 
 import (
 	"bytes"
-	"errors"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
