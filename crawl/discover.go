@@ -2,7 +2,9 @@ package crawl
 
 import (
 	"cmp"
+	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/extract"
@@ -61,7 +63,8 @@ func (e *Engine) links(it frontier.Item, res *fetch.Result, page *storage.Page, 
 			page.Error, page.ErrorClass = err.Error(), classOther
 			return nil, nil
 		}
-		page.Title, page.Charset = doc.Title, doc.Charset
+		page.Title, page.Charset, page.Text = doc.Title, doc.Charset, doc.Text
+		page.Lang = cmp.Or(doc.Lang, contentLanguage(res.Header))
 		// The extractor fingerprints the text when it was given
 		// extract.Config.NewTextHasher (a dedupe.SimHasher, as cmd/crawler does).
 		page.SimHash = doc.TextHash
@@ -173,4 +176,10 @@ func (e *Engine) accept(cu *url.URL, key string, depth int, drops *[]storage.Dro
 // case, no parameters) is one the extractor reads.
 func isHTML(mediaType string) bool {
 	return mediaType == "text/html" || mediaType == "application/xhtml+xml"
+}
+
+// contentLanguage returns the first language of a Content-Language header, or "".
+func contentLanguage(h http.Header) string {
+	v, _, _ := strings.Cut(h.Get("Content-Language"), ",")
+	return strings.TrimSpace(v)
 }

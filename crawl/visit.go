@@ -171,6 +171,7 @@ func (r *crawlRun) describe(it frontier.Item, v *storage.Visit, res *fetch.Resul
 		page.Truncated = res.Truncated
 		page.Redirects = res.Redirects
 		page.Duration = res.Duration
+		page.WARCFile, page.WARCOffset = res.Archived.File, res.Archived.Offset
 		page.ETag = res.Header.Get("ETag")
 		page.LastMod = res.Header.Get("Last-Modified")
 		if len(res.Body) > 0 {

@@ -64,6 +64,12 @@ type Config struct {
 	// about a quarter more time per page (BenchmarkExtractText).
 	Text bool
 
+	// Readable makes Document.Text the page's readable text, for people and full-text search:
+	// the text of <nav> and <aside>, and of <header> and <footer> outside <main> and <article>,
+	// is left out, and when the page has a <main> or <article>, Text is the text of the first
+	// one (the main content without the site's navigation and boilerplate). Needs Text.
+	Readable bool
+
 	// MaxText is the longest Document.Text, in bytes; 0 means 64 KiB.
 	// A negative value is a programmer error: New panics.
 	MaxText int
@@ -91,7 +97,8 @@ type TextHasher interface {
 // It holds no per-page state, so one Extractor is safe for concurrent use.
 type Extractor struct {
 	maxLinks int
-	maxText  int // 0: no Document.Text
+	maxText  int  // 0: no Document.Text
+	readable bool // Config.Readable
 	agent    string
 	hashMax  int       // bytes of text hashed; 0: no hasher
 	hashers  sync.Pool // of TextHasher, from Config.NewTextHasher
@@ -119,7 +126,7 @@ func New(cfg Config) *Extractor {
 	case cfg.MaxText == 0:
 		cfg.MaxText = defaultMaxText
 	}
-	e := &Extractor{maxLinks: cfg.MaxLinks, maxText: cfg.MaxText, agent: strings.TrimSpace(cfg.Agent)}
+	e := &Extractor{maxLinks: cfg.MaxLinks, maxText: cfg.MaxText, readable: cfg.Readable && cfg.Text, agent: strings.TrimSpace(cfg.Agent)}
 	if cfg.NewTextHasher != nil {
 		e.hashMax = hashMax
 		e.hashers.New = func() any { return cfg.NewTextHasher() }
@@ -177,6 +184,10 @@ type Document struct {
 	// rune boundary to at most Config.MaxText bytes. It is "" unless
 	// Config.Text is set.
 	Text string
+
+	// Lang is the language the document declares in <html lang>, trimmed, as written
+	// ("en", "pt-BR"); "" when it declares none.
+	Lang string
 
 	// TextHash is the Sum64 of the Config.NewTextHasher hasher after the
 	// page's visible text went through it; 0 without one.
@@ -275,7 +286,7 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 				p.title.write(z.Text())
 			case p.hidden || p.template > 0:
 			default:
-				if !p.text.full {
+				if !p.text.full && p.chrome == 0 {
 					p.text.write(z.Text())
 				}
 				if hashLeft > 0 {
@@ -331,6 +342,15 @@ type pass struct {
 	hidden    bool // the next text token is the raw text of an element not shown
 	template  int  // depth of open <template> elements, whose content is not shown
 	text      textBuilder
+	langDone  bool // the <html> tag was seen
+
+	// Config.Readable: chrome is the depth of open navigation and boilerplate elements,
+	// whose text is left out; main the depth of open <main> and <article> elements, and
+	// mainStart and mainEnd the span of text.buf that the first one wrote (mainEnd -1 while
+	// it is open).
+	chrome, main       int
+	mainStart, mainEnd int
+	mainSeen           bool
 }
 
 // startTag handles a start or self-closing tag. The tokenizer lower-cases
@@ -378,6 +398,15 @@ func (p *pass) startTag(z *html.Tokenizer) {
 		p.hidden = true
 	case "template":
 		p.template++
+	case "html":
+		if !p.langDone {
+			p.langDone = true
+			p.lang(z)
+		}
+	case "nav", "aside", "header", "footer", "main", "article":
+		if p.e.readable {
+			p.readableStart(string(name))
+		}
 	}
 }
 
@@ -390,6 +419,12 @@ func (p *pass) endTag(z *html.Tokenizer) {
 	}
 	if ok && string(name) == "template" && p.template > 0 {
 		p.template--
+	}
+	if ok && p.e.readable {
+		switch string(name) {
+		case "nav", "aside", "header", "footer", "main", "article":
+			p.readableEnd(string(name))
+		}
 	}
 }
 
@@ -565,6 +600,9 @@ func (p *pass) meta(z *html.Tokenizer) {
 func (p *pass) finish() {
 	d := p.doc
 	d.Title = p.title.String()
+	if p.mainSeen {
+		p.text.keep(p.mainStart, p.mainEnd)
+	}
 	d.Text = p.text.String()
 	if d.NoFollow {
 		for i := range d.Links {

@@ -78,3 +78,19 @@ func (t *textBuilder) String() string {
 	}
 	return string(b)
 }
+
+// keep cuts the text to buf[start:end] (end -1 meaning the end), trimmed, unless that span
+// has no text.
+func (t *textBuilder) keep(start, end int) {
+	if end < 0 || end > len(t.buf) {
+		end = len(t.buf)
+	}
+	if start > end {
+		return
+	}
+	span := bytes.Trim(t.buf[start:end], " ")
+	if len(span) == 0 {
+		return
+	}
+	t.buf = span
+}

@@ -93,6 +93,7 @@ type Result struct {
 	Size         int64         // len(Body)
 	Duration     time.Duration // from the call to Fetch to the end of the body, robots.txt included
 	Sitemaps     []string      // Sitemap lines of the host's robots.txt, on the first Result after it was loaded; nil otherwise
+	Archived     Location      // where Config.Archive stored the final response; zero without one
 }
 
 // setResponse records the final response's URL, status and headers in r.
@@ -234,8 +235,10 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 	// repeat; MaxRedirects bounds it.
 	visited := []string{u.String()}
 	for {
-		resp, release, err := c.send(ctx, u, header, takeToken)
+		w := c.newWire()
+		resp, release, err := c.send(ctx, u, header, takeToken, w)
 		if err != nil {
+			w.close()
 			return nil, err
 		}
 		takeToken = true // a hop is another request and takes its own token
@@ -244,10 +247,15 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
+			archived, err := c.archive(ctx, w, u, resp.StatusCode, false)
+			if err != nil {
+				return nil, err
+			}
 			// A redirect that is not followed is still an answer: the caller
 			// gets this 3xx response as the Result along with the reason.
 			stopped := func(err error) (*Result, error) {
 				res.setResponse(u, resp)
+				res.Archived = archived
 				res.Duration = time.Since(start)
 				return res, err
 			}
@@ -273,12 +281,16 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			_ = resp.Body.Close()
 			release()
 			res.setResponse(u, resp)
+			if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, true); err != nil {
+				return nil, err
+			}
 			res.Duration = time.Since(start)
 			return res, fmt.Errorf("fetch %s: %w: Content-Length %d, MaxBody %d", u, ErrTooLarge, resp.ContentLength, c.cfg.MaxBody)
 		}
 		body, truncated, err := readBody(resp, c.cfg.MaxBody)
 		release()
 		if err != nil {
+			w.close()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				// Config.Timeout (or the caller's deadline) ended a stalled or dripping body.
 				// A transport may report that as something else: make it match.
@@ -288,6 +300,9 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 				return nil, fmt.Errorf("read body of %s: timeout: %w", u, err)
 			}
 			return nil, fmt.Errorf("read body of %s: %w", u, err)
+		}
+		if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, truncated); err != nil {
+			return nil, err
 		}
 		res.setResponse(u, resp)
 		res.Body = body
@@ -339,7 +354,9 @@ func (c *Client) redirectTarget(from *url.URL, loc string, visited []string, che
 // backed off, waits for one of the host's PerHost slots, takes a politeness token when
 // takeToken, and sends. On success the caller must close the body and then call release,
 // which frees the slot.
-func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeToken bool) (*http.Response, func(), error) {
+//
+// When w is not nil the exchange is captured into it (Config.Archive).
+func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeToken bool, w *wire) (*http.Response, func(), error) {
 	hs := c.host(u.Host)
 	if err := hs.checkBackoff(u.Host); err != nil {
 		return nil, nil, err
@@ -363,6 +380,10 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	if err := hs.checkBackoff(u.Host); err != nil {
 		release()
 		return nil, nil, err
+	}
+	if w != nil {
+		ctx = w.capturing(ctx)
+		w.date = time.Now()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

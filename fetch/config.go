@@ -98,6 +98,13 @@ type Config struct {
 	// only allowed IP addresses ("ip:port"). nil means a net.Dialer with ConnectTimeout
 	// (with Guard, one whose Control checks the address again).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Archive, when set, is given every exchange (pages, redirect hops, robots.txt) as the
+	// bytes that crossed the wire, and Result.Archived says where the final response went.
+	// The bytes are captured on the connections of the Transport built by NewTransport,
+	// which then speaks HTTP/1.1 only (an exchange is a byte range of one connection); a
+	// Client given another Transport archives nothing. Each capture holds up to 256 KiB in
+	// memory and spools the rest to a temporary file, up to twice MaxBody plus 1 MiB.
+	Archive Archive
 }
 
 // withDefaults returns cfg with every zero field set to its documented default.
@@ -210,7 +217,7 @@ func productToken(ua string) string {
 func NewTransport(cfg Config) *http.Transport {
 	cfg = cfg.withDefaults()
 	perHost := max(cfg.PerHost, 1)
-	return &http.Transport{
+	tr := &http.Transport{
 		// No Proxy: ProxyFromEnvironment would read the environment, which only cmd/* may do
 		// (and a proxy would connect where Guard cannot see).
 		DialContext:           dialFunc(cfg),
@@ -230,4 +237,8 @@ func NewTransport(cfg Config) *http.Transport {
 		MaxResponseHeaderBytes: 1 << 20,
 		DisableCompression:     true,
 	}
+	if cfg.Archive != nil {
+		archiving(tr, cfg)
+	}
+	return tr
 }

@@ -171,14 +171,17 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 // ErrRateLimited).
 func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byte, error) {
 	for hops := 0; ; hops++ {
-		resp, release, err := c.send(ctx, u, nil, true)
+		w := c.newWire()
+		resp, release, err := c.send(ctx, u, nil, true, w)
 		if err != nil {
+			w.close()
 			return nil, nil, err
 		}
 		c.noteBackoff(ctx, u.Host, resp)
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
+			c.archiveRobots(ctx, w, u, resp.StatusCode, false)
 			next, err := u.Parse(loc)
 			if hops == maxRobotsRedirects || err != nil || checkURL(next) != nil {
 				// RFC 9309 §2.3.1.2: treated as unavailable, like a 4xx.
@@ -190,11 +193,13 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 		code := resp.StatusCode
 		switch {
 		case code >= 200 && code <= 299:
-			body, _, err := readBody(resp, robots.MaxSize+1)
+			body, truncated, err := readBody(resp, robots.MaxSize+1)
 			release()
 			if err != nil {
+				w.close()
 				return nil, nil, fmt.Errorf("read %s: %w", u, err)
 			}
+			c.archiveRobots(ctx, w, u, code, truncated)
 			if body == nil {
 				body = []byte{}
 			}
@@ -202,10 +207,12 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 		case code == http.StatusTooManyRequests || code >= 500:
 			discard(resp.Body)
 			release()
+			c.archiveRobots(ctx, w, u, code, false)
 			return nil, nil, &StatusError{URL: u.String(), Code: code}
 		default:
 			discard(resp.Body)
 			release()
+			c.archiveRobots(ctx, w, u, code, false)
 			return robots.AllowAll(), nil, nil
 		}
 	}
@@ -229,4 +236,12 @@ func (c *Client) cachedCrawlDelay(host string) time.Duration {
 		}
 	}
 	return d
+}
+
+// archiveRobots archives a robots.txt exchange (Config.Archive); a failure is logged, as
+// robots.txt's verdict stands without its copy.
+func (c *Client) archiveRobots(ctx context.Context, w *wire, u *url.URL, status int, truncated bool) {
+	if _, err := c.archive(ctx, w, u, status, truncated); err != nil {
+		c.log.LogAttrs(ctx, slog.LevelError, "archive robots.txt", slog.String("url", u.String()), slog.Any("err", err))
+	}
 }

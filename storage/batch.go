@@ -271,6 +271,10 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			simhash = int64(p.SimHash) // SQLite integers are signed; the bits are kept
 		}
 		failed := p.Error != "" && !p.Answered
+		var warcOffset any // NULL when not archived (a record's offset may be 0)
+		if p.WARCFile != "" {
+			warcOffset = p.WARCOffset
+		}
 		finalURL := p.FinalURL
 		if finalURL == p.URL && p.Status > 0 {
 			finalURL = "" // the view shows the URL itself
@@ -279,12 +283,26 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			nullString(p.ContentType), nullString(p.Title), fetchedAt, p.Duration.Milliseconds(),
 			p.Size, p.Truncated, nullString(p.ContentHash), nullString(p.Canonical), redirects,
 			attempts, nullString(p.Error), crawlID, nullString(p.ErrorClass), nullString(p.Charset),
-			p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod), failed); err != nil {
+			p.NoIndex, p.NoFollow, p.LinksCapped, simhash, nullString(p.ETag), nullString(p.LastMod), failed,
+			nullString(p.Lang), nullString(p.WARCFile), warcOffset); err != nil {
 			return fmt.Errorf("page %s: %w", p.URL, err)
 		}
-		if p.Refetch { // a refetch replaces its links
+		if p.Refetch { // a refetch replaces its links and text
 			if _, err := drop.ExecContext(ctx, seq); err != nil {
 				return fmt.Errorf("page %s: clear old links: %w", p.URL, err)
+			}
+			for _, st := range []*sql.Stmt{ws.dropText, ws.dropText2} {
+				if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, seq); err != nil {
+					return fmt.Errorf("page %s: clear old text: %w", p.URL, err)
+				}
+			}
+		}
+		if p.Text != "" {
+			if _, err := tx.StmtContext(ctx, ws.text).ExecContext(ctx, seq, nullString(p.Title), p.Text); err != nil {
+				return fmt.Errorf("page %s: text: %w", p.URL, err)
+			}
+			if _, err := tx.StmtContext(ctx, ws.pendText).ExecContext(ctx, seq); err != nil {
+				return fmt.Errorf("page %s: text: %w", p.URL, err)
 			}
 		}
 	}

@@ -40,13 +40,17 @@ type pageRecord struct {
 	ETag        *string         `json:"etag"`
 	LastMod     *string         `json:"last_modified"`
 	Unchanged   bool            `json:"unchanged"`
+	Lang        *string         `json:"lang"`
+	WARCFile    *string         `json:"warc_file"`
+	WARCOffset  *int64          `json:"warc_offset"`
+	Text        *string         `json:"text,omitempty"` // with ExportText only
 }
 
 func (r *pageRecord) dest() []any {
 	return []any{&r.ID, &r.URL, &r.Host, &r.FinalURL, &r.Status, &r.ContentType, &r.Title, &r.Depth,
 		&r.FetchedAt, &r.DurationMS, &r.SizeBytes, &r.Truncated, &r.ContentHash, &r.Canonical, (*[]byte)(&r.Redirects),
 		&r.Attempts, &r.Error, &r.CrawlID, &r.ErrorClass, &r.Charset, &r.NoIndex, &r.NoFollow, &r.LinksCapped,
-		&r.SimHash, &r.ETag, &r.LastMod, &r.Unchanged}
+		&r.SimHash, &r.ETag, &r.LastMod, &r.Unchanged, &r.Lang, &r.WARCFile, &r.WARCOffset}
 }
 
 // columns names the columns of pages, in table order: the csv header, the
@@ -55,7 +59,7 @@ func columns() []string {
 	return []string{"id", "url", "host", "final_url", "status", "content_type", "title", "depth", "fetched_at",
 		"duration_ms", "size_bytes", "truncated", "content_hash", "canonical", "redirects", "attempts", "error",
 		"crawl_id", "error_class", "charset", "noindex", "nofollow", "links_capped", "simhash", "etag",
-		"last_modified", "unchanged"}
+		"last_modified", "unchanged", "lang", "warc_file", "warc_offset"}
 }
 
 // record renders r as csv fields: NULL as "", truncated as 0 or 1, redirects
@@ -83,7 +87,8 @@ func (r *pageRecord) record(rec []string) []string {
 		str(r.ContentType), str(r.Title), strconv.FormatInt(r.Depth, 10), r.FetchedAt, num(r.DurationMS),
 		num(r.SizeBytes), flag(r.Truncated), str(r.ContentHash), str(r.Canonical), string(r.Redirects),
 		strconv.FormatInt(r.Attempts, 10), str(r.Error), num(r.CrawlID), str(r.ErrorClass), str(r.Charset),
-		flag(r.NoIndex), flag(r.NoFollow), flag(r.LinksCapped), num(r.SimHash), str(r.ETag), str(r.LastMod), flag(r.Unchanged))
+		flag(r.NoIndex), flag(r.NoFollow), flag(r.LinksCapped), num(r.SimHash), str(r.ETag), str(r.LastMod), flag(r.Unchanged),
+		str(r.Lang), str(r.WARCFile), num(r.WARCOffset))
 }
 
 // Export writes every pages row to w, in id order, as format:
@@ -97,7 +102,21 @@ func (r *pageRecord) record(rec []string) []string {
 // Any other format is an error, returned before anything is written. Export
 // reads one snapshot and may run while a crawl writes.
 func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
+	return db.export(ctx, w, format, false)
+}
+
+// ExportText is Export with one more column, text: the page's readable text (NULL without
+// one).
+func (db *DB) ExportText(ctx context.Context, w io.Writer, format string) error {
+	return db.export(ctx, w, format, true)
+}
+
+func (db *DB) export(ctx context.Context, w io.Writer, format string, text bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	header := columns()
+	if text {
+		header = append(header, "text")
+	}
 	var write func(*pageRecord) error
 	flush := bw.Flush
 	switch format {
@@ -110,6 +129,13 @@ func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
 		var rec []string
 		write = func(r *pageRecord) error {
 			rec = r.record(rec)
+			if text {
+				t := ""
+				if r.Text != nil {
+					t = *r.Text
+				}
+				rec = append(rec, t)
+			}
 			return cw.Write(rec)
 		}
 		flush = func() error {
@@ -119,14 +145,14 @@ func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
 			}
 			return bw.Flush()
 		}
-		if err := cw.Write(columns()); err != nil {
+		if err := cw.Write(header); err != nil {
 			return fmt.Errorf("export csv: %w", err)
 		}
 	default:
 		return fmt.Errorf("export: unknown format %q (want jsonl or csv)", format)
 	}
 
-	if err := db.exportRows(ctx, write); err != nil {
+	if err := db.exportRows(ctx, write, text); err != nil {
 		return fmt.Errorf("export %s: %w", format, err)
 	}
 	if err := flush(); err != nil {
@@ -135,15 +161,23 @@ func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
 	return nil
 }
 
-// exportRows calls write on every pages row in id order.
-func (db *DB) exportRows(ctx context.Context, write func(*pageRecord) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT `+strings.Join(columns(), ", ")+` FROM pages ORDER BY id`)
+// exportRows calls write on every pages row in id order, with its text if asked.
+func (db *DB) exportRows(ctx context.Context, write func(*pageRecord) error, text bool) error {
+	query := `SELECT ` + strings.Join(columns(), ", ") + ` FROM pages ORDER BY id`
+	if text {
+		query = `SELECT ` + strings.Join(columns(), ", ") + `,
+			(SELECT t.text FROM url u JOIN page_text t ON t.seq = u.seq WHERE u.id = pages.id) FROM pages ORDER BY id`
+	}
+	rows, err := db.ro.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var r pageRecord
 	dest := r.dest()
+	if text {
+		dest = append(dest, &r.Text)
+	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return err

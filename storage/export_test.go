@@ -35,7 +35,8 @@ a newline`, Depth: 1, FetchedAt: time.Date(2025, 3, 1, 12, 0, 0, 7_000_000, time
 			Size: 4096, Truncated: true, ContentHash: "f00d", Canonical: "https://a.test/home",
 			Redirects: []string{"https://a.test/r1", "https://a.test/home"}, Attempts: 3,
 			Charset: "windows-1252", NoIndex: true, LinksCapped: true, SimHash: 42, ETag: `"e1"`,
-			LastMod: "Sat, 01 Mar 2025 11:00:00 GMT"}},
+			LastMod: "Sat, 01 Mar 2025 11:00:00 GMT", Lang: "en", WARCFile: "x-00001.warc.gz", WARCOffset: 123,
+			Text: "the readable text"}},
 		{Page: &Page{URL: failedURL, Host: "b.test", Depth: 0, FetchedAt: time.Date(2025, 3, 1, 12, 0, 1, 0, time.UTC),
 			Error: "dial tcp: connection refused", ErrorClass: "network"}},
 	}
@@ -125,9 +126,9 @@ func TestExportCSV(t *testing.T) {
 		{itoa(URLID(fullURL)), fullURL, "a.test", "https://a.test/home", "200", "text/html",
 			"Quotes \"here\", commas, and\na newline", "1", "2025-03-01T12:00:00.007Z", "2000", "4096", "1", "f00d",
 			"https://a.test/home", `["https://a.test/r1","https://a.test/home"]`, "3", "", itoa(crawl),
-			"", "windows-1252", "1", "0", "1", "42", `"e1"`, "Sat, 01 Mar 2025 11:00:00 GMT", "0"},
+			"", "windows-1252", "1", "0", "1", "42", `"e1"`, "Sat, 01 Mar 2025 11:00:00 GMT", "0", "en", "x-00001.warc.gz", "123"},
 		{itoa(URLID(failedURL)), failedURL, "b.test", "", "0", "", "", "0", "2025-03-01T12:00:01.000Z", "0", "0", "0", "", "",
-			"", "1", "dial tcp: connection refused", "", "network", "", "0", "0", "0", "", "", "", "0"},
+			"", "1", "dial tcp: connection refused", "", "network", "", "0", "0", "0", "", "", "", "0", "", "", ""},
 	}
 	if URLID(fullURL) > URLID(failedURL) { // rows come in id order
 		want[1], want[2] = want[2], want[1]
@@ -290,4 +291,41 @@ func valid(ss ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestExportText: with its text column, the export carries each page's text (NULL, or
+// empty in csv, without one).
+func TestExportText(t *testing.T) {
+	db, _ := exportFixture(t)
+	var jsonl, csvOut bytes.Buffer
+	if err := db.ExportText(t.Context(), &jsonl, "jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]any{}
+	for line := range strings.SplitSeq(strings.TrimSpace(jsonl.String()), "\n") {
+		var row map[string]any
+		if err := json.Unmarshal([]byte(line), &row); err != nil {
+			t.Fatal(err)
+		}
+		texts[row["url"].(string)] = row["text"]
+	}
+	if texts[fullURL] != "the readable text" || texts[failedURL] != nil {
+		t.Errorf("jsonl texts = %v", texts)
+	}
+	if err := db.ExportText(t.Context(), &csvOut, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&csvOut).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(recs[0]) - 1
+	if recs[0][last] != "text" || len(recs) != 3 {
+		t.Fatalf("csv header %v, %d records", recs[0], len(recs))
+	}
+	for _, r := range recs[1:] {
+		if want := map[string]string{fullURL: "the readable text", failedURL: ""}[r[1]]; r[last] != want {
+			t.Errorf("csv text of %s = %q, want %q", r[1], r[last], want)
+		}
+	}
 }

@@ -69,10 +69,7 @@ func OpenReadOnly(ctx context.Context, path string, follow bool, log *slog.Logge
 
 func (db *DB) openReadOnly(ctx context.Context, dsn string) error {
 	var err error
-	db.ro, err = sql.Open("sqlite3", dsn)
-	if err != nil {
-		return err
-	}
+	db.ro = sql.OpenDB(connector{dsn: dsn, driver: &sqlite3.SQLiteDriver{ConnectHook: registerFunctions}})
 	db.ro.SetMaxOpenConns(readPoolSize)
 	db.ro.SetMaxIdleConns(readPoolSize)
 	var version, objects int

@@ -218,7 +218,7 @@ CREATE TABLE drops (
 // migrations returns the schema changes in order: migrations()[i] takes a file
 // from user_version i to i+1. Append new ones; never edit a released one.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
 }
 
 // migrate brings the file up to the newest schema, one transaction per

@@ -230,8 +230,8 @@ func TestMigrateV2File(t *testing.T) {
 
 	db := openAt(t, path)
 	ctx := t.Context()
-	if got, want := userVersion(t, db.ro), len(migrations()); got != want || want != 3 {
-		t.Fatalf("user_version = %d, want %d (3)", got, want)
+	if got, want := userVersion(t, db.ro), len(migrations()); got != want || want != 4 {
+		t.Fatalf("user_version = %d, want %d (4)", got, want)
 	}
 	for _, c := range []struct {
 		name  string

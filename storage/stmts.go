@@ -39,8 +39,9 @@ const (
 	// insertPage replaces the row of a URL fetched again.
 	insertPage = `INSERT INTO page (seq, id, final_url, status, content_type, title, fetched_at,
 	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
-	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, failed, unchanged)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, failed, unchanged,
+	lang, warc_file, warc_offset)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
 ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url,
 	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
 	fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
@@ -49,7 +50,17 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	error = excluded.error, crawl_id = excluded.crawl_id, error_class = excluded.error_class,
 	charset = excluded.charset, noindex = excluded.noindex, nofollow = excluded.nofollow,
 	links_capped = excluded.links_capped, simhash = excluded.simhash, etag = excluded.etag,
-	last_modified = excluded.last_modified, failed = excluded.failed, unchanged = 0`
+	last_modified = excluded.last_modified, failed = excluded.failed, unchanged = 0,
+	lang = excluded.lang, warc_file = excluded.warc_file, warc_offset = excluded.warc_offset`
+
+	// insertText stores a page's text, to be indexed (text_pending); dropText removes a
+	// refetched page's from the index (nothing when it was not indexed) and dropText2 from
+	// page_text.
+	insertText = `INSERT INTO page_text (seq, title, text) VALUES (?, ?, ?)
+	ON CONFLICT (seq) DO UPDATE SET title = excluded.title, text = excluded.text`
+	pendText  = `INSERT OR IGNORE INTO text_pending (seq) VALUES (?)`
+	dropText  = `DELETE FROM page_fts WHERE docid = ?`
+	dropText2 = `DELETE FROM page_text WHERE seq = ?`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
 	touchPage = `UPDATE page SET fetched_at = ?, duration_ms = ?, attempts = ?, crawl_id = ?, unchanged = 1,
@@ -91,6 +102,7 @@ const maxHostIDs = 100_000
 // connection for the life of a Write, and its reusable buffers.
 type writeStmts struct {
 	page, touch, dropLinks, host, saveSeq, saveJournal, drops, sitemap, merge, clear, hostName *sql.Stmt
+	text, pendText, dropText, dropText2                                                        *sql.Stmt
 	mark, dequeue, inbox, link, other                                                          multiRow
 
 	nextSeq   int64            // url.seq of the next URL queued
@@ -138,7 +150,8 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 		sql string
 	}{{&ws.page, insertPage}, {&ws.touch, touchPage}, {&ws.dropLinks, dropLinks}, {&ws.host, hostID},
 		{&ws.saveSeq, saveSeq}, {&ws.saveJournal, saveJournaled}, {&ws.drops, countDrops}, {&ws.sitemap, insertSitemap},
-		{&ws.merge, mergeInbox}, {&ws.clear, clearInbox}, {&ws.hostName, hostName}}
+		{&ws.merge, mergeInbox}, {&ws.clear, clearInbox}, {&ws.hostName, hostName},
+		{&ws.text, insertText}, {&ws.pendText, pendText}, {&ws.dropText, dropText}, {&ws.dropText2, dropText2}}
 	for _, q := range single {
 		st, err := db.rw.PrepareContext(ctx, q.sql)
 		if err != nil {
@@ -181,7 +194,7 @@ func (db *DB) prepareWrite(ctx context.Context) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.saveJournal, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName} {
+	for _, st := range []*sql.Stmt{ws.page, ws.touch, ws.dropLinks, ws.host, ws.saveSeq, ws.saveJournal, ws.drops, ws.sitemap, ws.merge, ws.clear, ws.hostName, ws.text, ws.pendText, ws.dropText, ws.dropText2} {
 		if st != nil {
 			st.Close()
 		}

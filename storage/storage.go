@@ -123,10 +123,8 @@ func (db *DB) open(ctx context.Context, abs string) error {
 
 	// Readers are opened after the migrations so that they see WAL mode and
 	// the current schema from their first statement.
-	db.ro, err = sql.Open("sqlite3", dsn(abs, "deferred", true))
-	if err != nil {
-		return err
-	}
+	// They have our SQL functions too (Search ranks with trawl_bm25).
+	db.ro = sql.OpenDB(connector{dsn: dsn(abs, "deferred", true), driver: &sqlite3.SQLiteDriver{ConnectHook: registerFunctions}})
 	db.ro.SetMaxOpenConns(readPoolSize)
 	db.ro.SetMaxIdleConns(readPoolSize)
 	if err := db.ro.PingContext(ctx); err != nil {

@@ -58,8 +58,8 @@ func TestOpenMigratesOnce(t *testing.T) {
 		}
 		// The tables people query (urls, pages, links) are views over the new layout.
 		for _, kind := range []struct{ typ, want string }{
-			{"table", "backoff,counters,crawls,drops,hosts,inbox,link,other_urls,page,queue,robots,sitemaps,url"},
-			{"view", "links,pages,urls"},
+			{"table", "backoff,counters,crawls,drops,hosts,inbox,link,other_urls,page,page_fts,page_fts_content,page_fts_docsize,page_fts_segdir,page_fts_segments,page_fts_stat,page_text,queue,robots,sitemaps,text_pending,url"},
+			{"view", "links,pages,texts,urls"},
 		} {
 			var names []string
 			rows, err := db.ro.QueryContext(t.Context(), `SELECT name FROM sqlite_schema WHERE type = ? ORDER BY name`, kind.typ)

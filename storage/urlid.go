@@ -30,6 +30,10 @@ func idOf(id int64, url string) int64 {
 
 // registerFunctions adds trawl_fingerprint(url) to a connection, for the
 // migration to schema 3 (which keys rows by fingerprint).
+// It adds trawl_bm25(matchinfo(page_fts, 'pcnalx'), weight...) too, Search's ranking.
 func registerFunctions(conn *sqlite3.SQLiteConn) error {
-	return conn.RegisterFunc("trawl_fingerprint", URLID, true)
+	if err := conn.RegisterFunc("trawl_fingerprint", URLID, true); err != nil {
+		return err
+	}
+	return conn.RegisterFunc("trawl_bm25", bm25, true)
 }

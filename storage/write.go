@@ -34,6 +34,10 @@ type Page struct {
 	SimHash     uint64        // SimHash of the visible text; 0 (no text, or not HTML) is stored as NULL
 	ETag        string        // ETag response header
 	LastMod     string        // Last-Modified response header
+	Text        string        // the readable text of an HTML page, for page_fts; "" stores none
+	Lang        string        // the language the page declares
+	WARCFile    string        // the WARC file holding the final response's record; "" when not archived
+	WARCOffset  int64         // the offset of that record in WARCFile
 	// Unchanged records a recrawl answered 304 Not Modified: only the fetch
 	// time, duration, attempts and crawl id of the existing row change, and
 	// unchanged is set; its content columns and links stay. A URL without a

@@ -244,6 +244,8 @@ func (h *host) respondMode(w http.ResponseWriter, r *http.Request, key string) (
 		return h.serveBlog(w, path)
 	case cfg.Orphans > 0 && strings.HasPrefix(path, PathOrphanPrefix):
 		return h.serveOrphan(w, path)
+	case cfg.Wire && strings.HasPrefix(path, PathWire):
+		return h.serveWire(w, r)
 	}
 	return 0, false
 }
@@ -253,7 +255,7 @@ func (h *host) respondMode(w http.ResponseWriter, r *http.Request, key string) (
 // so the root stays byte for byte what it was.
 func (s *Site) appendModeLinks(b *bytes.Buffer, h *host) {
 	cfg := &s.cfg
-	if !cfg.Hostile && !cfg.Traps && cfg.RobotsMode == "" {
+	if !cfg.Hostile && !cfg.Traps && cfg.RobotsMode == "" && !cfg.Wire {
 		return
 	}
 	b.Truncate(b.Len() - len(htmlFooter)) // render always ends with htmlFooter
@@ -277,6 +279,11 @@ func (s *Site) appendModeLinks(b *bytes.Buffer, h *host) {
 	}
 	if cfg.RobotsMode != "" {
 		link(PathPrivate, "private")
+	}
+	if cfg.Wire {
+		for _, p := range WirePaths() {
+			link(p, p)
+		}
 	}
 	b.WriteString("</ul>\n")
 	b.WriteString(htmlFooter)

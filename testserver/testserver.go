@@ -91,6 +91,10 @@ type SiteConfig struct {
 	// and answer a matching If-None-Match (which takes precedence) or
 	// If-Modified-Since with 304 Not Modified and no body. See conditional.go.
 	Validators bool
+	// Wire makes every host serve WirePaths (a page plain, chunked, gzip-encoded, and
+	// gzip-encoded in chunks), written byte by byte on the connection and kept (WireBytes),
+	// and its root link to each of them. See wire.go.
+	Wire bool
 }
 
 // Response is an override served instead of the normal response for one path
@@ -166,9 +170,10 @@ type host struct {
 	closed       bool
 	inFlight     int
 	maxInFlight  int
-	other        map[string]int   // hits of every path that is not one of this host's pages
-	overrideHits map[string]int   // requests matched per Overrides key
-	written      map[string]int64 // body bytes written by the streaming hostile handlers, by key as in other
+	other        map[string]int    // hits of every path that is not one of this host's pages
+	overrideHits map[string]int    // requests matched per Overrides key
+	written      map[string]int64  // body bytes written by the streaming hostile handlers, by key as in other
+	wire         map[string][]byte // the bytes the wire mode wrote, by path
 }
 
 // withDefaults returns cfg with zero values replaced by their defaults, or an

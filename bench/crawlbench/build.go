@@ -23,7 +23,7 @@ func build(ctx context.Context, cfg *config, dir string, progress io.Writer) err
 		{Path: &cfg.Testserver, Name: "testserver", Dir: src, Pkg: "./cmd/testserver"},
 		{Path: &cfg.Crawler, Name: "crawler", Dir: src, Pkg: "./cmd/crawler"},
 	}
-	if !cfg.UI { // -ui compares Trawl with itself
+	if !cfg.UI && !cfg.Keep { // -ui and -keep compare Trawl with itself
 		targets = append(targets, gobuild.Target{Path: &cfg.Colly, Name: "colly", Dir: filepath.Join(src, "bench", "peers", "colly"), Pkg: "."})
 	}
 	return gobuild.Build(ctx, targets, dir, progress, "crawlbench")

@@ -33,6 +33,7 @@
 //	go run ./bench/crawlbench -build                 # normal mode
 //	go run ./bench/crawlbench -build -scale          # scale mode
 //	go run ./bench/crawlbench -build -ui             # the dashboard's cost: --ui and the page open, against off
+//	go run ./bench/crawlbench -build -keep           # keeping pages: --text=false, --text, --text --warc
 //	go run ./bench/crawlbench -testserver BIN -crawler BIN -colly BIN [flags]
 //
 // -scale is a preset: it stands for -pages 2000000 -links 12 -max-pages
@@ -98,6 +99,7 @@ type config struct {
 	Timeout     time.Duration // limit for one crawler run
 	JSON        bool          // one JSON object per line instead of a table
 	UI          bool          // compare Trawl with --ui and the page open against Trawl without (no Colly)
+	Keep        bool          // compare Trawl keeping nothing, the text, and the text and a WARC archive (no Colly)
 }
 
 // scalePreset returns the flag values -scale stands for; flags given on the
@@ -140,6 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.Window, "window", 20000, "`pages` in each of the first and last rate windows (crawls shorter than two windows get half their pages)")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit for one crawler run")
 	fs.BoolVar(&cfg.JSON, "json", false, "print one JSON object per run and a summary object instead of a table")
+	fs.BoolVar(&cfg.Keep, "keep", false, "measure what keeping pages costs: Trawl with --text=false, with --text (the default) and with --warc, interleaved (no Colly)")
 	fs.BoolVar(&cfg.UI, "ui", false, "measure the dashboard's cost: Trawl with --ui and the page open against Trawl without, interleaved (no Colly)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crawlbench (-build | -testserver BIN -crawler BIN -colly BIN) [flags]")
@@ -165,9 +168,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	case cfg.UI && cfg.JSON:
+	case (cfg.UI || cfg.Keep) && cfg.JSON:
 		return cfg, fmt.Errorf("%w: -ui prints a table only", errUsage)
-	case !cfg.Build && (cfg.Testserver == "" || cfg.Crawler == "" || (cfg.Colly == "" && !cfg.UI)):
+	case !cfg.Build && (cfg.Testserver == "" || cfg.Crawler == "" || (cfg.Colly == "" && !cfg.UI && !cfg.Keep)):
 		return cfg, fmt.Errorf("%w: give -testserver, -crawler and -colly, or -build", errUsage)
 	case cfg.Hosts < 1, cfg.Pages < 1, cfg.Links < 1, cfg.MaxPages < 1, cfg.Parallelism < 1, cfg.Count < 1, cfg.Window < 1:
 		return cfg, fmt.Errorf("%w: -hosts, -pages, -links, -max-pages, -parallelism, -count and -window must be at least 1", errUsage)
@@ -193,6 +196,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := build(ctx, &cfg, work, stderr); err != nil {
 			return err
 		}
+	}
+	if cfg.Keep {
+		return runKeep(ctx, cfg, work, stdout, stderr)
 	}
 	if cfg.UI {
 		return runUI(ctx, cfg, work, stdout, stderr)

@@ -21,6 +21,7 @@ import (
 	"github.com/trawl/trawl/extract"
 	"github.com/trawl/trawl/fetch"
 	"github.com/trawl/trawl/storage"
+	"github.com/trawl/trawl/warc"
 )
 
 func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -141,8 +142,15 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	engine, err := newEngine(ctx, set, seeds, a, crawlID, db, log)
+	archive, err := openArchive(set, a.dbPath, seeds)
 	if err != nil {
+		return err
+	}
+	engine, err := newEngine(ctx, set, seeds, a, crawlID, db, archive, log)
+	if err != nil {
+		if archive != nil {
+			_ = archive.Close()
+		}
 		return err
 	}
 	// Stop is the dashboard's stop button: it ends the run as Ctrl-C does.
@@ -160,6 +168,11 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
 	runErr := engine.Run(ctx, seeds)
 	stopProgress()
+	if archive != nil { // every fetch has ended: the last file is complete
+		if err := archive.Close(); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 
 	// Record the end even when interrupted: the file says when this run stopped.
 	if err := db.FinishCrawl(context.WithoutCancel(ctx), crawlID); err != nil && runErr == nil {
@@ -230,7 +243,7 @@ func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) 
 }
 
 // newEngine builds the fetcher and the engine of a crawl with settings set.
-func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db *storage.DB, log *slog.Logger) (*crawl.Engine, error) {
+func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db *storage.DB, archive *warc.Writer, log *slog.Logger) (*crawl.Engine, error) {
 	canon, _ := dedupe.NewCanonicalizer(set.StripParams) // validated
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
@@ -250,8 +263,13 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 			log.Warn("seed host not resolved; its private addresses stay blocked", "err", lookupErr)
 		}
 	}
+	var arch fetch.Archive
+	if archive != nil {
+		arch = archiveOf{archive}
+	}
 	fetcher, err := fetch.New(fetch.Config{
-		Guard: !set.AllowPrivate, AllowAddrPorts: allow,
+		Archive: arch,
+		Guard:   !set.AllowPrivate, AllowAddrPorts: allow,
 		UserAgent: set.UserAgent, Concurrency: set.Concurrency, PerHost: set.PerHost, Rate: set.Rate,
 		Timeout: time.Duration(set.Timeout), MaxBody: int64(set.MaxBody), IgnoreRobots: set.IgnoreRobots,
 		Memory: crawl.Memory(db), // robots.txt verdicts and host backoffs survive a restart
@@ -267,7 +285,7 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
 		},
 		URLSpaces: dedupe.URLSpaceConfig{MaxRun: cmp.Or(set.MaxURLSpace, -1)}, // 0 (off) is -1 to dedupe
-	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks,
+	}, db, fetcher, extract.New(extract.Config{MaxLinks: set.MaxLinks, Text: set.Text, Readable: true,
 		NewTextHasher: func() extract.TextHasher { return new(dedupe.SimHasher) }}), log)
 	if err != nil {
 		return nil, usagef("%v", err)

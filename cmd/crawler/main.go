@@ -52,6 +52,8 @@ commands:
   stats [flags]          totals, statuses, hosts and errors of the crawl in --db
   export [flags]         pages in --db as JSON lines or CSV on stdout
   serve [flags]          a live dashboard of the crawl in --db, in a browser
+  search [flags] QUERY   full-text search of the pages' text in --db, best first
+  show [flags] URL       a page's record, its text and its response read back from the WARC
   version                the version of this build (also --version)
 
 run 'crawler <command> -h' for the flags of a command
@@ -105,6 +107,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runExport(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "search":
+		return runSearch(ctx, args[1:], stdout, stderr)
+	case "show":
+		return runShow(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version())
 		return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/trawl/trawl/crawl"
 	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/warc"
 )
 
 // settings are the crawl flags that a resumed crawl keeps unless they are
@@ -51,6 +52,11 @@ type settings struct {
 	// Recrawl is set by the run that started a recrawl and kept by the runs
 	// that continue it: they all send conditional requests.
 	Recrawl bool `json:"recrawl"`
+	// Text keeps each HTML page's readable text (page_fts) and language.
+	Text bool `json:"text"`
+	// WARC is the directory the exchanges are archived to; "" archives none.
+	WARC     string   `json:"warc,omitempty"`
+	WARCSize byteSize `json:"warc_size,omitempty"`
 }
 
 // defaultSettings returns the settings of a crawl given no flags. The result
@@ -64,7 +70,7 @@ func defaultSettings() settings {
 		Concurrency: 16, PerHost: 2, Rate: 2, Depth: -1, Scope: crawl.ScopeHost,
 		Timeout: duration(30 * time.Second), MaxBody: 10 << 20, Retries: 3, MaxLinks: 10_000,
 		StripParams: slices.Clone(dedupe.DefaultStripParams), MaxURLLength: 2048, MaxPathDepth: 32, MaxRepeats: 3, MaxQueryVariants: 1000,
-		MaxURLSpace: 50,
+		MaxURLSpace: 50, Text: true, WARCSize: warc.DefaultMaxSize,
 	}
 }
 
@@ -107,6 +113,9 @@ func (s *settings) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.MaxRepeats, "max-repeats", s.MaxRepeats, "most times a run of path segments may repeat in a row, as in /a/b/a/b (-1 = no cap)")
 	fs.IntVar(&s.MaxQueryVariants, "max-query-variants", s.MaxQueryVariants, "most distinct queries followed per path (-1 = no cap)")
 	fs.IntVar(&s.MaxURLSpace, "max-url-space", s.MaxURLSpace, "close a URL pattern (per host, digits as one placeholder) after this many near-identical pages in a row that lead nowhere new, and drop its URLs as url-space (0 = off)")
+	fs.BoolVar(&s.Text, "text", s.Text, "keep each HTML page's readable text and language, for 'crawler search' and 'crawler show' (--text=false: not)")
+	fs.StringVar(&s.WARC, "warc", s.WARC, "archive every HTTP exchange as WARC/1.1 files in this directory (named after the --db file)")
+	fs.Var(&s.WARCSize, "warc-size", "size at which a WARC file is closed and the next begun (e.g. 1GiB)")
 	fs.BoolVar(&s.AllowPrivate, "allow-private", s.AllowPrivate, "connect to loopback, private, link-local and other special-purpose addresses (by default only the seeds' own)")
 }
 
@@ -133,6 +142,8 @@ func (s *settings) validate() error {
 		return usagef("--max-pages-per-host must not be negative")
 	case s.MaxLinks < 1:
 		return usagef("--max-links must be at least 1")
+	case s.WARCSize < 1<<20:
+		return usagef("--warc-size must be at least 1MiB")
 	case s.MaxURLSpace < 0:
 		return usagef("--max-url-space must not be negative (0 turns it off)")
 	case s.MaxURLLength == 0 || s.MaxURLLength < -1, s.MaxPathDepth == 0 || s.MaxPathDepth < -1,
@@ -219,6 +230,12 @@ func (s *settings) copyFlag(name string, dst *settings) {
 		dst.MaxQueryVariants = s.MaxQueryVariants
 	case "max-url-space":
 		dst.MaxURLSpace = s.MaxURLSpace
+	case "text":
+		dst.Text = s.Text
+	case "warc":
+		dst.WARC = s.WARC
+	case "warc-size":
+		dst.WARCSize = s.WARCSize
 	}
 }
 

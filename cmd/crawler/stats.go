@@ -136,6 +136,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("export", "export [flags] > FILE")
 	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
 	format := fs.String("format", "jsonl", "jsonl (one JSON object per page) or csv")
+	text := fs.Bool("text", false, "add a text column: each page's readable text (crawled with --text, the default)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -150,6 +151,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
+	if *text {
+		return db.ExportText(ctx, stdout, *format)
+	}
 	return db.Export(ctx, stdout, *format)
 }
 

@@ -91,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Blog, "blog", 0, "serve a blog of `N` listing pages (older-posts pagination, 5 posts each) under /blog/ on every host, not linked from the root")
 	fs.StringVar(&cfg.RobotsMode, "robots-mode", "", "serve a misbehaving robots.txt: `mode` huge, slow, redirect, 404, 500 or 429")
 	fs.BoolVar(&cfg.Sitemaps, "sitemaps", false, "serve /sitemap.xml, /sitemap_index.xml and /sitemaps/*, named in robots.txt")
+	fs.BoolVar(&cfg.Wire, "wire", false, "also serve /wire/plain, /wire/chunked, /wire/gzip and /wire/gzip-chunked, written byte by byte on the connection, linked from each root")
 	fs.IntVar(&cfg.Orphans, "orphans", 0, "serve `N` orphan pages /orphan/<k> per host, listed only in the sitemaps")
 	every := fs.Duration("sample", 0, "print the served counts on stdout at most once per `interval` while they change (0: never)")
 	if err := fs.Parse(args); err != nil {
