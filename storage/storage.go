@@ -111,7 +111,10 @@ func (db *DB) open(ctx context.Context, abs string) error {
 	var err error
 	// Per-connection pragmas go in the DSN: a one-off PRAGMA would reach
 	// only one pooled connection.
-	db.rw = sql.OpenDB(connector{dsn: dsn(abs, "immediate", false), driver: &sqlite3.SQLiteDriver{ConnectHook: writerPragmas}})
+	if err := registerWalbuf(); err != nil {
+		return err
+	}
+	db.rw = sql.OpenDB(connector{dsn: dsn(abs, "immediate", false) + "&vfs=" + walbufVFS, driver: &sqlite3.SQLiteDriver{ConnectHook: writerPragmas}})
 	db.rw.SetMaxOpenConns(1)
 	db.rw.SetMaxIdleConns(1)
 	if err := db.rw.PingContext(ctx); err != nil {

@@ -1,0 +1,29 @@
+package storage
+
+// #include <stdlib.h>
+// int trawl_walbuf_register(void);
+import "C"
+
+import "fmt"
+
+// walbufVFS is the SQLite VFS of the writer's connection (walbuf.c): SQLite's
+// default VFS, except that a transaction's WAL frames reach the file in one
+// write instead of two per page. Measured on the crawlbench site with the
+// visit journal: 59,000 pwrite calls in 5 s, most of them WAL frames, and the
+// kernel's entry and exit were the largest single cost in the profile.
+//
+// It changes when bytes are written, not which: the commit frame's page is
+// written with the frames before it, before SQLite publishes the transaction
+// to readers in the WAL index, and whatever touches the WAL file otherwise
+// (a read, a frame rewritten in place, a truncation, a sync, the size) writes
+// the buffer out first. A process killed before that write loses a
+// transaction that was not committed, as SQLite would.
+const walbufVFS = "trawl-walbuf"
+
+// registerWalbuf registers walbufVFS with SQLite, once.
+func registerWalbuf() error {
+	if rc := C.trawl_walbuf_register(); rc != 0 {
+		return fmt.Errorf("register the %s SQLite VFS: result code %d", walbufVFS, rc)
+	}
+	return nil
+}
