@@ -2,6 +2,7 @@ package storage
 
 import (
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,10 +11,21 @@ import (
 
 // TestWalbufCommitsReachTheFile: through the buffering VFS, every committed
 // transaction is in the WAL file when Commit returns, whatever its size
-// (larger than the buffer, or a few bytes): a raw copy of the file and its
-// WAL taken then, as a kill -9 would leave them, opens with SQLite's own VFS,
-// passes integrity_check and holds every committed row.
+// (larger than the buffer, or a few bytes), and what a checkpoint copied is in
+// the database file when it returns: a raw copy of the file and its WAL taken
+// then, as a kill -9 would leave them, opens with SQLite's own VFS, passes
+// integrity_check and holds every committed row. Without checkpoints the WAL
+// holds everything; with them, pages move to the database file as the
+// transactions go, and at the end the copy is of the file alone.
 func TestWalbufCommitsReachTheFile(t *testing.T) {
+	for _, autocheckpoint := range []int{0, 100} {
+		t.Run(fmt.Sprintf("wal_autocheckpoint=%d", autocheckpoint), func(t *testing.T) {
+			testWalbuf(t, autocheckpoint)
+		})
+	}
+}
+
+func testWalbuf(t *testing.T, autocheckpoint int) {
 	if err := registerWalbuf(); err != nil {
 		t.Fatal(err)
 	}
@@ -25,8 +37,7 @@ func TestWalbufCommitsReachTheFile(t *testing.T) {
 	}
 	defer w.Close()
 	w.SetMaxOpenConns(1)
-	// No checkpoint: the WAL holds everything, so the copy tests the WAL.
-	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`); err != nil {
+	if _, err := w.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`, autocheckpoint)); err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("x", 3000)
@@ -50,31 +61,42 @@ func TestWalbufCommitsReachTheFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows += n
-		crashed := filepath.Join(t.TempDir(), "copy.db")
-		for _, suffix := range []string{"", "-wal"} {
-			b, err := os.ReadFile(path + suffix)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(crashed+suffix, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		c, err := sql.Open("sqlite3", "file:"+crashed)
+		checkCopy(t, path, []string{"", "-wal"}, rows, i)
+	}
+	if _, err := w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	checkCopy(t, path, []string{""}, rows, -1)
+}
+
+// checkCopy copies the file at path with the suffixes given (a kill -9 now)
+// and checks that the copy holds rows rows and passes integrity_check.
+func checkCopy(t *testing.T, path string, suffixes []string, rows, i int) {
+	t.Helper()
+	crashed := filepath.Join(t.TempDir(), "copy.db")
+	for _, suffix := range suffixes {
+		b, err := os.ReadFile(path + suffix)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got int
-		var check string
-		if err := c.QueryRow(`SELECT count(*) FROM t`).Scan(&got); err != nil {
-			t.Fatalf("after transaction %d: %v", i, err)
-		}
-		if err := c.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil {
+		if err := os.WriteFile(crashed+suffix, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c.Close()
-		if got != rows || check != "ok" {
-			t.Errorf("after transaction %d: the copy holds %d rows (integrity %q), want %d (ok)", i, got, check, rows)
-		}
+	}
+	c, err := sql.Open("sqlite3", "file:"+crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var check string
+	if err := c.QueryRow(`SELECT count(*) FROM t`).Scan(&got); err != nil {
+		t.Fatalf("after transaction %d: %v", i, err)
+	}
+	if err := c.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if got != rows || check != "ok" {
+		t.Errorf("after transaction %d: the copy holds %d rows (integrity %q), want %d (ok)", i, got, check, rows)
 	}
 }
