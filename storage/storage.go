@@ -170,8 +170,13 @@ func checkOurs(ctx context.Context, abs string) error {
 // per crawled page, measured), at the cost of a WAL file of up to ~40 MiB.
 const walCheckpointPages = 10_000
 
-// writerCacheKiB is the write connection's page cache, in KiB.
-const writerCacheKiB = 32 << 10
+// writerCacheKiB is the most the write connection's page cache holds, in
+// KiB; it starts at writerCacheMinKiB and grows with the file (see
+// writer.sizeCache).
+const (
+	writerCacheKiB    = 32 << 10
+	writerCacheMinKiB = 4 << 10
+)
 
 // writerPragmas sets the writer connection's pragmas that go-sqlite3's DSN
 // cannot carry. It runs on every new connection of the write pool.
@@ -194,7 +199,7 @@ func writerPragmas(conn *sqlite3.SQLiteConn) error {
 	// is allocated as it fills, so a small crawl does not pay for it.
 	// Measured on 30,000 pages of a 2,000,000-page site: 16.6 CPU-s against
 	// 20.7 with the default (16 MiB: 17.5; 64 MiB: 16.0).
-	if _, err := conn.Exec(fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB), nil); err != nil {
+	if _, err := conn.Exec(fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheMinKiB), nil); err != nil {
 		return err
 	}
 	return registerFunctions(conn)
