@@ -97,6 +97,32 @@ func (r *pageRecord) record(rec []string) []string {
 // Any other format is an error, returned before anything is written. Export
 // reads one snapshot and may run while a crawl writes.
 func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
+	return ExportPages(w, format, func() (PageRows, func(), error) {
+		rows, err := db.ro.QueryContext(ctx, `SELECT `+ExportColumns+` FROM pages ORDER BY id`)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, func() { rows.Close() }, nil
+	})
+}
+
+// ExportColumns lists the pages view's columns in the order ExportPages
+// scans them.
+var ExportColumns = strings.Join(columns(), ", ")
+
+// PageRows are the rows of a query of ExportColumns over the pages view (the
+// flags truncated, noindex, nofollow, links_capped and unchanged as booleans,
+// redirects as text): *sql.Rows, or another driver's rows.
+type PageRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ExportPages writes the rows that query returns to w as format (see
+// DB.Export); query is called only once the format is known to be good, and
+// returns the rows and how to close them.
+func ExportPages(w io.Writer, format string, query func() (PageRows, func(), error)) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var write func(*pageRecord) error
 	flush := bw.Flush
@@ -126,7 +152,7 @@ func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
 		return fmt.Errorf("export: unknown format %q (want jsonl or csv)", format)
 	}
 
-	if err := db.exportRows(ctx, write); err != nil {
+	if err := exportRows(query, write); err != nil {
 		return fmt.Errorf("export %s: %w", format, err)
 	}
 	if err := flush(); err != nil {
@@ -135,13 +161,13 @@ func (db *DB) Export(ctx context.Context, w io.Writer, format string) error {
 	return nil
 }
 
-// exportRows calls write on every pages row in id order.
-func (db *DB) exportRows(ctx context.Context, write func(*pageRecord) error) error {
-	rows, err := db.ro.QueryContext(ctx, `SELECT `+strings.Join(columns(), ", ")+` FROM pages ORDER BY id`)
+// exportRows calls write on every row query returns.
+func exportRows(query func() (PageRows, func(), error), write func(*pageRecord) error) error {
+	rows, closeRows, err := query()
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer closeRows()
 	var r pageRecord
 	dest := r.dest()
 	for rows.Next() {

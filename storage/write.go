@@ -167,14 +167,9 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 	if ws != nil {
 		defer ws.close()
 	}
-	batch := make([]Visit, 0, cfg.BatchSize)
-	timer := time.NewTimer(cfg.FlushEvery)
-	timer.Stop()
-	defer timer.Stop()
-
 	var firstErr error
 	var visits, batches, failed int
-	flush := func(final bool) {
+	flush := func(batch []Visit, final bool) {
 		merge := final && ws != nil && ws.pending > 0
 		for i := range batch {
 			merge = merge || batch[i].Merge
@@ -202,10 +197,31 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 		if committed != nil {
 			committed(c)
 		}
+	}
+	Gather(cfg, rows, flush)
+	db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
+		slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
+	return firstErr
+}
+
+// Gather is the single writer's receiving loop, shared by the stores that
+// implement Write: it receives visits from rows until the channel is closed
+// and hands them to flush in batches: each batch is whatever has queued up
+// since the last flush (at most cfg.BatchSize, lingering cfg.FlushEvery for
+// more if set). It never stops receiving, so senders need no select. Once
+// rows is closed it calls flush a last time with final set (and a batch that
+// may be empty). flush must not keep the batch: its backing array is reused.
+func Gather(cfg WriterConfig, rows <-chan Visit, flush func(batch []Visit, final bool)) {
+	cfg = cfg.withDefaults()
+	batch := make([]Visit, 0, cfg.BatchSize)
+	timer := time.NewTimer(cfg.FlushEvery)
+	timer.Stop()
+	defer timer.Stop()
+	done := func(final bool) {
+		flush(batch, final)
 		clear(batch) // drop references to pages and links before reuse
 		batch = batch[:0]
 	}
-
 	closed := false
 	for !closed {
 		v, ok := <-rows
@@ -222,37 +238,38 @@ func (db *DB) Write(ctx context.Context, cfg WriterConfig, rows <-chan Visit, co
 			timer.Reset(cfg.FlushEvery)
 			linger = timer.C
 		}
-	gather:
-		for len(batch) < cfg.BatchSize {
-			select {
-			case v, ok := <-rows:
-				if !ok {
-					closed = true
-					break gather
-				}
-				batch = append(batch, v)
-				continue
-			default:
-			}
-			if linger == nil {
-				break
-			}
-			select {
-			case v, ok := <-rows:
-				if !ok {
-					closed = true
-					break gather
-				}
-				batch = append(batch, v)
-			case <-linger:
-				linger = nil
-			}
-		}
+		closed = gather(cfg.BatchSize, rows, &batch, linger)
 		timer.Stop()
-		flush(false)
+		done(false)
 	}
-	flush(true)
-	db.log.LogAttrs(ctx, slog.LevelInfo, "writer stopped",
-		slog.Int("visits", visits), slog.Int("batches", batches), slog.Int("failed_batches", failed))
-	return firstErr
+	done(true)
+}
+
+// gather appends to batch what rows has ready, up to size, waiting for more
+// until linger fires (nil: not at all); it reports whether rows was closed.
+func gather(size int, rows <-chan Visit, batch *[]Visit, linger <-chan time.Time) bool {
+	for len(*batch) < size {
+		select {
+		case v, ok := <-rows:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, v)
+			continue
+		default:
+		}
+		if linger == nil {
+			return false
+		}
+		select {
+		case v, ok := <-rows:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, v)
+		case <-linger:
+			linger = nil
+		}
+	}
+	return false
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/extract"
 	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/pgstore"
 	"github.com/trawl/trawl/storage"
 )
 
@@ -27,7 +28,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("crawl", "crawl [flags] URL...")
 	set := defaultSettings()
 	set.register(fs)
-	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state; an existing file is continued")
+	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state, or a PostgreSQL URL (postgres://...) that several crawlers share; an existing crawl is continued")
+	var fleet fleetFlags
+	fleet.register(fs)
 	quiet := fs.Bool("quiet", false, "no progress line, summary or info logs (warnings and errors only)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
 	uiAddr := fs.String("ui", "", "serve the live dashboard on this address (e.g. 127.0.0.1:8090); an address other than loopback needs a token")
@@ -65,10 +68,17 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *grace <= 0:
 		return usagef("--grace must be positive")
 	}
-	if *recrawl && fileExists(*dbPath) != nil {
+	if err := fleet.validate(); err != nil {
+		return err
+	}
+	isPG := pgstore.IsURL(*dbPath)
+	if isPG && *uiAddr != "" {
+		return usagef("--ui works with a crawl file, not yet with --db postgres://")
+	}
+	if *recrawl && !isPG && fileExists(*dbPath) != nil {
 		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
 	}
-	if len(seeds) == 0 && fileExists(*dbPath) != nil {
+	if len(seeds) == 0 && !isPG && fileExists(*dbPath) != nil {
 		fs.Usage()
 		return usagef("crawl: no seed URLs given and no crawl file %s to continue", *dbPath)
 	}
@@ -97,7 +107,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	return crawlInto(ctx, crawlArgs{
 		set: set, given: fs, seeds: seeds, dbPath: *dbPath, quiet: *quiet, grace: *grace, seenMemory: seenMemory,
-		recrawl: *recrawl, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
+		recrawl: *recrawl, fleet: fleet, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
 	}, log)
 }
 
@@ -111,6 +121,7 @@ type crawlArgs struct {
 	grace      time.Duration
 	seenMemory byteSize
 	recrawl    bool
+	fleet      fleetFlags   // with a PostgreSQL --db
 	metricsLn  net.Listener // nil: no metrics
 	uiLn       net.Listener // nil: no dashboard
 	uiToken    string
@@ -120,14 +131,27 @@ type crawlArgs struct {
 
 // crawlInto opens the crawl file, builds the engine and runs the crawl.
 func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
-	db, err := storage.Open(ctx, a.dbPath, log)
-	if err != nil {
-		return err
+	var db crawlDB
+	var file *storage.DB // nil with PostgreSQL
+	if pgstore.IsURL(a.dbPath) {
+		pg, err := openPostgres(ctx, a.dbPath, a.fleet, log)
+		if err != nil {
+			return err
+		}
+		db = pg
+		log.Info("joined the crawl", "crawl", pg.Crawl(), "worker", pg.Worker(), "lease", pg.LeaseTTL())
+	} else {
+		f, err := storage.Open(ctx, a.dbPath, log)
+		if err != nil {
+			return err
+		}
+		if err := f.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
+			f.Close()
+			return err
+		}
+		db, file = f, f
 	}
 	defer db.Close()
-	if err := db.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
-		return err
-	}
 
 	set, seeds, err := resume(ctx, a, db, log)
 	if err != nil {
@@ -154,8 +178,10 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: db, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
-	defer stopUI()
+	if file != nil {
+		stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: file, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
+		defer stopUI()
+	}
 	start := time.Now()
 	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
 	runErr := engine.Run(ctx, seeds)
@@ -191,7 +217,7 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 // resume returns the settings and seeds of this run: a crawl already in the
 // file keeps its settings unless given again, and its seeds' scope. With
 // --recrawl it queues every fetched URL again.
-func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) (settings, []string, error) {
+func resume(ctx context.Context, a crawlArgs, db crawlDB, log *slog.Logger) (settings, []string, error) {
 	set, seeds := a.set, a.seeds
 	prevSettings, prevSeeds, err := db.LastSettings(ctx)
 	switch {
@@ -230,7 +256,7 @@ func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) 
 }
 
 // newEngine builds the fetcher and the engine of a crawl with settings set.
-func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db *storage.DB, log *slog.Logger) (*crawl.Engine, error) {
+func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db crawlDB, log *slog.Logger) (*crawl.Engine, error) {
 	canon, _ := dedupe.NewCanonicalizer(set.StripParams) // validated
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
@@ -262,6 +288,7 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 	engine, err := crawl.New(crawl.Config{
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
 		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: a.grace, CrawlID: crawlID,
+		Hosts: a.fleet.hosts, Handover: handover(set),
 		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
 		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(a.seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,
