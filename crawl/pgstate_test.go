@@ -1,0 +1,166 @@
+package crawl
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trawl/trawl/extract"
+	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/pgstore"
+	"github.com/trawl/trawl/pgstore/pgtest"
+	"github.com/trawl/trawl/testserver"
+)
+
+// pgWorker is one engine on a crawl in PostgreSQL, as one crawler process
+// of a fleet runs it.
+type pgWorker struct {
+	db     *pgstore.DB
+	engine *Engine
+}
+
+// newPGWorker opens the crawl as worker name and builds an engine on it
+// whose fetcher keeps its politeness memory in the database.
+func newPGWorker(t *testing.T, dsn, crawl, name string, ttl time.Duration, fcfg fetch.Config, cfg Config, seeds []string) *pgWorker {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})).With("worker", name)
+	db, err := pgstore.Open(t.Context(), dsn, pgstore.Options{Crawl: crawl, Worker: name, LeaseTTL: ttl, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fcfg.Memory = Memory(db)
+	fc, err := fetch.New(fcfg, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.BeginCrawl(t.Context(), seeds, map[string]any{"test": t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CrawlID = id
+	e, err := New(cfg, db, fc, extract.New(extract.Config{}), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pgWorker{db: db, engine: e}
+}
+
+// TestPostgresExactlyOnce: one engine on PostgreSQL fetches every page once
+// (counted at the server), stores each once, and leaves nothing queued or
+// leased.
+func TestPostgresExactlyOnce(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	pages, hosts := 2_000, 8
+	site := startSite(t, testserver.SiteConfig{Hosts: hosts, Pages: pages, LinksPerPage: 10, CrossHost: 0.1, PageSize: 1024, Seed: 7, NoLog: true})
+	w := newPGWorker(t, dsn, crawl, "w1", 5*time.Second, fetch.Config{Concurrency: 32, PerHost: 4},
+		Config{Workers: 32, PerHost: 4, MaxDepth: -1}, site.Seeds())
+	if err := w.engine.Run(t.Context(), site.Seeds()); err != nil {
+		t.Fatal(err)
+	}
+	if got := site.PagesServed(); got != pages {
+		t.Errorf("server served %d distinct pages, want %d", got, pages)
+	}
+	if d := site.Duplicates(); len(d) > 0 {
+		t.Errorf("%d URLs fetched more than once, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	want := pages + hosts
+	for q, n := range map[string]int{
+		`SELECT count(*) FROM pages`:                                    want,
+		`SELECT count(DISTINCT url) FROM pages`:                         want,
+		`SELECT count(*) FROM pages WHERE status = 200`:                 want,
+		`SELECT count(*) FROM urls WHERE state = 'queued'`:              0,
+		`SELECT count(*) FROM host_lease WHERE expires_at > now()`:      0,
+		`SELECT count(*) FROM workers WHERE stopped_at IS NULL`:         0,
+		`SELECT count(*) FROM links WHERE dst_url IS NULL`:              0,
+		`SELECT CASE WHEN count(*) >= 2000 THEN 1 ELSE 0 END FROM link`: 1,
+	} {
+		if got := pgtest.Count(t, dsn, crawl, q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+	if p := w.engine.Progress(); p.Fetched != int64(want) {
+		t.Errorf("Progress.Fetched = %d, want %d", p.Fetched, want)
+	}
+}
+
+// TestFleetPolite runs three engines on one crawl, as three processes would,
+// and checks at the server what the fleet must hold together: every page
+// fetched once, at most PerHost requests at once and rate+burst in any
+// second per host over all workers, robots.txt fetched once per host and
+// obeyed, and every worker did a share.
+func TestFleetPolite(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	const (
+		hosts, pages  = 12, 1200
+		rate, perHost = 20, 2
+		workers       = 3
+	)
+	site := startSite(t, testserver.SiteConfig{
+		Hosts: hosts, Pages: pages, LinksPerPage: 6, CrossHost: 0.3, PageSize: 512, Latency: 5 * time.Millisecond, Seed: 5,
+		Robots: "User-agent: *\nDisallow: /p/7\n",
+	})
+	fcfg := fetch.Config{Concurrency: 8, PerHost: perHost, Rate: rate, Burst: 1}
+	cfg := Config{Workers: 8, PerHost: perHost, MaxDepth: -1, Hosts: hosts / workers, Handover: time.Second / rate}
+	var fleet []*pgWorker
+	for i := range workers {
+		fleet = append(fleet, newPGWorker(t, dsn, crawl, "w"+string(rune('1'+i)), 3*time.Second, fcfg, cfg, site.Seeds()))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i, w := range fleet {
+		wg.Go(func() { errs[i] = w.engine.Run(ctx, site.Seeds()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i+1, err)
+		}
+	}
+	disallowed := regexp.MustCompile(`^/p/7`)
+	allowed := 0
+	for i := range pages {
+		if !disallowed.MatchString("/p/" + strconv.Itoa(i)) {
+			allowed++
+		}
+	}
+	if got := site.PagesServed(); got != allowed {
+		t.Errorf("server served %d distinct pages, want %d", got, allowed)
+	}
+	if d := site.Duplicates(); len(d) > 0 {
+		t.Errorf("%d URLs fetched more than once, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	for _, h := range site.Hosts() {
+		if got := site.MaxConcurrent(h); got > perHost {
+			t.Errorf("host %s saw %d concurrent requests, want <= %d", h, got, perHost)
+		}
+		if got := site.MaxInWindow(h, time.Second); got > rate+1 {
+			t.Errorf("host %s saw %d requests in one second, want <= rate+burst = %d", h, got, rate+1)
+		}
+		if got := site.Hits(h, "/robots.txt"); got != 1 {
+			t.Errorf("host %s: robots.txt fetched %d times by the fleet, want 1", h, got)
+		}
+	}
+	for _, r := range site.Requests() {
+		if disallowed.MatchString(r.Path) {
+			t.Errorf("request to robots-disallowed %s%s", r.Host, r.Path)
+		}
+	}
+	for i, w := range fleet {
+		if p := w.engine.Progress(); p.Fetched == 0 {
+			t.Errorf("worker %d fetched nothing: the hosts were not shared", i+1)
+		}
+	}
+	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM host_lease WHERE expires_at > now()`); got != 0 {
+		t.Errorf("%d hosts still leased after the crawl", got)
+	}
+	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM urls WHERE state = 'queued'`); got != 0 {
+		t.Errorf("%d URLs still queued after the crawl", got)
+	}
+}
