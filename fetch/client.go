@@ -48,6 +48,7 @@ type hostState struct {
 	lim          atomic.Pointer[rate.Limiter] // replaced whole when a Crawl-delay applies
 	sem          chan struct{}                // one element per request in flight
 	backoffUntil atomic.Int64                 // Unix nanoseconds; nothing is sent before it
+	robotsSent   atomic.Int64                 // Unix nanoseconds of the latest robots.txt request
 }
 
 // Request is one URL to fetch.
@@ -229,7 +230,11 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 
 	res := &Result{URL: req.URL, Sitemaps: robotsEntry.newSitemaps()}
 	header := req.Header
-	takeToken := !req.Reserved
+	// A token reserved before robots.txt was requested was spent on the
+	// host's time before that request: the page, sent right after it,
+	// takes a token of its own, so that the host never sees two requests
+	// closer than its rate allows.
+	takeToken := !req.Reserved || c.host(u.Host).robotsSent.Load() >= start.UnixNano()
 	// visited holds every URL requested so far, to stop a redirect loop at its first
 	// repeat; MaxRedirects bounds it.
 	visited := []string{u.String()}

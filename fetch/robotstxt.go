@@ -171,6 +171,7 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 // ErrRateLimited).
 func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byte, error) {
 	for hops := 0; ; hops++ {
+		c.host(u.Host).robotsSent.Store(time.Now().UnixNano())
 		resp, release, err := c.send(ctx, u, nil, true)
 		if err != nil {
 			return nil, nil, err
