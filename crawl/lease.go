@@ -38,8 +38,8 @@ type HostLeaser interface {
 	// holds a host: the crawl is finished.
 	FleetIdle(ctx context.Context) (bool, error)
 	// StopWorker gives back every host this process holds and records that
-	// it stopped.
-	StopWorker(ctx context.Context, gap time.Duration) error
+	// it stopped, having recorded pages.
+	StopWorker(ctx context.Context, gap time.Duration, pages int64) error
 }
 
 // leases are the hosts this process holds, and the loop that claims, renews
@@ -260,7 +260,7 @@ func (ls *leases) stop(ctx context.Context) {
 	ls.mu.Lock()
 	clear(ls.held)
 	ls.mu.Unlock()
-	if err := ls.l.StopWorker(ctx, ls.gap); err != nil {
+	if err := ls.l.StopWorker(ctx, ls.gap, ls.pages()); err != nil {
 		ls.log.Warn("host leases not given back; they expire", "err", err)
 	}
 }

@@ -124,13 +124,14 @@ func (db *DB) FleetIdle(ctx context.Context) (bool, error) {
 }
 
 // StopWorker gives back every host this worker holds (claimable after gap)
-// and records that it stopped.
-func (db *DB) StopWorker(ctx context.Context, gap time.Duration) error {
+// and records that it stopped, having recorded pages.
+func (db *DB) StopWorker(ctx context.Context, gap time.Duration, pages int64) error {
 	return db.do(ctx, "stop worker", func(ctx context.Context) error {
 		b := &pgx.Batch{}
 		b.Queue(`UPDATE host_lease SET expires_at = now(), ready_at = now() + make_interval(secs => $2)
 WHERE worker = $1 AND expires_at > now()`, db.worker, gap.Seconds())
-		b.Queue(`UPDATE workers SET stopped_at = now(), hosts = 0, heartbeat = now() WHERE id = $1`, db.worker)
+		b.Queue(`INSERT INTO workers (id, started_at, heartbeat, stopped_at, pages) VALUES ($1, now(), now(), now(), $2)
+ON CONFLICT (id) DO UPDATE SET stopped_at = now(), hosts = 0, heartbeat = now(), pages = excluded.pages`, db.worker, pages)
 		return db.pool.SendBatch(ctx, b).Close()
 	})
 }

@@ -54,6 +54,9 @@ type Options struct {
 	RetryFor time.Duration
 	// Log receives the store's logs; nil discards.
 	Log *slog.Logger
+	// Existing refuses to create the crawl: for inspecting one (stats,
+	// export).
+	Existing bool
 }
 
 // DB is one crawl in a PostgreSQL database. Safe for concurrent use; only
@@ -108,7 +111,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres at %s:%d: %w: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, errNoServer, err)
 	}
-	err = migrate(ctx, conn, opt.Crawl)
+	err = migrate(ctx, conn, opt.Crawl, opt.Existing)
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: crawl %s: %w", opt.Crawl, err)

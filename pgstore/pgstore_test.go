@@ -209,10 +209,10 @@ func TestLeasesExclusive(t *testing.T) {
 	if got := claimAll(t, b, 10); slices.Contains(got, "h1.test") {
 		t.Errorf("b claimed %v: h1 while it was backed off", got)
 	}
-	if err := a.StopWorker(t.Context(), 0); err != nil {
+	if err := a.StopWorker(t.Context(), 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.StopWorker(t.Context(), 0); err != nil {
+	if err := b.StopWorker(t.Context(), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM host_lease WHERE expires_at > now()`); got != 0 {

@@ -168,7 +168,7 @@ FROM link l JOIN page p ON p.seq = l.page_seq JOIN url s ON s.id = p.id
 // migrate brings the crawl's schema up to date, creating it when new. It
 // runs under an advisory lock keyed by the schema's name, so that workers
 // starting together migrate once.
-func migrate(ctx context.Context, conn *pgx.Conn, schema string) error {
+func migrate(ctx context.Context, conn *pgx.Conn, schema string, existing bool) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -183,6 +183,9 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string) error {
 	}
 	ident := pgx.Identifier{schema}.Sanitize()
 	version := 0
+	if !exists && existing {
+		return fmt.Errorf("no crawl named %s in this database: %w", schema, ErrNoCrawl)
+	}
 	if !exists {
 		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+ident+`; CREATE TABLE `+ident+`.schema_version (version INTEGER NOT NULL);
 INSERT INTO `+ident+`.schema_version VALUES (0)`); err != nil {
@@ -210,6 +213,10 @@ INSERT INTO `+ident+`.schema_version VALUES (0)`); err != nil {
 	}
 	return tx.Commit(ctx)
 }
+
+// ErrNoCrawl is returned by Open with Options.Existing when the database
+// has no crawl of that name.
+var ErrNoCrawl = errors.New("no such crawl")
 
 // errNoServer wraps a failure to reach the server at Open.
 var errNoServer = errors.New("no PostgreSQL server answers")

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +139,57 @@ func TestFleetProcesses(t *testing.T) {
 	checkFleet(t, site, dsn, crawl, want, 0, 2, 10, 0)
 	if got := pgtest.Count(t, dsn, crawl, `SELECT count(DISTINCT crawl_id) FROM page`); got != 3 {
 		t.Errorf("pages recorded by %d workers' runs, want all 3", got)
+	}
+	checkInspect(t, dsn, crawl, want)
+}
+
+// checkInspect checks crawler stats and export on a finished fleet crawl of
+// want pages: the totals, the three workers (stopped, holding nothing, their
+// pages adding up), and one exported row per page.
+func checkInspect(t *testing.T, dsn, crawl string, want int) {
+	t.Helper()
+	out, errOut, code := runCmd(t, "stats", "--db", dsn, "--crawl", crawl, "--json")
+	if code != 0 {
+		t.Fatalf("stats: exit %d: %s", code, errOut)
+	}
+	var st struct {
+		Pages, Queued int
+		Workers       []struct {
+			ID            string
+			Live          bool
+			Leases, Pages int
+			Stopped       time.Time
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("stats --json: %v\n%s", err, out)
+	}
+	if st.Pages != want || st.Queued != 0 {
+		t.Errorf("stats: %d pages, %d queued; want %d, 0", st.Pages, st.Queued, want)
+	}
+	sum := 0
+	for _, w := range st.Workers {
+		sum += w.Pages
+		if w.Live || w.Leases != 0 || w.Stopped.IsZero() {
+			t.Errorf("stats: worker %+v, want stopped, holding nothing", w)
+		}
+	}
+	if len(st.Workers) != 3 || sum != want {
+		t.Errorf("stats: %d workers with %d pages, want 3 with %d", len(st.Workers), sum, want)
+	}
+	out, errOut, code = runCmd(t, "stats", "--db", dsn, "--crawl", crawl)
+	if code != 0 || !strings.Contains(out, "worker") || !strings.Contains(out, "stopped") {
+		t.Errorf("stats: exit %d, output lists no workers:\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCmd(t, "export", "--db", dsn, "--crawl", crawl, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	if rows := strings.Count(out, "\n") - 1; rows != want {
+		t.Errorf("export csv: %d rows, want %d", rows, want)
+	}
+	if _, errOut, code := runCmd(t, "stats", "--db", dsn, "--crawl", "no_such_crawl"); code == 0 || !strings.Contains(errOut, "no crawl named") {
+		t.Errorf("stats of a crawl that does not exist: exit %d, %q; want an error naming it", code, errOut)
 	}
 }
 
