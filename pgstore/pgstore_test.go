@@ -273,3 +273,50 @@ WHERE application_name = $1`, "trawl "+db.Worker()).Scan(&n)
 		t.Errorf("%d URLs queued, want %d", got, n)
 	}
 }
+
+// TestWriteBatchAtomic: a batch that fails in the middle of its pipeline
+// (here a trigger refuses one link) stores nothing of its visits, says so in
+// its Commit, and the next batch commits on the same connections; text
+// PostgreSQL refuses (NUL, invalid UTF-8) is stored cleaned, never failing
+// its batch.
+func TestWriteBatchAtomic(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	db := open(t, dsn, crawl, "a", 0)
+	db.retry = time.Second
+	if _, err := db.pool.Exec(t.Context(), `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN RAISE EXCEPTION 'refused link'; END$$;
+CREATE TRIGGER refuse BEFORE INSERT ON link FOR EACH ROW WHEN (NEW.dst_id = 42) EXECUTE FUNCTION refuse()`); err != nil {
+		t.Fatal(err)
+	}
+	seed := write(t, db, storage.Visit{Discovered: []storage.URL{u("x.test", "/", 0), u("x.test", "/ok", 0)}})
+	root, ok := seed[0].Queued[0], seed[0].Queued[1]
+	rows := make(chan storage.Visit, 2)
+	rows <- storage.Visit{
+		Page:       &storage.Page{URL: root.URL, Host: "x.test", Seq: root.Seq, Status: 200},
+		Links:      []storage.Link{{Dst: "http://x.test/refused", DstID: 42}},
+		Discovered: []storage.URL{u("x.test", "/new", 1)},
+	}
+	var commits []storage.Commit
+	err := db.Write(t.Context(), storage.WriterConfig{BatchSize: 1}, rows, func(c storage.Commit) {
+		commits = append(commits, storage.Commit{Queued: c.Queued, Err: c.Err})
+		if len(commits) == 1 { // the next batch, after the failed one
+			rows <- storage.Visit{Page: &storage.Page{URL: ok.URL, Host: "x.test", Seq: ok.Seq, Status: 200,
+				Title: "nul\x00 and \xff bad", Error: "server said \x00"}}
+			close(rows)
+		}
+	})
+	if err == nil || len(commits) != 2 || commits[0].Err == nil || commits[1].Err != nil {
+		t.Fatalf("Write = %v with commits %+v; want the first batch failed, the second committed", err, commits)
+	}
+	for q, want := range map[string]int{
+		`SELECT count(*) FROM page`: 1,
+		`SELECT count(*) FROM url`:  2, // not /new
+		`SELECT count(*) FROM link`: 0,
+		`SELECT count(*) FROM pages WHERE title = 'nul` + "\uFFFD" + ` and ` + "\uFFFD" + ` bad'`: 1,
+		`SELECT count(*) FROM urls WHERE state = 'queued'`:                                         1, // the root, whose visit failed
+	} {
+		if got := pgtest.Count(t, dsn, crawl, q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+}

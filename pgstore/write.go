@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/trawl/trawl/storage"
@@ -23,33 +25,34 @@ const (
 	// addHosts adds the batch's hosts that are new; hostIDs reads them back.
 	addHosts = `INSERT INTO hosts (host) SELECT h FROM unnest($1::text[]) AS t(h) ORDER BY h ON CONFLICT (host) DO NOTHING`
 	hostIDs  = `SELECT id, host FROM hosts WHERE host = ANY($1::text[])`
-	takeSeqs = `SELECT nextval('url_seq') FROM generate_series(1, $1::int)`
 
 	// markURLs adds fetched URLs whose seq the caller does not know, and
 	// redirect targets, to url when new, and returns the seq of each, new or
 	// not (the DO UPDATE, which changes nothing, is what makes an existing
 	// row return).
 	markURLs = `INSERT INTO url (id, url, host_id, depth, seq, crawl_id)
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[])
-ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING id, seq, host_id`
+SELECT id, url, host_id, depth, nextval('url_seq'), crawl_id
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::bigint[]) AS t(id, url, host_id, depth, crawl_id)
+ORDER BY id ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING id, seq, host_id`
 
 	dequeue = `DELETE FROM queue WHERE (host_id, seq) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))`
 
 	// queueURLs adds the discovered URLs that url does not have and queues
-	// them, in one statement, and returns them.
-	queueURLs = `WITH ins AS (INSERT INTO url (id, url, host_id, depth, seq, crawl_id)
-	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::bigint[], $6::bigint[])
-	ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq),
+	// them, in one statement, and returns them. Each takes its place in
+	// the queue (url_seq, shared by the fleet) in the order the batch found
+	// them; rows go in by id, so that every worker locks url's rows in one
+	// order.
+	queueURLs = `WITH d AS MATERIALIZED (SELECT id, url, host_id, depth, crawl_id, nextval('url_seq') AS seq FROM (
+	SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::int[], $5::bigint[])
+		WITH ORDINALITY AS t(id, url, host_id, depth, crawl_id, ord) ORDER BY ord) o),
+ins AS (INSERT INTO url (id, url, host_id, depth, seq, crawl_id) SELECT id, url, host_id, depth, seq, crawl_id FROM d
+	ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id, url, host_id, depth, seq),
 q AS (INSERT INTO queue (host_id, seq, id) SELECT host_id, seq, id FROM ins)
 SELECT id, url, host_id, depth, seq FROM ins`
 
-	insertPages = `INSERT INTO page (seq, id, final_url, status, content_type, title, fetched_at,
-	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
-	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, failed, unchanged)
-SELECT *, 0 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
-	$8::bigint[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::bigint[],
-	$17::text[], $18::text[], $19::int[], $20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], $25::int[])
-ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url,
+	// insertPages upserts pages; insertAbsent adds the row of a 304 whose
+	// URL had none (after touchPage updated those that had one).
+	insertPages = insertPagesHead + ` ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url,
 	status = excluded.status, content_type = excluded.content_type, title = excluded.title,
 	fetched_at = excluded.fetched_at, duration_ms = excluded.duration_ms,
 	size_bytes = excluded.size_bytes, truncated = excluded.truncated, content_hash = excluded.content_hash,
@@ -58,6 +61,13 @@ ON CONFLICT (seq) DO UPDATE SET id = excluded.id, final_url = excluded.final_url
 	charset = excluded.charset, noindex = excluded.noindex, nofollow = excluded.nofollow,
 	links_capped = excluded.links_capped, simhash = excluded.simhash, etag = excluded.etag,
 	last_modified = excluded.last_modified, failed = excluded.failed, unchanged = 0`
+	insertAbsent    = insertPagesHead + ` ON CONFLICT (seq) DO NOTHING`
+	insertPagesHead = `INSERT INTO page (seq, id, final_url, status, content_type, title, fetched_at,
+	duration_ms, size_bytes, truncated, content_hash, canonical, redirects, attempts, error, crawl_id,
+	error_class, charset, noindex, nofollow, links_capped, simhash, etag, last_modified, failed, unchanged)
+SELECT *, 0 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
+	$8::bigint[], $9::bigint[], $10::int[], $11::text[], $12::text[], $13::text[], $14::int[], $15::text[], $16::bigint[],
+	$17::text[], $18::text[], $19::int[], $20::int[], $21::int[], $22::bigint[], $23::text[], $24::text[], $25::int[])`
 
 	// touchPage records a 304 on a recrawl: the stored content stays.
 	touchPage = `UPDATE page SET fetched_at = $1, duration_ms = $2, attempts = $3, crawl_id = $4, unchanged = 1,
@@ -125,6 +135,10 @@ type writer struct {
 }
 
 // commit writes c.Batch in one transaction and fills c.Queued and c.Merged.
+// The transaction's statements go to the server as one pipeline (one round
+// trip, BEGIN to COMMIT), after a round trip of its own for the marks when
+// there are any (fetched URLs of unknown seq, redirect targets: their seqs
+// key the pages and links).
 func (w *writer) commit(ctx context.Context, c *storage.Commit) error {
 	b := &batchRows{}
 	if err := w.hosts(ctx, c.Batch); err != nil {
@@ -133,38 +147,49 @@ func (w *writer) commit(ctx context.Context, c *storage.Commit) error {
 	if err := b.collect(c.Batch, w.hostIDs); err != nil {
 		return err
 	}
-	tx, err := w.db.pool.Begin(ctx)
+	conn, err := w.db.pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit, a no-op
-	if err := b.takeSeqs(ctx, tx); err != nil {
+	defer conn.Release()
+	open := false
+	fail := func(err error) error {
+		if open { // the server keeps a failed pipeline's transaction open until told
+			conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
 		return err
 	}
-	if err := b.writeMarks(ctx, tx); err != nil {
-		return fmt.Errorf("add %d fetched URLs: %w", len(b.marks.id), err)
-	}
-	if len(b.dqHost) > 0 {
-		if _, err := tx.Exec(ctx, dequeue, b.dqHost, b.dqSeq); err != nil {
-			return fmt.Errorf("dequeue %d fetched URLs: %w", len(b.dqHost), err)
+	if len(b.marks.id) > 0 {
+		mb := &pgx.Batch{}
+		mb.Queue("BEGIN")
+		b.queueMarks(mb)
+		open = true
+		if err := conn.SendBatch(ctx, mb).Close(); err != nil {
+			return fail(fmt.Errorf("add %d fetched URLs: %w", len(b.marks.id), err))
 		}
 	}
-	if err := b.writePages(ctx, tx, c.Batch); err != nil {
-		return err
+	tb := &pgx.Batch{}
+	if !open {
+		tb.Queue("BEGIN")
 	}
-	queued, err := b.writeDiscovered(ctx, tx, w.hostNames)
-	if err != nil {
-		return fmt.Errorf("queue %d discovered URLs: %w", len(b.disc.id), err)
+	if len(b.dqHost) > 0 {
+		tb.Queue(dequeue, b.dqHost, b.dqSeq)
 	}
-	if err := b.writeLinks(ctx, tx); err != nil {
-		return err
+	if err := b.queuePages(tb, c.Batch); err != nil {
+		return fail(err)
 	}
-	if err := b.writeDrops(ctx, tx, c.Batch); err != nil {
-		return err
+	var queued []storage.URL
+	b.queueDiscovered(tb, w.hostNames, &queued)
+	if err := b.queueLinks(tb); err != nil {
+		return fail(err)
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	b.queueDrops(tb, c.Batch)
+	tb.Queue("COMMIT")
+	open = true
+	if err := conn.SendBatch(ctx, tb).Close(); err != nil {
+		return fail(fmt.Errorf("write %d visits: %w", len(c.Batch), err))
 	}
+	slices.SortFunc(queued, func(a, b storage.URL) int { return cmp.Compare(a.Seq, b.Seq) })
 	c.Queued, c.Merged = queued, b.discovered
 	return nil
 }
@@ -220,18 +245,17 @@ func (w *writer) hosts(ctx context.Context, batch []storage.Visit) error {
 
 // urlCols are rows of url as the columns of an unnest.
 type urlCols struct {
-	id, hostID, seq []int64
-	url             []string
-	depth           []int32
-	crawlID         []*int64
+	id, hostID []int64
+	url        []string
+	depth      []int32
+	crawlID    []*int64
 }
 
 func (u *urlCols) add(id int64, url string, hostID int64, depth int, crawlID *int64) {
+	url = clean(url)
 	u.id, u.url, u.hostID, u.depth, u.crawlID = append(u.id, id), append(u.url, url), append(u.hostID, hostID),
 		append(u.depth, int32(depth)), append(u.crawlID, crawlID)
 }
-
-func (u *urlCols) args() []any { return []any{u.id, u.url, u.hostID, u.depth, u.seq, u.crawlID} }
 
 // sortByID sorts the rows by id, keeping the first of each id.
 func (u *urlCols) sortByID() {
@@ -246,8 +270,18 @@ func (u *urlCols) sortByID() {
 			continue
 		}
 		out.add(u.id[i], u.url[i], u.hostID[i], int(u.depth[i]), u.crawlID[i])
-		if len(u.seq) > 0 {
-			out.seq = append(out.seq, u.seq[i])
+	}
+	*u = out
+}
+
+// dedupe drops the rows whose id came before, keeping the order.
+func (u *urlCols) dedupe() {
+	seen := make(map[int64]bool, len(u.id))
+	var out urlCols
+	for i, id := range u.id {
+		if !seen[id] {
+			seen[id] = true
+			out.add(id, u.url[i], u.hostID[i], int(u.depth[i]), u.crawlID[i])
 		}
 	}
 	*u = out
@@ -309,74 +343,41 @@ func (b *batchRows) collect(batch []storage.Visit, hostIDs map[string]int64) err
 		}
 	}
 	b.marks.sortByID()
+	b.disc.dedupe()
 	return nil
 }
 
-// takeSeqs gives each mark and each discovered URL its place in the queue
-// order, in the order the batch found them (the discovered ones are then
-// sorted by id, so that every worker locks url's rows in one order).
-func (b *batchRows) takeSeqs(ctx context.Context, tx pgx.Tx) error {
-	n := len(b.marks.id) + len(b.disc.id)
-	if n == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, takeSeqs, n)
-	if err != nil {
-		return fmt.Errorf("take %d queue seqs: %w", n, err)
-	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("take %d queue seqs: %w", n, err)
-	}
-	slices.Sort(seqs)
-	b.marks.seq = seqs[:len(b.marks.id)]
-	b.disc.seq = seqs[len(b.marks.id):]
-	b.disc.sortByID()
-	return nil
-}
-
-// writeMarks adds the marks to url and learns each one's seq and queue entry.
-func (b *batchRows) writeMarks(ctx context.Context, tx pgx.Tx) error {
-	if len(b.marks.id) == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, markURLs, b.marks.args()...)
-	if err != nil {
+// queueMarks adds the marks to url, and learns each one's seq and queue
+// entry when the batch is sent.
+func (b *batchRows) queueMarks(pb *pgx.Batch) {
+	pb.Queue(markURLs, b.marks.id, b.marks.url, b.marks.hostID, b.marks.depth, b.marks.crawlID).Query(func(rows pgx.Rows) error {
+		var id, seq, hostID int64
+		_, err := pgx.ForEachRow(rows, []any{&id, &seq, &hostID}, func() error {
+			b.seqs[id] = seq
+			b.dqHost, b.dqSeq = append(b.dqHost, hostID), append(b.dqSeq, seq)
+			return nil
+		})
 		return err
-	}
-	var id, seq, hostID int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &seq, &hostID}, func() error {
-		b.seqs[id] = seq
-		b.dqHost, b.dqSeq = append(b.dqHost, hostID), append(b.dqSeq, seq)
-		return nil
 	})
-	return err
 }
 
-// writeDiscovered queues the discovered URLs url does not have and returns
-// them in queue order.
-func (b *batchRows) writeDiscovered(ctx context.Context, tx pgx.Tx, hostNames map[int64]string) ([]storage.URL, error) {
+// queueDiscovered queues the discovered URLs url does not have; once the
+// batch is sent, queued holds them.
+func (b *batchRows) queueDiscovered(pb *pgx.Batch, hostNames map[int64]string, queued *[]storage.URL) {
 	if len(b.disc.id) == 0 {
-		return nil, nil
+		return
 	}
-	rows, err := tx.Query(ctx, queueURLs, b.disc.args()...)
-	if err != nil {
-		return nil, err
-	}
-	var queued []storage.URL
-	var u storage.URL
-	var hostID int64
-	var depth int32
-	_, err = pgx.ForEachRow(rows, []any{&u.ID, &u.URL, &hostID, &depth, &u.Seq}, func() error {
-		u.Host, u.Depth = hostNames[hostID], int(depth)
-		queued = append(queued, u)
-		return nil
+	pb.Queue(queueURLs, b.disc.id, b.disc.url, b.disc.hostID, b.disc.depth, b.disc.crawlID).Query(func(rows pgx.Rows) error {
+		var u storage.URL
+		var hostID int64
+		var depth int32
+		_, err := pgx.ForEachRow(rows, []any{&u.ID, &u.URL, &hostID, &depth, &u.Seq}, func() error {
+			u.Host, u.Depth = hostNames[hostID], int(depth)
+			*queued = append(*queued, u)
+			return nil
+		})
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(queued, func(a, b storage.URL) int { return cmp.Compare(a.Seq, b.Seq) })
-	return queued, nil
 }
 
 // pageCols are rows of page as the columns of an unnest.
@@ -391,12 +392,18 @@ type pageCols struct {
 	crawlID, simhash                                      []*int64
 }
 
-// writePages upserts each visit's page row (or touches it on a 304) and
-// clears a refetched page's old links.
-func (b *batchRows) writePages(ctx context.Context, tx pgx.Tx, batch []storage.Visit) error {
-	var c pageCols
+// queuePages upserts each visit's page row (or touches it on a 304, adding
+// it when the URL had none) and clears a refetched page's old links.
+func (b *batchRows) queuePages(pb *pgx.Batch, batch []storage.Visit) error {
+	var c, absent pageCols
 	var refetched []int64
 	now := time.Now().UTC().Format(storage.TimeLayout)
+	last := map[int64]int{} // by seq: the batch's last visit of the URL, whose page is stored (one statement cannot upsert a row twice)
+	for i := range batch {
+		if p := batch[i].Page; p != nil {
+			last[b.seqs[p.ID]] = i
+		}
+	}
 	for i := range batch {
 		p := batch[i].Page
 		if p == nil {
@@ -406,22 +413,20 @@ func (b *batchRows) writePages(ctx context.Context, tx pgx.Tx, batch []storage.V
 		if !ok {
 			return fmt.Errorf("page %s: its URL has no seq", p.URL)
 		}
+		if last[seq] != i {
+			continue
+		}
 		fetchedAt := now
 		if !p.FetchedAt.IsZero() {
 			fetchedAt = p.FetchedAt.UTC().Format(storage.TimeLayout)
 		}
 		crawlID := nullInt(batch[i].CrawlID)
 		attempts := int32(max(p.Attempts, 1))
+		rows := &c
 		if p.Unchanged {
-			tag, err := tx.Exec(ctx, touchPage, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, seq)
-			if err != nil {
-				return fmt.Errorf("page %s unchanged: %w", p.URL, err)
-			}
-			if tag.RowsAffected() > 0 {
-				continue
-			}
-		}
-		if p.Refetch {
+			pb.Queue(touchPage, fetchedAt, p.Duration.Milliseconds(), attempts, crawlID, seq)
+			rows = &absent
+		} else if p.Refetch {
 			refetched = append(refetched, seq)
 		}
 		var redirects *string
@@ -438,42 +443,48 @@ func (b *batchRows) writePages(ctx context.Context, tx pgx.Tx, batch []storage.V
 			h := int64(p.SimHash) // the bits are kept, as in the file
 			simhash = &h
 		}
-		finalURL := p.FinalURL
-		if finalURL == p.URL && p.Status > 0 {
-			finalURL = "" // the view shows the URL itself
-		}
-		c.seq, c.id = append(c.seq, seq), append(c.id, p.ID)
-		c.finalURL, c.status = append(c.finalURL, nullString(finalURL)), append(c.status, int32(p.Status))
-		c.contentType, c.title = append(c.contentType, nullString(p.ContentType)), append(c.title, nullString(p.Title))
-		c.fetchedAt, c.duration = append(c.fetchedAt, fetchedAt), append(c.duration, p.Duration.Milliseconds())
-		c.size, c.truncated = append(c.size, p.Size), append(c.truncated, flag(p.Truncated))
-		c.contentHash, c.canonical = append(c.contentHash, nullString(p.ContentHash)), append(c.canonical, nullString(p.Canonical))
-		c.redirects, c.attempts = append(c.redirects, redirects), append(c.attempts, attempts)
-		c.errText, c.crawlID = append(c.errText, nullString(p.Error)), append(c.crawlID, crawlID)
-		c.errorClass, c.charset = append(c.errorClass, nullString(p.ErrorClass)), append(c.charset, nullString(p.Charset))
-		c.noindex, c.nofollow = append(c.noindex, flag(p.NoIndex)), append(c.nofollow, flag(p.NoFollow))
-		c.capped, c.simhash = append(c.capped, flag(p.LinksCapped)), append(c.simhash, simhash)
-		c.etag, c.lastMd = append(c.etag, nullString(p.ETag)), append(c.lastMd, nullString(p.LastMod))
-		c.failed = append(c.failed, flag(p.Error != "" && !p.Answered))
+		rows.add(p, seq, fetchedAt, crawlID, attempts, redirects, simhash)
 	}
-	if len(c.seq) > 0 {
-		if _, err := tx.Exec(ctx, insertPages, c.seq, c.id, c.finalURL, c.status, c.contentType, c.title, c.fetchedAt,
-			c.duration, c.size, c.truncated, c.contentHash, c.canonical, c.redirects, c.attempts, c.errText, c.crawlID,
-			c.errorClass, c.charset, c.noindex, c.nofollow, c.capped, c.simhash, c.etag, c.lastMd, c.failed); err != nil {
-			return fmt.Errorf("insert %d pages: %w", len(c.seq), err)
+	for _, rows := range []struct {
+		cols  *pageCols
+		query string
+	}{{&c, insertPages}, {&absent, insertAbsent}} {
+		if c := rows.cols; len(c.seq) > 0 {
+			pb.Queue(rows.query, c.seq, c.id, c.finalURL, c.status, c.contentType, c.title, c.fetchedAt,
+				c.duration, c.size, c.truncated, c.contentHash, c.canonical, c.redirects, c.attempts, c.errText, c.crawlID,
+				c.errorClass, c.charset, c.noindex, c.nofollow, c.capped, c.simhash, c.etag, c.lastMd, c.failed)
 		}
 	}
 	if len(refetched) > 0 {
-		if _, err := tx.Exec(ctx, dropLinks, refetched); err != nil {
-			return fmt.Errorf("clear old links of %d pages: %w", len(refetched), err)
-		}
+		pb.Queue(dropLinks, refetched)
 	}
 	return nil
 }
 
-// writeLinks inserts the batch's links, keyed by their page's seq, and the
+// add appends p's row, at seq.
+func (c *pageCols) add(p *storage.Page, seq int64, fetchedAt string, crawlID *int64, attempts int32, redirects *string, simhash *int64) {
+	finalURL := p.FinalURL
+	if finalURL == p.URL && p.Status > 0 {
+		finalURL = "" // the view shows the URL itself
+	}
+	c.seq, c.id = append(c.seq, seq), append(c.id, p.ID)
+	c.finalURL, c.status = append(c.finalURL, nullString(finalURL)), append(c.status, int32(p.Status))
+	c.contentType, c.title = append(c.contentType, nullString(p.ContentType)), append(c.title, nullString(p.Title))
+	c.fetchedAt, c.duration = append(c.fetchedAt, fetchedAt), append(c.duration, p.Duration.Milliseconds())
+	c.size, c.truncated = append(c.size, p.Size), append(c.truncated, flag(p.Truncated))
+	c.contentHash, c.canonical = append(c.contentHash, nullString(p.ContentHash)), append(c.canonical, nullString(p.Canonical))
+	c.redirects, c.attempts = append(c.redirects, redirects), append(c.attempts, attempts)
+	c.errText, c.crawlID = append(c.errText, nullString(p.Error)), append(c.crawlID, crawlID)
+	c.errorClass, c.charset = append(c.errorClass, nullString(p.ErrorClass)), append(c.charset, nullString(p.Charset))
+	c.noindex, c.nofollow = append(c.noindex, flag(p.NoIndex)), append(c.nofollow, flag(p.NoFollow))
+	c.capped, c.simhash = append(c.capped, flag(p.LinksCapped)), append(c.simhash, simhash)
+	c.etag, c.lastMd = append(c.etag, nullString(p.ETag)), append(c.lastMd, nullString(p.LastMod))
+	c.failed = append(c.failed, flag(p.Error != "" && !p.Answered))
+}
+
+// queueLinks inserts the batch's links, keyed by their page's seq, and the
 // targets kept in other_urls, each sorted by key.
-func (b *batchRows) writeLinks(ctx context.Context, tx pgx.Tx) error {
+func (b *batchRows) queueLinks(pb *pgx.Batch) error {
 	if len(b.linkPage) > 0 {
 		type link struct {
 			page, dst int64
@@ -493,9 +504,7 @@ func (b *batchRows) writeLinks(ctx context.Context, tx pgx.Tx) error {
 		for i, l := range links {
 			page[i], dst[i], nofollow[i] = l.page, l.dst, l.nofollow
 		}
-		if _, err := tx.Exec(ctx, insertLinks, page, dst, nofollow); err != nil {
-			return fmt.Errorf("insert %d links: %w", len(links), err)
-		}
+		pb.Queue(insertLinks, page, dst, nofollow)
 	}
 	if len(b.otherID) > 0 {
 		var others urlCols
@@ -503,15 +512,13 @@ func (b *batchRows) writeLinks(ctx context.Context, tx pgx.Tx) error {
 			others.add(b.otherID[i], b.otherURL[i], 0, 0, nil)
 		}
 		others.sortByID()
-		if _, err := tx.Exec(ctx, insertOthers, others.id, others.url); err != nil {
-			return fmt.Errorf("insert %d link targets: %w", len(others.id), err)
-		}
+		pb.Queue(insertOthers, others.id, others.url)
 	}
 	return nil
 }
 
-// writeDrops adds the batch's drops by reason and records sitemaps.
-func (b *batchRows) writeDrops(ctx context.Context, tx pgx.Tx, batch []storage.Visit) error {
+// queueDrops adds the batch's drops by reason and records sitemaps.
+func (b *batchRows) queueDrops(pb *pgx.Batch, batch []storage.Visit) {
 	dropped := map[string]storage.Drop{}
 	var smHost, smURL, smAt []string
 	now := time.Now().UTC().Format(storage.TimeLayout)
@@ -523,16 +530,14 @@ func (b *batchRows) writeDrops(ctx context.Context, tx pgx.Tx, batch []storage.V
 			dropped[d.Reason] = sum
 		}
 		for _, sm := range batch[i].Sitemaps {
-			smHost, smURL, smAt = append(smHost, sm.Host), append(smURL, sm.URL), append(smAt, now)
+			smHost, smURL, smAt = append(smHost, clean(sm.Host)), append(smURL, clean(sm.URL)), append(smAt, now)
 		}
 	}
 	if len(smHost) > 0 {
-		if _, err := tx.Exec(ctx, insertSitemaps, smHost, smURL, smAt); err != nil {
-			return fmt.Errorf("insert %d sitemaps: %w", len(smHost), err)
-		}
+		pb.Queue(insertSitemaps, smHost, smURL, smAt)
 	}
 	if len(dropped) == 0 {
-		return nil
+		return
 	}
 	reasons := make([]string, 0, len(dropped))
 	for r := range dropped {
@@ -543,10 +548,7 @@ func (b *batchRows) writeDrops(ctx context.Context, tx pgx.Tx, batch []storage.V
 	for i, r := range reasons {
 		counts[i], examples[i] = int64(dropped[r].Count), nullString(dropped[r].Example)
 	}
-	if _, err := tx.Exec(ctx, countDrops, reasons, counts, examples); err != nil {
-		return fmt.Errorf("count drops: %w", err)
-	}
-	return nil
+	pb.Queue(countDrops, reasons, counts, examples)
 }
 
 // idOf returns id, or the URL's fingerprint when id is 0.
@@ -557,12 +559,26 @@ func idOf(id int64, url string) int64 {
 	return storage.URLID(url)
 }
 
-// nullString stores "" as NULL.
+// nullString stores "" as NULL, and text PostgreSQL refuses as it can.
 func nullString(s string) *string {
 	if s == "" {
 		return nil
 	}
+	s = clean(s)
 	return &s
+}
+
+// clean makes s storable as PostgreSQL text, which holds neither NUL nor
+// invalid UTF-8 (SQLite keeps both): a hostile page's title or a server's
+// error message must not fail its batch.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
 }
 
 // nullInt stores 0 as NULL.
