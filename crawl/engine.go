@@ -76,11 +76,6 @@ type Config struct {
 	// shared by several processes (HostLeaser); 0 means Workers. Unused
 	// otherwise.
 	Hosts int
-	// Handover is how long a host given back to a shared state waits before
-	// another process may claim it: the time its rate limiter needs to
-	// refill (burst / rate), so that the new holder's full limiter cannot
-	// exceed the host's rate. Unused without a HostLeaser.
-	Handover time.Duration
 	// Sitemaps queues, before the crawl starts, the pages listed in the
 	// sitemaps of the seeds' hosts (robots.txt Sitemap lines and
 	// /sitemap.xml), as seeds (see package sitemap for the caps).
@@ -220,7 +215,9 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	*e = Engine{cfg: cfg, state: state, fetcher: fetcher, extract: ex, log: log, front: front, known: known, scope: sc,
 		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}
 	if l, ok := state.(HostLeaser); ok {
-		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), cfg.Handover, e.counts.fetched.Load, log)
+		// A host given back waits for its rate limiter to refill before
+		// another process, whose limiter starts full, may claim it.
+		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), fetcher.Interval, e.counts.fetched.Load, log)
 	}
 	if ex != nil && ex.HashesText() {
 		e.spaces = dedupe.NewURLSpaces(cfg.URLSpaces)

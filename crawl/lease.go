@@ -30,16 +30,17 @@ type HostLeaser interface {
 	// heartbeat (with the pages it recorded), and returns those of hosts it
 	// no longer holds.
 	RenewHosts(ctx context.Context, hosts []string, pages int64) (lost []string, err error)
-	// ReleaseHosts gives hosts back; no process may claim them before gap.
-	ReleaseHosts(ctx context.Context, hosts []string, gap time.Duration) error
+	// ReleaseHosts gives hosts back; no process may claim hosts[i] before
+	// gaps[i] has passed.
+	ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration) error
 	// QueuedOf calls fn with each of hosts and how many URLs it has queued.
 	QueuedOf(ctx context.Context, hosts []string, fn func(host string, queued int)) error
 	// FleetIdle reports whether nothing is queued and no other process
 	// holds a host: the crawl is finished.
 	FleetIdle(ctx context.Context) (bool, error)
-	// StopWorker gives back every host this process holds and records that
-	// it stopped, having recorded pages.
-	StopWorker(ctx context.Context, gap time.Duration, pages int64) error
+	// StopWorker gives back every host this process still holds (claimable
+	// at once) and records that it stopped, having recorded pages.
+	StopWorker(ctx context.Context, pages int64) error
 }
 
 // leases are the hosts this process holds, and the loop that claims, renews
@@ -51,7 +52,7 @@ type leases struct {
 	front    *frontier.Queue
 	log      *slog.Logger
 	capacity int
-	gap      time.Duration // a released host's pause before another process may claim it
+	gap      func(host string) time.Duration // a released host's pause before another process may claim it
 	ttl      time.Duration
 	pages    func() int64 // pages recorded, for the heartbeat
 
@@ -61,7 +62,7 @@ type leases struct {
 	ended bool                 // FleetIdle said the crawl is finished
 }
 
-func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap time.Duration, pages func() int64, log *slog.Logger) *leases {
+func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, pages func() int64, log *slog.Logger) *leases {
 	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, ttl: l.LeaseTTL(), pages: pages,
 		held: map[string]time.Time{}, poke: make(chan struct{}, 1)}
 }
@@ -202,7 +203,7 @@ func (ls *leases) refresh(ctx context.Context) {
 	if len(release) == 0 {
 		return
 	}
-	if err := ls.l.ReleaseHosts(cctx, release, ls.gap); err != nil {
+	if err := ls.l.ReleaseHosts(cctx, release, ls.gaps(release)); err != nil {
 		return // still held; the next tick tries again
 	}
 	for _, h := range release {
@@ -255,12 +256,27 @@ func (ls *leases) claim(ctx context.Context) bool {
 	return true
 }
 
+// gaps returns the pause of each of hosts after its release: the time its
+// rate limiter (rate, burst, Crawl-delay) needs to refill.
+func (ls *leases) gaps(hosts []string) []time.Duration {
+	out := make([]time.Duration, len(hosts))
+	for i, h := range hosts {
+		out[i] = ls.gap(h)
+	}
+	return out
+}
+
 // stop gives back every host held, once the run's visits are committed.
 func (ls *leases) stop(ctx context.Context) {
+	hosts := ls.hosts()
 	ls.mu.Lock()
 	clear(ls.held)
 	ls.mu.Unlock()
-	if err := ls.l.StopWorker(ctx, ls.gap, ls.pages()); err != nil {
+	err := ls.l.ReleaseHosts(ctx, hosts, ls.gaps(hosts))
+	if err == nil {
+		err = ls.l.StopWorker(ctx, ls.pages())
+	}
+	if err != nil {
 		ls.log.Warn("host leases not given back; they expire", "err", err)
 	}
 }

@@ -231,3 +231,22 @@ func (c *Client) cachedCrawlDelay(host string) time.Duration {
 	}
 	return d
 }
+
+// Interval returns how long host's limiter takes to refill its whole burst:
+// the time another client, starting with a full limiter, must wait after
+// this one's last request so that the two together never exceed the host's
+// rate or Crawl-delay. 0 when requests to host are not limited.
+func (c *Client) Interval(host string) time.Duration {
+	key := strings.ToLower(host)
+	limit, burst := c.limit, max(c.cfg.Burst, 1)
+	if hs, ok := c.hosts.Peek(key); ok {
+		lim := hs.lim.Load()
+		limit, burst = lim.Limit(), lim.Burst()
+	} else if d := c.cachedCrawlDelay(key); d > 0 {
+		limit, burst = min(limit, rate.Every(d)), 1
+	}
+	if limit == rate.Inf || limit <= 0 {
+		return 0
+	}
+	return time.Duration(float64(burst) * float64(time.Second) / float64(limit))
+}

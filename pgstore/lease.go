@@ -84,10 +84,15 @@ WHERE h.id = l.host_id AND h.host = ANY($2::text[]) AND l.worker = $1 RETURNING 
 }
 
 // ReleaseHosts gives hosts back: their leases end now, and no worker may
-// claim them before gap has passed.
-func (db *DB) ReleaseHosts(ctx context.Context, hosts []string, gap time.Duration) error {
-	_, err := db.pool.Exec(ctx, `UPDATE host_lease l SET expires_at = now(), ready_at = now() + make_interval(secs => $3)
-FROM hosts h WHERE h.id = l.host_id AND h.host = ANY($2::text[]) AND l.worker = $1`, db.worker, hosts, gap.Seconds())
+// claim hosts[i] before gaps[i] has passed.
+func (db *DB) ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration) error {
+	secs := make([]float64, len(hosts))
+	for i := range hosts {
+		secs[i] = gaps[i].Seconds()
+	}
+	_, err := db.pool.Exec(ctx, `UPDATE host_lease l SET expires_at = now(), ready_at = now() + make_interval(secs => r.gap)
+FROM unnest($2::text[], $3::float8[]) AS r(host, gap) JOIN hosts h ON h.host = r.host
+WHERE h.id = l.host_id AND l.worker = $1 AND l.expires_at > now()`, db.worker, hosts, secs)
 	if err != nil {
 		return fmt.Errorf("release %d hosts: %w", len(hosts), err)
 	}
@@ -123,13 +128,12 @@ func (db *DB) FleetIdle(ctx context.Context) (bool, error) {
 	return idle, nil
 }
 
-// StopWorker gives back every host this worker holds (claimable after gap)
-// and records that it stopped, having recorded pages.
-func (db *DB) StopWorker(ctx context.Context, gap time.Duration, pages int64) error {
+// StopWorker gives back every host this worker still holds (claimable at
+// once) and records that it stopped, having recorded pages.
+func (db *DB) StopWorker(ctx context.Context, pages int64) error {
 	return db.do(ctx, "stop worker", func(ctx context.Context) error {
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE host_lease SET expires_at = now(), ready_at = now() + make_interval(secs => $2)
-WHERE worker = $1 AND expires_at > now()`, db.worker, gap.Seconds())
+		b.Queue(`UPDATE host_lease SET expires_at = now() WHERE worker = $1 AND expires_at > now()`, db.worker)
 		b.Queue(`INSERT INTO workers (id, started_at, heartbeat, stopped_at, pages) VALUES ($1, now(), now(), now(), $2)
 ON CONFLICT (id) DO UPDATE SET stopped_at = now(), hosts = 0, heartbeat = now(), pages = excluded.pages`, db.worker, pages)
 		return db.pool.SendBatch(ctx, b).Close()

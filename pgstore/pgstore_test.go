@@ -193,13 +193,13 @@ func TestLeasesExclusive(t *testing.T) {
 	}
 
 	// Released with a gap: nobody claims it before the gap has passed.
-	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, time.Hour); err != nil {
+	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claimAll(t, b, 10); slices.Contains(got, "h1.test") {
 		t.Errorf("b claimed %v: h1 before its ready time", got)
 	}
-	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, 0); err != nil {
+	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{0}); err != nil {
 		t.Fatal(err)
 	}
 	// Backed off: nobody claims it until the backoff ends.
@@ -209,10 +209,10 @@ func TestLeasesExclusive(t *testing.T) {
 	if got := claimAll(t, b, 10); slices.Contains(got, "h1.test") {
 		t.Errorf("b claimed %v: h1 while it was backed off", got)
 	}
-	if err := a.StopWorker(t.Context(), 0, 0); err != nil {
+	if err := a.StopWorker(t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.StopWorker(t.Context(), 0, 0); err != nil {
+	if err := b.StopWorker(t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM host_lease WHERE expires_at > now()`); got != 0 {
@@ -313,7 +313,7 @@ CREATE TRIGGER refuse BEFORE INSERT ON link FOR EACH ROW WHEN (NEW.dst_id = 42) 
 		`SELECT count(*) FROM url`:  2, // not /new
 		`SELECT count(*) FROM link`: 0,
 		`SELECT count(*) FROM pages WHERE title = 'nul` + "\uFFFD" + ` and ` + "\uFFFD" + ` bad'`: 1,
-		`SELECT count(*) FROM urls WHERE state = 'queued'`:                                         1, // the root, whose visit failed
+		`SELECT count(*) FROM urls WHERE state = 'queued'`:                                        1, // the root, whose visit failed
 	} {
 		if got := pgtest.Count(t, dsn, crawl, q); got != want {
 			t.Errorf("%s = %d, want %d", q, got, want)

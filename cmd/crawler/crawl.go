@@ -288,7 +288,7 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 	engine, err := crawl.New(crawl.Config{
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
 		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: a.grace, CrawlID: crawlID,
-		Hosts: a.fleet.hosts, Handover: handover(set),
+		Hosts:           a.fleet.hosts,
 		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
 		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(a.seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,

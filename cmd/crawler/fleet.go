@@ -55,12 +55,3 @@ func (f *fleetFlags) validate() error {
 func openPostgres(ctx context.Context, dsn string, f fleetFlags, log *slog.Logger) (*pgstore.DB, error) {
 	return pgstore.Open(ctx, dsn, pgstore.Options{Crawl: f.crawl, LeaseTTL: f.lease, Log: log})
 }
-
-// handover is how long a host given back waits before another worker may
-// claim it: the time one request's token needs to come back at --rate.
-func handover(set settings) time.Duration {
-	if set.Rate <= 0 {
-		return 0
-	}
-	return time.Duration(float64(time.Second) / set.Rate)
-}
