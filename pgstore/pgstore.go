@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -73,11 +74,30 @@ type DB struct {
 // crawlName is what a crawl may be called: a schema name that needs no quoting.
 var crawlName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-// IsURL reports whether dsn names a PostgreSQL database (postgres:// or
-// postgresql://) rather than a file.
+// IsURL reports whether dsn names a PostgreSQL database rather than a file:
+// a libpq URL (postgres:// or postgresql://) or a key=value string naming
+// a host or a database ("host=db1 dbname=crawls").
 func IsURL(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return true
+	}
+	return dsnKey.MatchString(dsn)
 }
+
+// dsnKey matches a key=value connection string.
+var dsnKey = regexp.MustCompile(`(^|\s)(host|hostaddr|dbname|service)=`)
+
+// Redact returns dsn with its password, if any, replaced by xxxxx, for
+// messages and logs.
+func Redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return dsnPassword.ReplaceAllString(dsn, "${1}password=xxxxx")
+}
+
+// dsnPassword matches the password of a key=value connection string.
+var dsnPassword = regexp.MustCompile(`(^|\s)password=('(\\.|[^'])*'|\S*)`)
 
 // Open connects to the database dsn (a libpq URL or key=value string),
 // creates the crawl's schema when new and brings it up to date. It fails

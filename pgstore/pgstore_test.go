@@ -320,3 +320,24 @@ CREATE TRIGGER refuse BEFORE INSERT ON link FOR EACH ROW WHEN (NEW.dst_id = 42) 
 		}
 	}
 }
+
+func TestIsURLAndRedact(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u@h/db": true, "postgresql://h/db": true, "host=db1 dbname=crawls": true, "dbname=x": true,
+		"crawl.db": false, "/tmp/host=x/crawl.db": false, "": false,
+	} {
+		if got := IsURL(dsn); got != want {
+			t.Errorf("IsURL(%q) = %v, want %v", dsn, got, want)
+		}
+	}
+	for dsn, want := range map[string]string{
+		"postgres://u:secret@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"host=h password=secret dbname=x":               "host=h password=xxxxx dbname=x",
+		"host=h password='se cret' dbname=x":            "host=h password=xxxxx dbname=x",
+		"postgres://u@h/db":                             "postgres://u@h/db",
+	} {
+		if got := Redact(dsn); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", dsn, got, want)
+		}
+	}
+}

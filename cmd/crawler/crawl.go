@@ -72,6 +72,17 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	isPG := pgstore.IsURL(*dbPath)
+	if !isPG {
+		var fleetFlag string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "crawl" || f.Name == "lease" || f.Name == "hosts" {
+				fleetFlag = f.Name
+			}
+		})
+		if fleetFlag != "" {
+			return usagef("--%s is for a crawl in PostgreSQL (--db postgres://...), not a crawl file", fleetFlag)
+		}
+	}
 	if isPG && *uiAddr != "" {
 		return usagef("--ui works with a crawl file, not yet with --db postgres://")
 	}
@@ -127,6 +138,23 @@ type crawlArgs struct {
 	uiToken    string
 	term       *console // nil: no progress line
 	stderr     io.Writer
+}
+
+// display names the crawl's database in messages: the file, or the
+// PostgreSQL URL without its password and the crawl's name.
+func (a crawlArgs) display() string {
+	if pgstore.IsURL(a.dbPath) {
+		return pgstore.Redact(a.dbPath) + " (crawl " + a.fleet.crawl + ")"
+	}
+	return a.dbPath
+}
+
+// statsArgs are the flags of 'crawler stats' for this crawl.
+func (a crawlArgs) statsArgs() string {
+	if pgstore.IsURL(a.dbPath) {
+		return fmt.Sprintf("--db '%s' --crawl %s", pgstore.Redact(a.dbPath), a.fleet.crawl)
+	}
+	return "--db " + a.dbPath
 }
 
 // crawlInto opens the crawl file, builds the engine and runs the crawl.
@@ -197,19 +225,19 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 		runErr = err
 	}
 	if !a.quiet {
-		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.dbPath))
+		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.display()))
 		if line := neverCrawled(engine.HostTallies()); line != "" {
 			fmt.Fprintln(a.stderr, line)
 		}
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
-			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", after.Queued, a.dbPath)}
+			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", after.Queued, a.display())}
 		}
 		return runErr
 	}
 	if p.Failed > 0 {
-		return fmt.Errorf("%d of %d pages failed (see 'crawler stats --db %s'): %w", p.Failed, p.Fetched, a.dbPath, errPartial)
+		return fmt.Errorf("%d of %d pages failed (see 'crawler stats %s'): %w", p.Failed, p.Fetched, a.statsArgs(), errPartial)
 	}
 	return nil
 }
@@ -224,7 +252,7 @@ func resume(ctx context.Context, a crawlArgs, db crawlDB, log *slog.Logger) (set
 	case errors.Is(err, storage.ErrNotFound):
 		if len(seeds) == 0 {
 			a.given.Usage()
-			return set, nil, usagef("crawl: no seed URLs given and %s holds no crawl to continue", a.dbPath)
+			return set, nil, usagef("crawl: no seed URLs given and %s holds no crawl to continue", a.display())
 		}
 	case err != nil:
 		return set, nil, err
@@ -232,18 +260,18 @@ func resume(ctx context.Context, a crawlArgs, db crawlDB, log *slog.Logger) (set
 		given := set
 		set = defaultSettings()
 		if err := json.Unmarshal(prevSettings, &set); err != nil {
-			return set, nil, fmt.Errorf("read settings of the crawl in %s: %w", a.dbPath, err)
+			return set, nil, fmt.Errorf("read settings of the crawl in %s: %w", a.display(), err)
 		}
 		a.given.Visit(func(f *flag.Flag) { given.copyFlag(f.Name, &set) })
 		if err := set.validate(); err != nil {
 			return set, nil, err
 		}
 		seeds = union(prevSeeds, seeds)
-		log.Info("continuing crawl", "db", a.dbPath, "seeds", len(seeds))
+		log.Info("continuing crawl", "db", a.display(), "seeds", len(seeds))
 	}
 	if a.recrawl {
 		if prevSettings == nil {
-			return set, nil, usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.dbPath)
+			return set, nil, usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.display())
 		}
 		n, err := db.Requeue(ctx)
 		if err != nil {

@@ -280,3 +280,21 @@ func TestFleetFaults(t *testing.T) {
 	checkFleet(t, site, dsn, crawl, want, kills*concurrency, 2, 0, kills)
 	t.Logf("%d kills, %d connection drops; %d URLs fetched twice", killed, dropped, len(site.Duplicates()))
 }
+
+// TestFleetFlagsNeedPostgres: the fleet's flags on a crawl file are a usage
+// error, before any file is created.
+func TestFleetFlagsNeedPostgres(t *testing.T) {
+	db := t.TempDir() + "/crawl.db"
+	for _, flags := range [][]string{{"--crawl", "news"}, {"--lease", "10s"}, {"--hosts", "4"}} {
+		_, errOut, code := runCmd(t, append(append([]string{"crawl", "--db", db}, flags...), "http://127.0.0.1:1/")...)
+		if code != 2 || !strings.Contains(errOut, "PostgreSQL") {
+			t.Errorf("crawl %v on a file: exit %d, %q; want 2 and a message naming PostgreSQL", flags, code, errOut)
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("the crawl file was created")
+	}
+	if _, errOut, code := runCmd(t, "crawl", "--db", "postgres://u@127.0.0.1:5432/x", "--lease", "10ms", "http://127.0.0.1:1/"); code != 2 || !strings.Contains(errOut, "--lease") {
+		t.Errorf("--lease 10ms: exit %d, %q; want 2", code, errOut)
+	}
+}
