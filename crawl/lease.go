@@ -104,7 +104,7 @@ func (ls *leases) localTTL() time.Duration { return ls.ttl / 2 }
 
 // tick is how often the loop claims hosts and gives idle ones back.
 func (ls *leases) tick() time.Duration {
-	return min(max(ls.ttl/20, 20*time.Millisecond), 500*time.Millisecond)
+	return min(max(ls.ttl/20, 20*time.Millisecond), 100*time.Millisecond)
 }
 
 // run claims, renews and releases hosts until ctx ends or the fleet is done.

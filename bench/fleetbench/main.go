@@ -64,6 +64,7 @@ type config struct {
 	concurrency int
 	costPages   int
 	rounds      int
+	extra       []string
 	skipScale   bool
 	skipCost    bool
 }
@@ -83,10 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.costPages, "cost-pages", 20000, "pages of the cost comparison's sites")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "times each measure is repeated, interleaved (the scaling: 1,2,4,1,2,4...); the medians are compared")
 	fs.BoolVar(&cfg.skipScale, "no-scale", false, "skip the scaling runs")
+	extra := fs.String("flags", "", "more crawler flags for every worker, space-separated (e.g. \"--hosts 16\")")
 	fs.BoolVar(&cfg.skipCost, "no-cost", false, "skip the cost comparison")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cfg.extra = strings.Fields(*extra)
 	for _, s := range strings.Split(*workers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 {
@@ -209,6 +212,7 @@ func median(rs []result, f func(result) float64) float64 {
 func fleet(ctx context.Context, cfg config, crawl string, n int, site *testserver.Site, flags []string) (result, error) {
 	defer dropCrawl(cfg.dsn, crawl)
 	args := append([]string{"crawl", "--db", cfg.dsn, "--crawl", crawl, "--quiet", "--lease", "10s"}, flags...)
+	args = append(args, cfg.extra...)
 	args = append(args, site.Seeds()...)
 	procs := make([]*exec.Cmd, n)
 	for i := range procs {
