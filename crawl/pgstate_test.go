@@ -118,7 +118,7 @@ func runFleet(t *testing.T, dsn, crawl string, workers int, ttl time.Duration, f
 // host given back waits for its limiter to refill before it is claimed.
 func TestFleetCrawlDelay(t *testing.T) {
 	dsn, crawl := pgtest.Crawl(t)
-	const delay = 250 * time.Millisecond // 4 requests a second
+	const delay, perSecond = 250 * time.Millisecond, 4
 	site := startSite(t, testserver.SiteConfig{
 		Hosts: 6, Pages: 90, LinksPerPage: 4, CrossHost: 0.5, PageSize: 512, Seed: 8,
 		Robots: "User-agent: *\nCrawl-delay: 0.25\n",
@@ -137,16 +137,19 @@ func TestFleetCrawlDelay(t *testing.T) {
 			}
 		}
 		slices.SortFunc(starts, time.Time.Compare)
-		for i := 1; i < len(starts); i++ {
-			if gap := starts[i].Sub(starts[i-1]); gap < delay-20*time.Millisecond {
-				t.Errorf("host %s: two requests %v apart, want at least the Crawl-delay %v", h, gap, delay)
+		// Counted in 1-second windows, as the server sees them: a request
+		// delayed on its way may arrive closer to the next than its token was.
+		for i, lo := 0, 0; i < len(starts); i++ {
+			for starts[i].Sub(starts[lo]) >= time.Second {
+				lo++
+			}
+			if n := i - lo + 1; n > perSecond+1 {
+				t.Errorf("host %s: %d requests in one second, want at most %d (Crawl-delay %v, and the burst)", h, n, perSecond+1, delay)
 				break
 			}
 		}
 	}
-	handed := pgtest.Count(t, dsn, crawl, `SELECT count(DISTINCT (host_id, worker)) FROM host_lease`)
-	t.Logf("%d (host, last holder) pairs; pages per worker: %d %d %d", handed,
-		fleet[0].engine.Progress().Fetched, fleet[1].engine.Progress().Fetched, fleet[2].engine.Progress().Fetched)
+	t.Logf("pages per worker: %d %d %d", fleet[0].engine.Progress().Fetched, fleet[1].engine.Progress().Fetched, fleet[2].engine.Progress().Fetched)
 }
 
 // TestFleetPolite runs three engines on one crawl, as three processes would,
