@@ -145,18 +145,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type result struct {
 	pages     int
 	active    time.Duration // first request to last at the site
+	middle    time.Duration // from the 10 % page served to the 90 % one
 	workerCPU time.Duration // the crawler processes' user+system
 	dbCPU     time.Duration // the server backends' user+system
 }
 
+// rate is the pages per second of the whole crawl.
 func (r result) rate() float64 { return float64(r.pages) / r.active.Seconds() }
+
+// steady is the pages per second between the 10 % and the 90 % page: the
+// crawl without its ramp (the roots, then what they link to) and its tail
+// (the last hosts' last pages, at most --per-host at a time), which are the
+// site's shape more than the fleet's.
+func (r result) steady() float64 { return 0.8 * float64(r.pages) / r.middle.Seconds() }
 
 // scaling crawls a new site with each worker count, -rounds times
 // interleaved, prints each run and then the medians against one worker's.
 func scaling(ctx context.Context, cfg config, w io.Writer) error {
 	fmt.Fprintf(w, "scaling: %d hosts, %d pages, %v latency, --concurrency %d --per-host 2 --rate 0 per worker\n",
 		cfg.hosts, cfg.pages, cfg.latency, cfg.concurrency)
-	fmt.Fprintf(w, "%-6s %-8s %10s %12s %12s\n", "round", "workers", "pages/s", "worker CPU-s", "db CPU-s")
+	fmt.Fprintf(w, "%-6s %-8s %10s %14s %12s %12s\n", "round", "workers", "pages/s", "steady pages/s", "worker CPU-s", "db CPU-s")
 	runs := map[int][]result{}
 	for round := range max(cfg.rounds, 1) {
 		for _, n := range cfg.workers {
@@ -172,19 +180,23 @@ func scaling(ctx context.Context, cfg config, w io.Writer) error {
 				return err
 			}
 			runs[n] = append(runs[n], r)
-			fmt.Fprintf(w, "%-6d %-8d %10.1f %12.2f %12.2f\n", round+1, n, r.rate(), r.workerCPU.Seconds(), r.dbCPU.Seconds())
+			fmt.Fprintf(w, "%-6d %-8d %10.1f %14.1f %12.2f %12.2f\n", round+1, n, r.rate(), r.steady(), r.workerCPU.Seconds(), r.dbCPU.Seconds())
 		}
 	}
-	fmt.Fprintf(w, "medians:\n%-8s %10s %10s %10s %12s %12s\n", "workers", "pages/s", "vs 1", "bar 0.8xN", "worker CPU-s", "db CPU-s")
+	fmt.Fprintf(w, "medians (the bar: N workers at >= 0.8 x N x the first count's rate per worker):\n%-8s %10s %8s %8s %14s %8s %8s %12s %12s\n",
+		"workers", "pages/s", "vs 1", "bar", "steady pages/s", "vs 1", "bar", "worker CPU-s", "db CPU-s")
 	base := median(runs[cfg.workers[0]], result.rate) / float64(cfg.workers[0])
-	for _, n := range cfg.workers {
-		rate := median(runs[n], result.rate)
-		ratio := rate / base
-		bar := "met"
+	steadyBase := median(runs[cfg.workers[0]], result.steady) / float64(cfg.workers[0])
+	bar := func(ratio float64, n int) string {
 		if ratio < 0.8*float64(n) {
-			bar = "NOT met"
+			return "NOT met"
 		}
-		fmt.Fprintf(w, "%-8d %10.1f %9.2fx %10s %12.2f %12.2f\n", n, rate, ratio, bar,
+		return "met"
+	}
+	for _, n := range cfg.workers {
+		rate, steady := median(runs[n], result.rate), median(runs[n], result.steady)
+		fmt.Fprintf(w, "%-8d %10.1f %7.2fx %8s %14.1f %7.2fx %8s %12.2f %12.2f\n", n, rate, rate/base, bar(rate/base, n),
+			steady, steady/steadyBase, bar(steady/steadyBase, n),
 			median(runs[n], func(r result) float64 { return r.workerCPU.Seconds() }),
 			median(runs[n], func(r result) float64 { return r.dbCPU.Seconds() }))
 	}
@@ -236,14 +248,15 @@ func fleet(ctx context.Context, cfg config, crawl string, n int, site *testserve
 		r.workerCPU += p.ProcessState.UserTime() + p.ProcessState.SystemTime()
 	}
 	r.dbCPU = watch.stop()
-	r.pages, r.active = served(site)
+	r.pages, r.active, r.middle = served(site)
 	return r, nil
 }
 
-// served returns the pages the site served with 200 and the time from its
-// first request to its last.
-func served(site *testserver.Site) (int, time.Duration) {
+// served returns the pages the site served with 200, the time from its
+// first request to its last, and from the 10 % page served to the 90 % one.
+func served(site *testserver.Site) (int, time.Duration, time.Duration) {
 	var first, last time.Time
+	var ends []time.Time
 	for _, q := range site.Requests() {
 		if first.IsZero() || q.Start.Before(first) {
 			first = q.Start
@@ -251,8 +264,16 @@ func served(site *testserver.Site) (int, time.Duration) {
 		if q.End.After(last) {
 			last = q.End
 		}
+		if q.Status == 200 && q.Path != "/robots.txt" {
+			ends = append(ends, q.End)
+		}
 	}
-	return site.PagesServed() + len(site.Hosts()), last.Sub(first)
+	slices.SortFunc(ends, time.Time.Compare)
+	var middle time.Duration
+	if n := len(ends); n >= 10 {
+		middle = ends[n*9/10].Sub(ends[n/10])
+	}
+	return site.PagesServed() + len(site.Hosts()), last.Sub(first), middle
 }
 
 // cost crawls two identical sites at once, one worker on PostgreSQL and one
@@ -289,7 +310,7 @@ func cost(ctx context.Context, cfg config, dir string, w io.Writer) (float64, er
 		cmd.Stderr = os.Stderr
 		if sqErr = cmd.Run(); sqErr == nil {
 			sq.workerCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-			sq.pages, sq.active = served(sqSite)
+			sq.pages, sq.active, sq.middle = served(sqSite)
 		}
 	})
 	wg.Wait()
