@@ -142,10 +142,10 @@ ON CONFLICT (id) DO UPDATE SET stopped_at = now(), hosts = 0, heartbeat = now(),
 
 // Worker is one crawler process of the fleet, as Workers reports it.
 type Worker struct {
-	ID        string
-	Started   time.Time
-	Heartbeat time.Time
-	Stopped   time.Time // zero while it runs (or until its leases show it died)
+	ID        string    // host name, pid and start time, unless Options.Worker named it
+	Started   time.Time // when it first renewed its leases
+	Heartbeat time.Time // its last renewal
+	Stopped   time.Time // when it stopped normally; zero while it runs, or if it died
 	Hosts     int       // hosts held at the last heartbeat
 	Pages     int64     // pages recorded, at the last heartbeat
 	Live      bool      // its heartbeat is younger than the lease TTL and it did not stop

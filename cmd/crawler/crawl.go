@@ -52,12 +52,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelWarn
 	}
 	seeds := fs.Args()
-	for _, s := range seeds {
-		if _, err := dedupe.Canonical(s); err != nil {
-			return usagef("invalid seed URL: %v", err)
-		}
-	}
-	if err := set.validate(); err != nil {
+	if err := errors.Join(checkSeeds(seeds), set.validate()); err != nil {
 		return err
 	}
 	switch {
@@ -68,23 +63,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *grace <= 0:
 		return usagef("--grace must be positive")
 	}
-	if err := fleet.validate(); err != nil {
-		return err
-	}
 	isPG := pgstore.IsURL(*dbPath)
-	if !isPG {
-		var fleetFlag string
-		fs.Visit(func(f *flag.Flag) {
-			if f.Name == "crawl" || f.Name == "lease" || f.Name == "hosts" {
-				fleetFlag = f.Name
-			}
-		})
-		if fleetFlag != "" {
-			return usagef("--%s is for a crawl in PostgreSQL (--db postgres://...), not a crawl file", fleetFlag)
-		}
-	}
-	if isPG && *uiAddr != "" {
-		return usagef("--ui works with a crawl file, not yet with --db postgres://")
+	if err := fleet.validate(fs, isPG, *uiAddr != ""); err != nil {
+		return err
 	}
 	if *recrawl && !isPG && fileExists(*dbPath) != nil {
 		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
@@ -120,6 +101,16 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		set: set, given: fs, seeds: seeds, dbPath: *dbPath, quiet: *quiet, grace: *grace, seenMemory: seenMemory,
 		recrawl: *recrawl, fleet: fleet, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
 	}, log)
+}
+
+// checkSeeds returns a usage error for the first seed that is not a URL.
+func checkSeeds(seeds []string) error {
+	for _, s := range seeds {
+		if _, err := dedupe.Canonical(s); err != nil {
+			return usagef("invalid seed URL: %v", err)
+		}
+	}
+	return nil
 }
 
 // crawlArgs are runCrawl's checked flags and bound listeners.
@@ -159,25 +150,9 @@ func (a crawlArgs) statsArgs() string {
 
 // crawlInto opens the crawl file, builds the engine and runs the crawl.
 func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
-	var db crawlDB
-	var file *storage.DB // nil with PostgreSQL
-	if pgstore.IsURL(a.dbPath) {
-		pg, err := openPostgres(ctx, a.dbPath, a.fleet, log)
-		if err != nil {
-			return err
-		}
-		db = pg
-		log.Info("joined the crawl", "crawl", pg.Crawl(), "worker", pg.Worker(), "lease", pg.LeaseTTL())
-	} else {
-		f, err := storage.Open(ctx, a.dbPath, log)
-		if err != nil {
-			return err
-		}
-		if err := f.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
-			f.Close()
-			return err
-		}
-		db, file = f, f
+	db, file, err := openCrawl(ctx, a, log)
+	if err != nil {
+		return err
 	}
 	defer db.Close()
 
@@ -240,6 +215,28 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 		return fmt.Errorf("%d of %d pages failed (see 'crawler stats %s'): %w", p.Failed, p.Fetched, a.statsArgs(), errPartial)
 	}
 	return nil
+}
+
+// openCrawl opens the crawl's state: a crawl in PostgreSQL, or the crawl
+// file, locked for this process (then also returned as file).
+func openCrawl(ctx context.Context, a crawlArgs, log *slog.Logger) (db crawlDB, file *storage.DB, err error) {
+	if pgstore.IsURL(a.dbPath) {
+		pg, err := openPostgres(ctx, a.dbPath, a.fleet, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("joined the crawl", "crawl", pg.Crawl(), "worker", pg.Worker(), "lease", pg.LeaseTTL())
+		return pg, nil, nil
+	}
+	f, err := storage.Open(ctx, a.dbPath, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
+		f.Close()
+		return nil, nil, err
+	}
+	return f, f, nil
 }
 
 // resume returns the settings and seeds of this run: a crawl already in the

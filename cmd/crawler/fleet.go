@@ -41,8 +41,21 @@ func (f *fleetFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.hosts, "hosts", 0, "with --db postgres://...: hosts this worker holds at once (0 = --concurrency)")
 }
 
-func (f *fleetFlags) validate() error {
+// validate checks the fleet's flags: given (in fs) only with a PostgreSQL
+// --db (isPG), and sensible; and that the dashboard (ui) is not asked of a
+// crawl in PostgreSQL, which it does not show yet.
+func (f *fleetFlags) validate(fs *flag.FlagSet, isPG, ui bool) error {
+	var given string
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "crawl" || fl.Name == "lease" || fl.Name == "hosts" {
+			given = fl.Name
+		}
+	})
 	switch {
+	case isPG && ui:
+		return usagef("--ui works with a crawl file, not yet with --db postgres://")
+	case given != "" && !isPG:
+		return usagef("--%s is for a crawl in PostgreSQL (--db postgres://...), not a crawl file", given)
 	case f.lease < time.Second:
 		return usagef("--lease must be at least 1s")
 	case f.hosts < 0:
