@@ -217,7 +217,7 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	if l, ok := state.(HostLeaser); ok {
 		// A host given back waits for its rate limiter to refill before
 		// another process, whose limiter starts full, may claim it.
-		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), fetcher.Interval, e.counts.fetched.Load, log)
+		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), fetcher.Interval, fetcher.BackoffUntil, e.counts.fetched.Load, log)
 	}
 	if ex != nil && ex.HashesText() {
 		e.spaces = dedupe.NewURLSpaces(cfg.URLSpaces)

@@ -53,6 +53,7 @@ type leases struct {
 	log      *slog.Logger
 	capacity int
 	gap      func(host string) time.Duration // a released host's pause before another process may claim it
+	backoff  func(host string) time.Time     // when host's backoff ends; zero when it is not backed off
 	ttl      time.Duration
 	pages    func() int64 // pages recorded, for the heartbeat
 
@@ -62,8 +63,9 @@ type leases struct {
 	ended bool                 // FleetIdle said the crawl is finished
 }
 
-func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, pages func() int64, log *slog.Logger) *leases {
-	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, ttl: l.LeaseTTL(), pages: pages,
+func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, backoff func(string) time.Time,
+	pages func() int64, log *slog.Logger) *leases {
+	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, backoff: backoff, ttl: l.LeaseTTL(), pages: pages,
 		held: map[string]time.Time{}, poke: make(chan struct{}, 1)}
 }
 
@@ -172,32 +174,44 @@ func (ls *leases) hosts() []string {
 
 // refresh looks at the held hosts the frontier has nothing of: those with
 // URLs queued in the State (other processes found them) are handed to the
-// frontier, the others given back. It holds the lock throughout, so that no
-// URL is pushed for a host being given back.
+// frontier, the others given back. A host backed off for longer than a
+// lease is given back too, its URLs dropped from the frontier (they stay
+// queued in the State): no process claims it before the backoff ends, and
+// this one's workers go on with other hosts. It holds the lock throughout,
+// so that no URL is pushed for a host being given back.
 func (ls *leases) refresh(ctx context.Context) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	var idle []string
+	now := time.Now()
+	var idle, release []string
 	for h := range ls.held {
+		if until := ls.backoff(h); until.Sub(now) > ls.ttl {
+			ls.front.Forget(h) // its fetches in flight finish first
+			if ls.front.Idle(h) {
+				release = append(release, h)
+			}
+			continue
+		}
 		if ls.front.Idle(h) {
 			idle = append(idle, h)
 		}
 	}
-	if len(idle) == 0 {
+	if len(idle) == 0 && len(release) == 0 {
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
 	defer cancel()
-	queued := map[string]int{}
-	if err := ls.l.QueuedOf(cctx, idle, func(h string, n int) { queued[h] = n }); err != nil {
-		return // the next tick tries again
-	}
-	var release []string
-	for _, h := range idle {
-		if n := queued[h]; n > 0 {
-			ls.front.AddStored(h, n)
-		} else {
-			release = append(release, h)
+	if len(idle) > 0 {
+		queued := map[string]int{}
+		if err := ls.l.QueuedOf(cctx, idle, func(h string, n int) { queued[h] = n }); err != nil {
+			return // the next tick tries again
+		}
+		for _, h := range idle {
+			if n := queued[h]; n > 0 {
+				ls.front.AddStored(h, n)
+			} else {
+				release = append(release, h)
+			}
 		}
 	}
 	if len(release) == 0 {
@@ -207,6 +221,9 @@ func (ls *leases) refresh(ctx context.Context) {
 		return // still held; the next tick tries again
 	}
 	for _, h := range release {
+		if until := ls.backoff(h); !until.IsZero() {
+			ls.log.Info("host given back while it is backed off", "host", h, "until", until.Format(time.TimeOnly))
+		}
 		delete(ls.held, h)
 	}
 }
@@ -257,11 +274,12 @@ func (ls *leases) claim(ctx context.Context) bool {
 }
 
 // gaps returns the pause of each of hosts after its release: the time its
-// rate limiter (rate, burst, Crawl-delay) needs to refill.
+// rate limiter (rate, burst, Crawl-delay) needs to refill, or what is left
+// of its backoff.
 func (ls *leases) gaps(hosts []string) []time.Duration {
 	out := make([]time.Duration, len(hosts))
 	for i, h := range hosts {
-		out[i] = ls.gap(h)
+		out[i] = max(ls.gap(h), time.Until(ls.backoff(h)))
 	}
 	return out
 }

@@ -212,3 +212,38 @@ func TestFleetPolite(t *testing.T) {
 		t.Errorf("%d URLs still queued after the crawl", got)
 	}
 }
+
+// TestFleetRetryAfter: a 429 with Retry-After: 2 keeps every worker of the
+// fleet off the host for 2 seconds, counted at the server (the backoff is in
+// the database, and no worker claims a backed-off host), and the page is
+// fetched again afterwards, once.
+func TestFleetRetryAfter(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	site := startSite(t, testserver.SiteConfig{
+		Hosts: 6, Pages: 120, LinksPerPage: 4, CrossHost: 0.5, Seed: 5, Latency: 5 * time.Millisecond,
+		Overrides: map[string]testserver.Response{"/p/4": {Status: 429, Header: map[string]string{"Retry-After": "2"}, Times: 1}},
+	})
+	runFleet(t, dsn, crawl, 3, time.Second, fetch.Config{Concurrency: 4, PerHost: 1},
+		Config{Workers: 4, PerHost: 1, MaxDepth: -1, Retries: 2, Hosts: 1}, site)
+	var at time.Time
+	var host string
+	for _, r := range site.Requests() {
+		if r.Path == "/p/4" && r.Status == 429 {
+			at, host = r.End, r.Host
+		}
+	}
+	if at.IsZero() {
+		t.Fatal("the 429 was never served")
+	}
+	for _, r := range site.Requests() {
+		if r.Host == host && r.Start.After(at) && r.Start.Before(at.Add(2*time.Second)) {
+			t.Errorf("request to %s%s %v after the 429, want none within 2s", r.Host, r.Path, r.Start.Sub(at))
+		}
+	}
+	if got := site.PagesServed(); got != 120 {
+		t.Errorf("server served %d distinct pages, want 120", got)
+	}
+	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM pages WHERE url LIKE '%/p/4' AND status = 200`); got != 1 {
+		t.Errorf("/p/4 stored %d times with status 200, want 1", got)
+	}
+}

@@ -250,3 +250,17 @@ func (c *Client) Interval(host string) time.Duration {
 	}
 	return time.Duration(float64(burst) * float64(time.Second) / float64(limit))
 }
+
+// BackoffUntil returns when host's backoff (after a 429, or a 5xx with
+// Retry-After) ends, or the zero time when it is not backed off.
+func (c *Client) BackoffUntil(host string) time.Time {
+	hs, ok := c.hosts.Peek(strings.ToLower(host))
+	if !ok {
+		return time.Time{}
+	}
+	until := time.Unix(0, hs.backoffUntil.Load())
+	if hs.backoffUntil.Load() == 0 || !time.Now().Before(until) {
+		return time.Time{}
+	}
+	return until
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -34,7 +35,11 @@ func DSN(t testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Skipf("no PostgreSQL server answers at %s (set %s to use another): %v", dsn, EnvDSN, err)
+		shown := dsn
+		if u, err := url.Parse(dsn); err == nil {
+			shown = u.Redacted()
+		}
+		t.Skipf("no PostgreSQL server answers at %s (set %s to use another): %v", shown, EnvDSN, err)
 	}
 	conn.Close(ctx)
 	return dsn
