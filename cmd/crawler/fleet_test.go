@@ -298,3 +298,42 @@ func TestFleetFlagsNeedPostgres(t *testing.T) {
 		t.Errorf("--lease 10ms: exit %d, %q; want 2", code, errOut)
 	}
 }
+
+// TestFleetServerRestart restarts the PostgreSQL server in the middle of a
+// fleet's crawl, for real: the workers wait for it and carry on, and the
+// crawl ends as polite and exactly once as without the restart. It runs only
+// when TRAWL_TEST_PG_RESTART holds a shell command that restarts the server
+// of TRAWL_TEST_POSTGRES (a private one: never the machine's shared server),
+// e.g. "runuser -u postgres -- pg_ctl -D /tmp/pg/data restart -m fast".
+func TestFleetServerRestart(t *testing.T) {
+	restart := os.Getenv("TRAWL_TEST_PG_RESTART")
+	if restart == "" {
+		t.Skip("set TRAWL_TEST_PG_RESTART to a command restarting the server of TRAWL_TEST_POSTGRES (a private one) to run it")
+	}
+	dsn, crawl := pgtest.Crawl(t)
+	bin := crawlerBinary(t)
+	site, want := fleetSite(t, 2_000)
+	args := append([]string{"--db", dsn, "--crawl", crawl, "--per-host", "2", "--rate", "10", "--concurrency", "16",
+		"--hosts", "11", "--lease", "5s", "--quiet"}, site.Seeds()...)
+	var fleet []*fleetWorker
+	for i := range 3 {
+		fleet = append(fleet, startWorker(t, bin, fmt.Sprintf("trawl-fleet-w%d", i+1), args))
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for site.PagesServed() < want/4 { // a quarter of the crawl done
+		<-tick.C
+	}
+	start := time.Now()
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart the server: %v\n%s", err, out)
+	}
+	t.Logf("server restarted in %v, at %d of %d pages", time.Since(start).Round(time.Millisecond), site.PagesServed(), want)
+	for i, w := range fleet {
+		if err := <-w.done; err != nil {
+			t.Fatalf("worker %d: %v\n%s", i+1, err, w.stderr)
+		}
+	}
+	checkFleet(t, site, dsn, crawl, want, 0, 2, 10, 0)
+	t.Logf("%d URLs fetched twice", len(site.Duplicates()))
+}
