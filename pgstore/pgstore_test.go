@@ -341,3 +341,26 @@ func TestIsURLAndRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestCrawlsApart: two crawls in one database do not see each other's rows.
+func TestCrawlsApart(t *testing.T) {
+	dsn, one := pgtest.Crawl(t)
+	_, two := pgtest.Crawl(t)
+	a, b := open(t, dsn, one, "a", 0), open(t, dsn, two, "b", 0)
+	write(t, a, storage.Visit{Discovered: []storage.URL{u("x.test", "/", 0), u("x.test", "/2", 0)}})
+	write(t, b, storage.Visit{Discovered: []storage.URL{u("y.test", "/", 0)}})
+	ta, err := a.Totals(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.Totals(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ta.Queued != 2 || tb.Queued != 1 {
+		t.Errorf("queued: %d in %s, %d in %s; want 2 and 1", ta.Queued, one, tb.Queued, two)
+	}
+	if got := claimAll(t, b, 10); !slices.Equal(got, []string{"y.test"}) {
+		t.Errorf("the second crawl's worker claimed %v, want its own y.test only", got)
+	}
+}
