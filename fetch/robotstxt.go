@@ -62,6 +62,16 @@ func (c *Client) allowed(ctx context.Context, u *url.URL) (*robotsEntry, error) 
 	return e, nil
 }
 
+// robotsAtHand reports whether u's robots.txt verdict is cached and
+// current (or robots.txt is ignored): a fetch of u waits for nothing first.
+func (c *Client) robotsAtHand(u *url.URL) bool {
+	if c.cfg.IgnoreRobots {
+		return true
+	}
+	e, ok := c.robots.Peek(robotsKey(u.Scheme, u.Host))
+	return ok && time.Now().Before(e.expires)
+}
+
 // Denied reports whether robots.txt, as far as is known now, disallows u:
 // its scheme and host's robots.txt is cached, current and available, and
 // says no. It sends nothing and never waits, so that a crawler can drop such
@@ -171,7 +181,6 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 // ErrRateLimited).
 func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byte, error) {
 	for hops := 0; ; hops++ {
-		c.host(u.Host).robotsSent.Store(time.Now().UnixNano())
 		resp, release, err := c.send(ctx, u, nil, true)
 		if err != nil {
 			return nil, nil, err
