@@ -153,7 +153,12 @@ func TestFleetProcesses(t *testing.T) {
 	}
 	t.Logf("%d pages by 3 workers in %v", want, time.Since(start).Round(time.Millisecond))
 	checkFleet(t, site, dsn, crawl, want, 0, 2, 10, 0)
-	t.Logf("closest two requests to one host: %v (one worker's), %v (two workers')", minGap(site, true), minGap(site, false))
+	peak, window := 0, 0
+	for _, h := range site.Hosts() {
+		peak, window = max(peak, site.MaxConcurrent(h)), max(window, site.MaxInWindow(h, time.Second))
+	}
+	t.Logf("per host, over all workers: at most %d requests at once, %d in one second; closest two requests: %v (one worker's), %v (two workers')",
+		peak, window, minGap(site, true), minGap(site, false))
 	if got := pgtest.Count(t, dsn, crawl, `SELECT count(DISTINCT crawl_id) FROM page`); got != 3 {
 		t.Errorf("pages recorded by %d workers' runs, want all 3", got)
 	}
