@@ -4,6 +4,7 @@
 package crawl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,10 @@ type Config struct {
 	// and is idle without them. The zero value means dedupe's defaults (on,
 	// 50 pages); MaxRun -1 turns it off.
 	URLSpaces dedupe.URLSpaceConfig
+	// Hosts is how many hosts this process holds at once when the state is
+	// shared by several processes (HostLeaser); 0 means Workers. Unused
+	// otherwise.
+	Hosts int
 	// Sitemaps queues, before the crawl starts, the pages listed in the
 	// sitemaps of the seeds' hosts (robots.txt Sitemap lines and
 	// /sitemap.xml), as seeds (see package sitemap for the caps).
@@ -97,6 +102,7 @@ type Engine struct {
 	notes   waitNotes         // why hosts wait for a retry, for Hosts
 	tally   tally             // pages per host and the latest errors, for HostTallies and RecentErrors
 	spaces  *dedupe.URLSpaces // nil when off, or when the extractor does not fingerprint text
+	leases  *leases           // the hosts this process holds; nil unless state is a HostLeaser
 }
 
 // hostCounts counts the URLs queued per host, for Config.MaxPagesPerHost.
@@ -208,6 +214,11 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 	}
 	*e = Engine{cfg: cfg, state: state, fetcher: fetcher, extract: ex, log: log, front: front, known: known, scope: sc,
 		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}
+	if l, ok := state.(HostLeaser); ok {
+		// A host given back waits for its rate limiter to refill before
+		// another process, whose limiter starts full, may claim it.
+		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), fetcher.Interval, fetcher.BackoffUntil, e.counts.fetched.Load, log)
+	}
 	if ex != nil && ex.HashesText() {
 		e.spaces = dedupe.NewURLSpaces(cfg.URLSpaces)
 	}

@@ -14,10 +14,22 @@ import (
 // tables, so that a resumed crawl obeys what the last run learnt. Loads read through
 // db's query-only pool; saves are single statements on its write connection,
 // queued with the writer's batches. The result is safe for concurrent use.
-func Memory(db *storage.DB) fetch.Memory { return memory{db} }
+// A PostgreSQL state (pgstore.DB) keeps them for the whole fleet of workers.
+func Memory(db PolitenessStore) fetch.Memory { return memory{db} }
 
-// memory adapts storage.DB to fetch.Memory.
-type memory struct{ db *storage.DB }
+// PolitenessStore is where a crawl's state keeps robots.txt verdicts and
+// host backoffs: storage.DB, or pgstore.DB. Loads return storage.ErrNotFound
+// (wrapped) for a key or host they have nothing of.
+type PolitenessStore interface {
+	LoadRobots(ctx context.Context, key string) (storage.RobotsRecord, error)
+	SaveRobots(ctx context.Context, r storage.RobotsRecord) error
+	LoadBackoff(ctx context.Context, host string) (time.Time, error)
+	SaveBackoff(ctx context.Context, host string, until time.Time) error
+	LoadBackoffs(ctx context.Context, now time.Time) (map[string]time.Time, error)
+}
+
+// memory adapts a PolitenessStore to fetch.Memory.
+type memory struct{ db PolitenessStore }
 
 // LoadRobots implements fetch.Memory.
 func (m memory) LoadRobots(ctx context.Context, key string) (fetch.RobotsRecord, bool, error) {

@@ -29,7 +29,7 @@ type NearDupCluster struct {
 // largest groups first, and returns at most limit of them (0 means all)
 // along with the number of groups. Pages without text have no fingerprint
 // and are never grouped.
-func NearDuplicates(ctx context.Context, db *storage.DB, maxDist, limit int) ([]NearDupCluster, int, error) {
+func NearDuplicates(ctx context.Context, db Fingerprints, maxDist, limit int) ([]NearDupCluster, int, error) {
 	var fps []dedupe.Fingerprint
 	err := db.EachFingerprint(ctx, func(f storage.Fingerprint) error {
 		if len(fps) >= maxNearDupPages {
@@ -71,4 +71,9 @@ func NearDuplicates(ctx context.Context, db *storage.DB, maxDist, limit int) ([]
 		}
 	}
 	return out, total, nil
+}
+
+// Fingerprints lists the SimHash of every page: storage.DB, or pgstore.DB.
+type Fingerprints interface {
+	EachFingerprint(ctx context.Context, fn func(storage.Fingerprint) error) error
 }

@@ -89,9 +89,17 @@ func (r *crawlRun) committed(c storage.Commit) {
 		for i := range c.Batch {
 			e.front.Hold(len(c.Batch[i].Discovered))
 		}
-		for _, u := range c.Queued {
-			e.counts.discovered.Add(1)
-			e.front.Push(frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth, Seq: u.Seq})
+		items := make([]frontier.Item, len(c.Queued))
+		for i, u := range c.Queued {
+			items[i] = frontier.Item{URL: u.URL, Host: u.Host, Depth: u.Depth, Seq: u.Seq}
+		}
+		e.counts.discovered.Add(int64(len(items)))
+		if e.leases != nil {
+			e.leases.push(items) // only the hosts this process holds
+		} else {
+			for _, it := range items {
+				e.front.Push(it)
+			}
 		}
 		e.front.Release(c.Merged)
 	}
@@ -106,6 +114,10 @@ func (r *crawlRun) committed(c storage.Commit) {
 // Starved: the queue is running dry). It runs on a worker's goroutine, before
 // rows is closed; the writer never stops receiving.
 func (r *crawlRun) starved() {
+	if r.e.leases != nil { // nothing waits to be merged: claim more hosts
+		r.e.leases.wake()
+		return
+	}
 	r.rows <- storage.Visit{Merge: true}
 }
 
@@ -117,14 +129,9 @@ func (r *crawlRun) crawl(seeds []*url.URL) error {
 			return fmt.Errorf("crawl: %w", err)
 		}
 	}
-	restored := 0
-	err := e.state.QueuedHosts(r.ctx, func(host string, n int) error {
-		restored += n
-		e.front.AddStored(host, n)
-		return nil
-	})
+	restored, err := r.restore()
 	if err != nil {
-		return fmt.Errorf("crawl: restore queue: %w", err)
+		return err
 	}
 	fresh, err := r.queueSeeds(seeds)
 	if err != nil {
@@ -137,6 +144,11 @@ func (r *crawlRun) crawl(seeds []*url.URL) error {
 	}
 	e.log.Info("crawl started", "seeds", len(seeds), "new_seeds", fresh, "queued", restored, "workers", e.cfg.Workers)
 
+	leaseCtx, stopLeases := context.WithCancel(r.ctx)
+	var lwg sync.WaitGroup
+	if e.leases != nil {
+		lwg.Go(func() { e.leases.run(leaseCtx) })
+	}
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Go(func() {
@@ -153,12 +165,43 @@ func (r *crawlRun) crawl(seeds []*url.URL) error {
 					e.front.Done(it)
 					return
 				}
+				if e.leases != nil && !e.leases.valid(it.Host) {
+					e.front.Done(it) // its host's lease lapsed: it stays queued for the holder
+					continue
+				}
 				r.visit(it, ack)
 			}
 		})
 	}
 	wg.Wait()
+	stopLeases()
+	lwg.Wait()
+	if e.leases != nil { // every visit is committed: the hosts may go to others
+		e.leases.stop(context.WithoutCancel(r.ctx))
+	}
 	return r.ctx.Err()
+}
+
+// restore tells the frontier what the state holds queued, and returns how
+// many URLs: every host's, or, when the state is shared (HostLeaser), none
+// (the lease loop claims hosts) and the frontier holds one URL for the
+// fleet until the whole crawl is done.
+func (r *crawlRun) restore() (int, error) {
+	e := r.e
+	if e.leases != nil {
+		e.front.Hold(1)
+		return 0, nil
+	}
+	restored := 0
+	err := e.state.QueuedHosts(r.ctx, func(host string, n int) error {
+		restored += n
+		e.front.AddStored(host, n)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("crawl: restore queue: %w", err)
+	}
+	return restored, nil
 }
 
 // queueSeeds sends the seeds the crawl does not know to the writer, with a

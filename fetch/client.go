@@ -221,6 +221,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		return nil, err
 	}
 	// robots.txt first, under its own timeout, so that the page keeps its whole budget.
+	robotsAtHand := c.robotsAtHand(u)
 	robotsEntry, err := c.allowed(ctx, u)
 	if err != nil {
 		return nil, forbiddenFinal(u, err) // a guarded address is refused, not unavailable
@@ -230,7 +231,13 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 
 	res := &Result{URL: req.URL, Sitemaps: robotsEntry.newSitemaps()}
 	header := req.Header
-	takeToken := !req.Reserved
+	// A token reserved while the host's robots.txt verdict was not at hand
+	// is stale by the time the verdict is: the page waited for robots.txt
+	// (its request, or another fetch's, or the Memory), while the host's
+	// time went on, and sent now it would follow that request or another
+	// page too closely. It takes a token of its own, so that the host never
+	// sees two requests closer than its rate allows.
+	takeToken := !req.Reserved || !robotsAtHand
 	// visited holds every URL requested so far, to stop a redirect loop at its first
 	// repeat; MaxRedirects bounds it.
 	visited := []string{u.String()}

@@ -339,3 +339,34 @@ func TestRedirectHopTakesToken(t *testing.T) {
 		}
 	})
 }
+
+// TestReservedAfterRobots: a token reserved before robots.txt was read was
+// the host's time before the robots.txt request; the page, which follows
+// that request, waits for a token of its own, so the host never sees two
+// requests closer than its rate allows (fleet and single crawls alike).
+func TestReservedAfterRobots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log hitLog
+		c := newTestClient(t, Config{Rate: 1, Burst: 1}, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			log.add(r)
+			if r.URL.Path == "/robots.txt" {
+				return reply(r, http.StatusOK, "User-agent: *\nAllow: /\n", "Content-Type", "text/plain"), nil
+			}
+			return reply(r, http.StatusOK, "ok", "Content-Type", "text/plain"), nil
+		}))
+		if d := c.Reserve("a.test"); d != 0 {
+			t.Fatalf("Reserve = %v, want 0", d)
+		}
+		if _, err := c.Fetch(t.Context(), Request{URL: mustURL(t, "http://a.test/"), Reserved: true}); err != nil {
+			t.Fatal(err)
+		}
+		log.mu.Lock()
+		defer log.mu.Unlock()
+		if len(log.hits) != 2 || log.hits[0].path != "/robots.txt" {
+			t.Fatalf("hits = %+v, want robots.txt then the page", log.hits)
+		}
+		if gap := log.hits[1].at.Sub(log.hits[0].at); gap < time.Second {
+			t.Errorf("the page followed robots.txt after %v, want at least 1s at 1 request/s", gap)
+		}
+	})
+}

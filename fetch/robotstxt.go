@@ -62,6 +62,16 @@ func (c *Client) allowed(ctx context.Context, u *url.URL) (*robotsEntry, error) 
 	return e, nil
 }
 
+// robotsAtHand reports whether u's robots.txt verdict is cached and
+// current (or robots.txt is ignored): a fetch of u waits for nothing first.
+func (c *Client) robotsAtHand(u *url.URL) bool {
+	if c.cfg.IgnoreRobots {
+		return true
+	}
+	e, ok := c.robots.Peek(robotsKey(u.Scheme, u.Host))
+	return ok && time.Now().Before(e.expires)
+}
+
 // Denied reports whether robots.txt, as far as is known now, disallows u:
 // its scheme and host's robots.txt is cached, current and available, and
 // says no. It sends nothing and never waits, so that a crawler can drop such
@@ -244,4 +254,37 @@ func (c *Client) archiveRobots(ctx context.Context, w *wire, u *url.URL, status 
 	if _, err := c.archive(ctx, w, u, status, truncated); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelError, "archive robots.txt", slog.String("url", u.String()), slog.Any("err", err))
 	}
+}
+
+// Interval returns how long host's limiter takes to refill its whole burst:
+// the time another client, starting with a full limiter, must wait after
+// this one's last request so that the two together never exceed the host's
+// rate or Crawl-delay. 0 when requests to host are not limited.
+func (c *Client) Interval(host string) time.Duration {
+	key := strings.ToLower(host)
+	limit, burst := c.limit, max(c.cfg.Burst, 1)
+	if hs, ok := c.hosts.Peek(key); ok {
+		lim := hs.lim.Load()
+		limit, burst = lim.Limit(), lim.Burst()
+	} else if d := c.cachedCrawlDelay(key); d > 0 {
+		limit, burst = min(limit, rate.Every(d)), 1
+	}
+	if limit == rate.Inf || limit <= 0 {
+		return 0
+	}
+	return time.Duration(float64(burst) * float64(time.Second) / float64(limit))
+}
+
+// BackoffUntil returns when host's backoff (after a 429, or a 5xx with
+// Retry-After) ends, or the zero time when it is not backed off.
+func (c *Client) BackoffUntil(host string) time.Time {
+	hs, ok := c.hosts.Peek(strings.ToLower(host))
+	if !ok {
+		return time.Time{}
+	}
+	until := time.Unix(0, hs.backoffUntil.Load())
+	if hs.backoffUntil.Load() == 0 || !time.Now().Before(until) {
+		return time.Time{}
+	}
+	return until
 }

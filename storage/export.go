@@ -112,6 +112,39 @@ func (db *DB) ExportText(ctx context.Context, w io.Writer, format string) error 
 }
 
 func (db *DB) export(ctx context.Context, w io.Writer, format string, text bool) error {
+	return ExportPages(w, format, text, func() (PageRows, func(), error) {
+		query := `SELECT ` + ExportColumns + ` FROM pages ORDER BY id`
+		if text {
+			query = `SELECT ` + ExportColumns + `,
+			(SELECT t.text FROM url u JOIN page_text t ON t.seq = u.seq WHERE u.id = pages.id) FROM pages ORDER BY id`
+		}
+		rows, err := db.ro.QueryContext(ctx, query)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rows, func() { rows.Close() }, nil
+	})
+}
+
+// ExportColumns lists the pages view's columns in the order ExportPages
+// scans them.
+var ExportColumns = strings.Join(columns(), ", ")
+
+// PageRows are the rows of a query of ExportColumns over the pages view (the
+// flags truncated, noindex, nofollow, links_capped and unchanged as booleans,
+// redirects as text), and the page's text after them when asked for:
+// *sql.Rows, or another driver's rows.
+type PageRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ExportPages writes the rows that query returns to w as format (see
+// DB.Export), with a last column text when text is set; query is called only
+// once the format is known to be good, and returns the rows and how to close
+// them.
+func ExportPages(w io.Writer, format string, text bool, query func() (PageRows, func(), error)) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	header := columns()
 	if text {
@@ -152,7 +185,7 @@ func (db *DB) export(ctx context.Context, w io.Writer, format string, text bool)
 		return fmt.Errorf("export: unknown format %q (want jsonl or csv)", format)
 	}
 
-	if err := db.exportRows(ctx, write, text); err != nil {
+	if err := exportRows(query, write, text); err != nil {
 		return fmt.Errorf("export %s: %w", format, err)
 	}
 	if err := flush(); err != nil {
@@ -161,18 +194,13 @@ func (db *DB) export(ctx context.Context, w io.Writer, format string, text bool)
 	return nil
 }
 
-// exportRows calls write on every pages row in id order, with its text if asked.
-func (db *DB) exportRows(ctx context.Context, write func(*pageRecord) error, text bool) error {
-	query := `SELECT ` + strings.Join(columns(), ", ") + ` FROM pages ORDER BY id`
-	if text {
-		query = `SELECT ` + strings.Join(columns(), ", ") + `,
-			(SELECT t.text FROM url u JOIN page_text t ON t.seq = u.seq WHERE u.id = pages.id) FROM pages ORDER BY id`
-	}
-	rows, err := db.ro.QueryContext(ctx, query)
+// exportRows calls write on every row query returns, with its text if asked.
+func exportRows(query func() (PageRows, func(), error), write func(*pageRecord) error, text bool) error {
+	rows, closeRows, err := query()
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
+	defer closeRows()
 	var r pageRecord
 	dest := r.dest()
 	if text {

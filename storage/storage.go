@@ -44,6 +44,10 @@ const readPoolSize = 4
 // sortable as text.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
+// TimeLayout is how timestamps are stored, for a sibling store that keeps
+// the same text columns.
+const TimeLayout = timeLayout
+
 // DB is an open crawl database. Its methods are safe for concurrent use, but
 // only one Write should run at a time: it is the single writer. Close it when
 // done.

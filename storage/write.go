@@ -162,3 +162,73 @@ func (c WriterConfig) withDefaults() WriterConfig {
 
 	return c
 }
+
+// Gather is the single writer's receiving loop, shared by the stores that
+// implement Write: it receives visits from rows until the channel is closed
+// and hands them to flush in batches: each batch is whatever has queued up
+// since the last flush (at most cfg.BatchSize, lingering cfg.FlushEvery for
+// more if set). It never stops receiving, so senders need no select. Once
+// rows is closed it calls flush a last time with final set (and a batch that
+// may be empty). flush must not keep the batch: its backing array is reused.
+func Gather(cfg WriterConfig, rows <-chan Visit, flush func(batch []Visit, final bool)) {
+	cfg = cfg.withDefaults()
+	batch := make([]Visit, 0, cfg.BatchSize)
+	timer := time.NewTimer(cfg.FlushEvery)
+	timer.Stop()
+	defer timer.Stop()
+	done := func(final bool) {
+		flush(batch, final)
+		clear(batch) // drop references to pages and links before reuse
+		batch = batch[:0]
+	}
+	closed := false
+	for !closed {
+		v, ok := <-rows
+		if !ok {
+			break
+		}
+		batch = append(batch, v)
+		// Group commit: take what is already waiting (up to BatchSize),
+		// linger FlushEvery for more, then commit. A sender that waits for
+		// its visit's commit (the crawl's workers do) loses at most the
+		// visits in flight to a crash.
+		var linger <-chan time.Time
+		if cfg.FlushEvery > 0 {
+			timer.Reset(cfg.FlushEvery)
+			linger = timer.C
+		}
+		closed = gather(cfg.BatchSize, rows, &batch, linger)
+		timer.Stop()
+		done(false)
+	}
+	done(true)
+}
+
+// gather appends to batch what rows has ready, up to size, waiting for more
+// until linger fires (nil: not at all); it reports whether rows was closed.
+func gather(size int, rows <-chan Visit, batch *[]Visit, linger <-chan time.Time) bool {
+	for len(*batch) < size {
+		select {
+		case v, ok := <-rows:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, v)
+			continue
+		default:
+		}
+		if linger == nil {
+			return false
+		}
+		select {
+		case v, ok := <-rows:
+			if !ok {
+				return true
+			}
+			*batch = append(*batch, v)
+		case <-linger:
+			linger = nil
+		}
+	}
+	return false
+}

@@ -142,30 +142,7 @@ func (w *writer) gather(rows <-chan Visit, timer *time.Timer) (closed bool) {
 		linger = timer.C
 		defer timer.Stop()
 	}
-	for len(w.batch) < w.cfg.BatchSize {
-		select {
-		case v, ok := <-rows:
-			if !ok {
-				return true
-			}
-			w.batch = append(w.batch, v)
-			continue
-		default:
-		}
-		if linger == nil {
-			return false
-		}
-		select {
-		case v, ok := <-rows:
-			if !ok {
-				return true
-			}
-			w.batch = append(w.batch, v)
-		case <-linger:
-			linger = nil
-		}
-	}
-	return false
+	return gather(w.cfg.BatchSize, rows, &w.batch, linger)
 }
 
 // flush makes the batch durable: journaled and reported, then applied when

@@ -29,7 +29,7 @@ func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.total.Add(1)
 	entry := -1
 	if !s.cfg.NoLog {
-		entry = s.logStart(h.addr, key, start)
+		entry = s.logStart(Request{Host: h.addr, Path: key, Start: start, Agent: r.UserAgent()})
 	}
 
 	status := h.respond(w, r, key, page, isPage)
@@ -79,10 +79,10 @@ func (h *host) count(key string) (page int, ok bool) {
 }
 
 // logStart appends an in-flight entry to the log and returns its index.
-func (s *Site) logStart(host, path string, start time.Time) int {
+func (s *Site) logStart(r Request) int {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	s.log = append(s.log, Request{Host: host, Path: path, Start: start})
+	s.log = append(s.log, r)
 	return len(s.log) - 1
 }
 

@@ -118,6 +118,7 @@ type Request struct {
 	Start  time.Time // when the handler was entered
 	End    time.Time // when the response was written; zero while in flight
 	Status int       // status sent; 0 while in flight or if the client went away during Latency
+	Agent  string    // the request's User-Agent: which client sent it, when clients tell themselves apart by it
 }
 
 // Site is a running synthetic site, started by Start and stopped by Close.
@@ -498,4 +499,39 @@ func parsePage(path string, pages int) (int, bool) {
 		return 0, false
 	}
 	return i, true
+}
+
+// Overlaps returns the requests to host that began while a request of
+// another client (Request.Agent) to host was still being served: moments
+// when two clients contacted the host at once. An in-flight request counts
+// as lasting until now.
+func (s *Site) Overlaps(host string) []Request {
+	var reqs []Request
+	s.logMu.Lock()
+	for _, r := range s.log {
+		if r.Host == host {
+			reqs = append(reqs, r)
+		}
+	}
+	s.logMu.Unlock()
+	slices.SortFunc(reqs, func(a, b Request) int { return a.Start.Compare(b.Start) })
+	now := time.Now()
+	lastEnd := map[string]time.Time{} // by agent: the latest end of its requests so far
+	var out []Request
+	for _, r := range reqs {
+		for agent, end := range lastEnd {
+			if agent != r.Agent && end.After(r.Start) {
+				out = append(out, r)
+				break
+			}
+		}
+		end := r.End
+		if end.IsZero() {
+			end = now
+		}
+		if end.After(lastEnd[r.Agent]) {
+			lastEnd[r.Agent] = end
+		}
+	}
+	return out
 }

@@ -842,3 +842,38 @@ func BenchmarkServePage(b *testing.B) {
 		i++
 	}
 }
+
+// TestOverlaps: requests of two clients to one host at once are reported;
+// one client's own concurrent requests and turns taken one after the other
+// are not.
+func TestOverlaps(t *testing.T) {
+	site, err := Start(SiteConfig{Hosts: 2, Pages: 10, Latency: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	get := func(host, agent string) {
+		req, _ := http.NewRequest("GET", "http://"+host+"/p/0", nil)
+		req.Header.Set("User-Agent", agent)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+	}
+	h0, h1 := site.Hosts()[0], site.Hosts()[1]
+	var wg sync.WaitGroup
+	for _, agent := range []string{"a", "a", "b"} { // a twice and b at once on h0
+		wg.Go(func() { get(h0, agent) })
+	}
+	wg.Wait()
+	get(h1, "a") // turns on h1: no overlap
+	get(h1, "b")
+	if got := site.Overlaps(h0); len(got) == 0 {
+		t.Errorf("Overlaps(h0) is empty; a and b were served at once")
+	}
+	if got := site.Overlaps(h1); len(got) != 0 {
+		t.Errorf("Overlaps(h1) = %+v, want none: a and b took turns", got)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/trawl/trawl/dedupe"
 	"github.com/trawl/trawl/extract"
 	"github.com/trawl/trawl/fetch"
+	"github.com/trawl/trawl/pgstore"
 	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/warc"
 )
@@ -28,7 +29,9 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("crawl", "crawl [flags] URL...")
 	set := defaultSettings()
 	set.register(fs)
-	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state; an existing file is continued")
+	dbPath := fs.String("db", "crawl.db", "SQLite file for results and crawl state, or a PostgreSQL URL (postgres://...) that several crawlers share; an existing crawl is continued")
+	var fleet fleetFlags
+	fleet.register(fs)
 	quiet := fs.Bool("quiet", false, "no progress line, summary or info logs (warnings and errors only)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and /debug/pprof on this address (e.g. 127.0.0.1:9090)")
 	uiAddr := fs.String("ui", "", "serve the live dashboard on this address (e.g. 127.0.0.1:8090); an address other than loopback needs a token")
@@ -50,12 +53,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		level = slog.LevelWarn
 	}
 	seeds := fs.Args()
-	for _, s := range seeds {
-		if _, err := dedupe.Canonical(s); err != nil {
-			return usagef("invalid seed URL: %v", err)
-		}
-	}
-	if err := set.validate(); err != nil {
+	if err := errors.Join(checkSeeds(seeds), set.validate()); err != nil {
 		return err
 	}
 	switch {
@@ -66,10 +64,14 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *grace <= 0:
 		return usagef("--grace must be positive")
 	}
-	if *recrawl && fileExists(*dbPath) != nil {
+	isPG := pgstore.IsURL(*dbPath)
+	if err := fleet.validate(fs, isPG, *uiAddr != ""); err != nil {
+		return err
+	}
+	if *recrawl && !isPG && fileExists(*dbPath) != nil {
 		return usagef("crawl: --recrawl needs an existing crawl file; %s: %v", *dbPath, fileExists(*dbPath))
 	}
-	if len(seeds) == 0 && fileExists(*dbPath) != nil {
+	if len(seeds) == 0 && !isPG && fileExists(*dbPath) != nil {
 		fs.Usage()
 		return usagef("crawl: no seed URLs given and no crawl file %s to continue", *dbPath)
 	}
@@ -98,8 +100,18 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	return crawlInto(ctx, crawlArgs{
 		set: set, given: fs, seeds: seeds, dbPath: *dbPath, quiet: *quiet, grace: *grace, seenMemory: seenMemory,
-		recrawl: *recrawl, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
+		recrawl: *recrawl, fleet: fleet, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
 	}, log)
+}
+
+// checkSeeds returns a usage error for the first seed that is not a URL.
+func checkSeeds(seeds []string) error {
+	for _, s := range seeds {
+		if _, err := dedupe.Canonical(s); err != nil {
+			return usagef("invalid seed URL: %v", err)
+		}
+	}
+	return nil
 }
 
 // crawlArgs are runCrawl's checked flags and bound listeners.
@@ -112,6 +124,7 @@ type crawlArgs struct {
 	grace      time.Duration
 	seenMemory byteSize
 	recrawl    bool
+	fleet      fleetFlags   // with a PostgreSQL --db
 	metricsLn  net.Listener // nil: no metrics
 	uiLn       net.Listener // nil: no dashboard
 	uiToken    string
@@ -119,16 +132,30 @@ type crawlArgs struct {
 	stderr     io.Writer
 }
 
+// display names the crawl's database in messages: the file, or the
+// PostgreSQL URL without its password and the crawl's name.
+func (a crawlArgs) display() string {
+	if pgstore.IsURL(a.dbPath) {
+		return pgstore.Redact(a.dbPath) + " (crawl " + a.fleet.crawl + ")"
+	}
+	return a.dbPath
+}
+
+// statsArgs are the flags of 'crawler stats' for this crawl.
+func (a crawlArgs) statsArgs() string {
+	if pgstore.IsURL(a.dbPath) {
+		return fmt.Sprintf("--db '%s' --crawl %s", pgstore.Redact(a.dbPath), a.fleet.crawl)
+	}
+	return "--db " + a.dbPath
+}
+
 // crawlInto opens the crawl file, builds the engine and runs the crawl.
 func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
-	db, err := storage.Open(ctx, a.dbPath, log)
+	db, file, err := openCrawl(ctx, a, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
-		return err
-	}
 
 	set, seeds, err := resume(ctx, a, db, log)
 	if err != nil {
@@ -162,8 +189,10 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: db, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
-	defer stopUI()
+	if file != nil {
+		stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: file, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
+		defer stopUI()
+	}
 	start := time.Now()
 	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
 	runErr := engine.Run(ctx, seeds)
@@ -184,34 +213,56 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 		runErr = err
 	}
 	if !a.quiet {
-		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.dbPath))
+		fmt.Fprintln(a.stderr, summary(p, after, time.Since(start), a.display()))
 		if line := neverCrawled(engine.HostTallies()); line != "" {
 			fmt.Fprintln(a.stderr, line)
 		}
 	}
 	if runErr != nil {
 		if errors.Is(runErr, context.Canceled) {
-			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", after.Queued, a.dbPath)}
+			return &interruptedError{fmt.Sprintf("interrupted; %d URLs stay queued in %s, run the same command to continue", after.Queued, a.display())}
 		}
 		return runErr
 	}
 	if p.Failed > 0 {
-		return fmt.Errorf("%d of %d pages failed (see 'crawler stats --db %s'): %w", p.Failed, p.Fetched, a.dbPath, errPartial)
+		return fmt.Errorf("%d of %d pages failed (see 'crawler stats %s'): %w", p.Failed, p.Fetched, a.statsArgs(), errPartial)
 	}
 	return nil
+}
+
+// openCrawl opens the crawl's state: a crawl in PostgreSQL, or the crawl
+// file, locked for this process (then also returned as file).
+func openCrawl(ctx context.Context, a crawlArgs, log *slog.Logger) (db crawlDB, file *storage.DB, err error) {
+	if pgstore.IsURL(a.dbPath) {
+		pg, err := openPostgres(ctx, a.dbPath, a.fleet, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("joined the crawl", "crawl", pg.Crawl(), "worker", pg.Worker(), "lease", pg.LeaseTTL())
+		return pg, nil, nil
+	}
+	f, err := storage.Open(ctx, a.dbPath, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := f.LockCrawl(); err != nil { // one crawler per file: the queue it reads from is its own
+		f.Close()
+		return nil, nil, err
+	}
+	return f, f, nil
 }
 
 // resume returns the settings and seeds of this run: a crawl already in the
 // file keeps its settings unless given again, and its seeds' scope. With
 // --recrawl it queues every fetched URL again.
-func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) (settings, []string, error) {
+func resume(ctx context.Context, a crawlArgs, db crawlDB, log *slog.Logger) (settings, []string, error) {
 	set, seeds := a.set, a.seeds
 	prevSettings, prevSeeds, err := db.LastSettings(ctx)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		if len(seeds) == 0 {
 			a.given.Usage()
-			return set, nil, usagef("crawl: no seed URLs given and %s holds no crawl to continue", a.dbPath)
+			return set, nil, usagef("crawl: no seed URLs given and %s holds no crawl to continue", a.display())
 		}
 	case err != nil:
 		return set, nil, err
@@ -219,18 +270,18 @@ func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) 
 		given := set
 		set = defaultSettings()
 		if err := json.Unmarshal(prevSettings, &set); err != nil {
-			return set, nil, fmt.Errorf("read settings of the crawl in %s: %w", a.dbPath, err)
+			return set, nil, fmt.Errorf("read settings of the crawl in %s: %w", a.display(), err)
 		}
 		a.given.Visit(func(f *flag.Flag) { given.copyFlag(f.Name, &set) })
 		if err := set.validate(); err != nil {
 			return set, nil, err
 		}
 		seeds = union(prevSeeds, seeds)
-		log.Info("continuing crawl", "db", a.dbPath, "seeds", len(seeds))
+		log.Info("continuing crawl", "db", a.display(), "seeds", len(seeds))
 	}
 	if a.recrawl {
 		if prevSettings == nil {
-			return set, nil, usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.dbPath)
+			return set, nil, usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.display())
 		}
 		n, err := db.Requeue(ctx)
 		if err != nil {
@@ -243,7 +294,7 @@ func resume(ctx context.Context, a crawlArgs, db *storage.DB, log *slog.Logger) 
 }
 
 // newEngine builds the fetcher and the engine of a crawl with settings set.
-func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db *storage.DB, archive *warc.Writer, log *slog.Logger) (*crawl.Engine, error) {
+func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, crawlID int64, db crawlDB, archive *warc.Writer, log *slog.Logger) (*crawl.Engine, error) {
 	canon, _ := dedupe.NewCanonicalizer(set.StripParams) // validated
 	include, _ := compileAll(set.Include)
 	exclude, _ := compileAll(set.Exclude)
@@ -280,6 +331,7 @@ func newEngine(ctx context.Context, set settings, seeds []string, a crawlArgs, c
 	engine, err := crawl.New(crawl.Config{
 		Workers: set.Concurrency, PerHost: set.PerHost, MaxDepth: set.Depth, MaxPages: set.MaxPages,
 		Scope: set.Scope, Include: include, Exclude: exclude, Retries: set.Retries, Grace: a.grace, CrawlID: crawlID,
+		Hosts:           a.fleet.hosts,
 		MaxPagesPerHost: set.MaxPagesPerHost, Recrawl: set.Recrawl, CanonicalIdentity: set.CanonicalIdentity,
 		Sitemaps: set.Sitemaps, Canonicalizer: canon, SeenMemory: int(a.seenMemory), Traps: dedupe.TrapConfig{
 			MaxURLLen: set.MaxURLLength, MaxPathDepth: set.MaxPathDepth, MaxRepeats: set.MaxRepeats, MaxQueryVariants: set.MaxQueryVariants,

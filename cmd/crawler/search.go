@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/trawl/trawl/dedupe"
+	"github.com/trawl/trawl/pgstore"
 	"github.com/trawl/trawl/storage"
 	"github.com/trawl/trawl/warc"
 )
@@ -30,6 +31,9 @@ func runSearch(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if fs.NArg() != 1 {
 		return usagef(`search: give one query, quoted ("crawler search --db crawl.db \"words to find\"")`)
+	}
+	if pgstore.IsURL(*dbPath) {
+		return usagef("search: works on a crawl file (SQLite's FTS4 index); on PostgreSQL, query the texts view in psql")
 	}
 	if *limit < 1 {
 		return usagef("--limit must be at least 1")
@@ -101,6 +105,9 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if fs.NArg() != 1 {
 		return usagef("show: give one URL")
+	}
+	if pgstore.IsURL(*dbPath) {
+		return usagef("show: works on a crawl file; on PostgreSQL, query the pages and texts views in psql")
 	}
 	u, err := dedupe.Canonical(fs.Arg(0))
 	if err != nil {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,5 +145,21 @@ func TestShow(t *testing.T) {
 	}
 	if _, stderr, code := runCmd(t, "show", "--db", db, site.Seeds()[0]+"nowhere"); code != 1 || !strings.Contains(stderr, "has no page") {
 		t.Errorf("show of a URL not crawled: exit %d, %s", code, stderr)
+	}
+}
+
+// TestSearchAndShowRefusePostgres: search and show read a crawl file (its
+// FTS4 index and WARC offsets); given a PostgreSQL URL they say so, as a
+// usage error, and connect to nothing.
+func TestSearchAndShowRefusePostgres(t *testing.T) {
+	for _, args := range [][]string{
+		{"search", "--db", "postgres://nobody@127.0.0.1:1/none", "words"},
+		{"show", "--db", "postgres://nobody@127.0.0.1:1/none", "http://a.test/"},
+	} {
+		var out, errb bytes.Buffer
+		err := run(t.Context(), args, &out, &errb)
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "psql") {
+			t.Errorf("%v: err = %v, want a usage error pointing to psql", args, err)
+		}
 	}
 }

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/trawl/trawl/crawl"
-
+	"github.com/trawl/trawl/pgstore"
 	"github.com/trawl/trawl/storage"
 )
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stats", "stats [flags]")
-	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
+	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl, or a PostgreSQL URL (postgres://...)")
+	crawlName := fs.String("crawl", "crawl", "with --db postgres://...: the crawl's name in the database")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of tables")
 	hosts := fs.Int("hosts", 20, "hosts to list, most pages first (0 = all)")
 	nearDups := fs.Int("near-dups", 10, "near-duplicate groups to list, largest first (0 = all)")
@@ -29,7 +30,7 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usagef("stats: unexpected arguments %q", fs.Args())
 	}
-	db, err := openExisting(ctx, *dbPath, stderr)
+	db, err := openInspect(ctx, *dbPath, *crawlName, stderr)
 	if err != nil {
 		return err
 	}
@@ -37,6 +38,12 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	st, err := db.Stats(ctx)
 	if err != nil {
 		return err
+	}
+	var workers []pgstore.Worker // the fleet's, with PostgreSQL
+	if pg, ok := db.(*pgstore.DB); ok {
+		if workers, err = pg.Workers(ctx); err != nil {
+			return err
+		}
 	}
 	if *hosts > 0 && len(st.ByHost) > *hosts {
 		st.ByHost = st.ByHost[:*hosts]
@@ -52,9 +59,56 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			*storage.Stats
 			NearDupClusters int                    // groups of near-duplicate pages in all
 			NearDuplicates  []crawl.NearDupCluster // the largest groups
-		}{st, nClusters, clusters})
+			Workers         []pgstore.Worker       `json:",omitempty"` // with PostgreSQL: the crawler processes
+		}{st, nClusters, clusters, workers})
 	}
-	return printStats(stdout, st, clusters, nClusters)
+	if err := printStats(stdout, st, clusters, nClusters); err != nil {
+		return err
+	}
+	if len(workers) > 0 {
+		return printWorkers(stdout, workers)
+	}
+	return nil
+}
+
+// printWorkers lists a fleet's workers: live ones first, with the hosts they
+// hold, their pages per second since they started and their last heartbeat.
+func printWorkers(w io.Writer, workers []pgstore.Worker) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nworker\tstate\thosts held\tpages\tpages/s\tlast heartbeat")
+	for _, wk := range workers {
+		state := "live"
+		end := wk.Heartbeat
+		switch {
+		case !wk.Stopped.IsZero():
+			state = "stopped"
+		case !wk.Live:
+			state = "gone (no heartbeat)"
+		}
+		rate := float64(wk.Pages) / max(end.Sub(wk.Started).Seconds(), 1e-9)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\n", wk.ID, state, wk.Leases, wk.Pages, rate, wk.Heartbeat.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// inspected is a crawl opened to read it: the SQLite file or a crawl in
+// PostgreSQL.
+type inspected interface {
+	Stats(ctx context.Context) (*storage.Stats, error)
+	EachFingerprint(ctx context.Context, fn func(storage.Fingerprint) error) error
+	Export(ctx context.Context, w io.Writer, format string) error
+	ExportText(ctx context.Context, w io.Writer, format string) error
+	Close() error
+}
+
+// openInspect opens the crawl at dbPath (a file, or a PostgreSQL URL and
+// the crawl's name) to read it; it creates nothing.
+func openInspect(ctx context.Context, dbPath, crawlName string, stderr io.Writer) (inspected, error) {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if pgstore.IsURL(dbPath) {
+		return pgstore.Open(ctx, dbPath, pgstore.Options{Crawl: crawlName, Existing: true, Log: log})
+	}
+	return openExisting(ctx, dbPath, stderr)
 }
 
 func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster, nClusters int) error {
@@ -134,7 +188,8 @@ func printStats(w io.Writer, st *storage.Stats, clusters []crawl.NearDupCluster,
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", "export [flags] > FILE")
-	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl")
+	dbPath := fs.String("db", "crawl.db", "SQLite file of the crawl, or a PostgreSQL URL (postgres://...)")
+	crawlName := fs.String("crawl", "crawl", "with --db postgres://...: the crawl's name in the database")
 	format := fs.String("format", "jsonl", "jsonl (one JSON object per page) or csv")
 	text := fs.Bool("text", false, "add a text column: each page's readable text (crawled with --text, the default)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -146,7 +201,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() > 0 {
 		return usagef("export: unexpected arguments %q", fs.Args())
 	}
-	db, err := openExisting(ctx, *dbPath, stderr)
+	db, err := openInspect(ctx, *dbPath, *crawlName, stderr)
 	if err != nil {
 		return err
 	}

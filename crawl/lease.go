@@ -1,0 +1,300 @@
+package crawl
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/trawl/trawl/frontier"
+)
+
+// HostLeaser is implemented by a State that several crawler processes share
+// (pgstore.DB): each host belongs to one of them at a time, through a lease
+// with an expiry, so that per-host limits, Crawl-delay, robots.txt and
+// backoffs hold for the whole fleet. When the State implements it, the
+// engine's frontier schedules only the hosts this process holds: it claims
+// hosts with queued URLs up to Config.Hosts, renews their leases while it
+// works on them, gives a host back when nothing of it is left here, and
+// leaves the URLs it discovers for other hosts in the State alone. The
+// crawl ends when the State says the whole fleet is done (FleetIdle). A
+// State without it (the SQLite file) is the crawl of one process.
+type HostLeaser interface {
+	// LeaseTTL is how long a lease lasts unless renewed.
+	LeaseTTL() time.Duration
+	// ClaimHosts claims up to n hosts with queued URLs whose ready time has
+	// come and that no valid lease holds, and calls fn with each one and how
+	// many URLs it has queued.
+	ClaimHosts(ctx context.Context, n int, fn func(host string, queued int)) error
+	// RenewHosts extends this process's leases of hosts, records its
+	// heartbeat (with the pages it recorded), and returns those of hosts it
+	// no longer holds.
+	RenewHosts(ctx context.Context, hosts []string, pages int64) (lost []string, err error)
+	// ReleaseHosts gives hosts back; no process may claim hosts[i] before
+	// gaps[i] has passed.
+	ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration) error
+	// QueuedOf calls fn with each of hosts and how many URLs it has queued.
+	QueuedOf(ctx context.Context, hosts []string, fn func(host string, queued int)) error
+	// FleetIdle reports whether nothing is queued and no other process
+	// holds a host: the crawl is finished.
+	FleetIdle(ctx context.Context) (bool, error)
+	// StopWorker gives back every host this process still holds (claimable
+	// at once) and records that it stopped, having recorded pages.
+	StopWorker(ctx context.Context, pages int64) error
+}
+
+// leases are the hosts this process holds, and the loop that claims, renews
+// and gives them back. The frontier holds one URL (Hold) for the fleet until
+// FleetIdle says the crawl is finished, so that it does not end while other
+// processes may still queue URLs for it.
+type leases struct {
+	l        HostLeaser
+	front    *frontier.Queue
+	log      *slog.Logger
+	capacity int
+	gap      func(host string) time.Duration // a released host's pause before another process may claim it
+	backoff  func(host string) time.Time     // when host's backoff ends; zero when it is not backed off
+	ttl      time.Duration
+	pages    func() int64 // pages recorded, for the heartbeat
+
+	mu    sync.Mutex
+	held  map[string]time.Time // host → until when this process may start fetches on it
+	poke  chan struct{}        // a worker found the frontier dry: claim now
+	ended bool                 // FleetIdle said the crawl is finished
+}
+
+func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, backoff func(string) time.Time,
+	pages func() int64, log *slog.Logger) *leases {
+	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, backoff: backoff, ttl: l.LeaseTTL(), pages: pages,
+		held: map[string]time.Time{}, poke: make(chan struct{}, 1)}
+}
+
+// valid reports whether this process may start a fetch on host now: it
+// holds host, and renewed its lease recently enough that the lease cannot
+// have lapsed in the State.
+func (ls *leases) valid(host string) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	until, ok := ls.held[host]
+	return ok && time.Now().Before(until)
+}
+
+// push hands the frontier the queued URLs of the hosts this process holds;
+// the others stay in the State for their holders.
+func (ls *leases) push(urls []frontier.Item) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, it := range urls {
+		if _, ok := ls.held[it.Host]; ok {
+			ls.front.Push(it)
+		}
+	}
+}
+
+// wake asks the loop to claim hosts now (the frontier runs dry).
+func (ls *leases) wake() {
+	select {
+	case ls.poke <- struct{}{}:
+	default:
+	}
+}
+
+// localTTL is how long after a renewal's start this process goes on
+// starting fetches on a host: half the lease, so that a fetch started just
+// before it has the other half to finish before anyone may take the host.
+func (ls *leases) localTTL() time.Duration { return ls.ttl / 2 }
+
+// tick is how often the loop claims hosts and gives idle ones back.
+func (ls *leases) tick() time.Duration {
+	return min(max(ls.ttl/20, 20*time.Millisecond), 100*time.Millisecond)
+}
+
+// run claims, renews and releases hosts until ctx ends or the fleet is done.
+func (ls *leases) run(ctx context.Context) {
+	ticker := time.NewTicker(ls.tick())
+	defer ticker.Stop()
+	var lastRenew time.Time
+	for {
+		if time.Since(lastRenew) >= ls.ttl/3 {
+			if ls.renew(ctx) {
+				lastRenew = time.Now()
+			}
+		}
+		ls.refresh(ctx)
+		if ls.claim(ctx) {
+			return // the fleet is done
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-ls.poke:
+		}
+	}
+}
+
+// renew extends the leases of the hosts held and drops the lost ones.
+func (ls *leases) renew(ctx context.Context) bool {
+	start := time.Now()
+	hosts := ls.hosts()
+	cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
+	lost, err := ls.l.RenewHosts(cctx, hosts, ls.pages())
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			ls.log.Warn("host leases not renewed; fetches on them stop when they lapse", "hosts", len(hosts), "err", err)
+		}
+		return false
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, h := range hosts {
+		if _, ok := ls.held[h]; ok {
+			ls.held[h] = start.Add(ls.localTTL())
+		}
+	}
+	for _, h := range lost {
+		ls.log.Warn("host lease lost to another worker", "host", h)
+		delete(ls.held, h)
+		ls.front.Forget(h)
+	}
+	return true
+}
+
+// hosts lists the hosts held.
+func (ls *leases) hosts() []string {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	out := make([]string, 0, len(ls.held))
+	for h := range ls.held {
+		out = append(out, h)
+	}
+	return out
+}
+
+// refresh looks at the held hosts the frontier has nothing of: those with
+// URLs queued in the State (other processes found them) are handed to the
+// frontier, the others given back. A host backed off for longer than a
+// lease is given back too, its URLs dropped from the frontier (they stay
+// queued in the State): no process claims it before the backoff ends, and
+// this one's workers go on with other hosts. It holds the lock throughout,
+// so that no URL is pushed for a host being given back.
+func (ls *leases) refresh(ctx context.Context) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	now := time.Now()
+	var idle, release []string
+	for h := range ls.held {
+		if until := ls.backoff(h); until.Sub(now) > ls.ttl {
+			ls.front.Forget(h) // its fetches in flight finish first
+			if ls.front.Idle(h) {
+				release = append(release, h)
+			}
+			continue
+		}
+		if ls.front.Idle(h) {
+			idle = append(idle, h)
+		}
+	}
+	if len(idle) == 0 && len(release) == 0 {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
+	defer cancel()
+	if len(idle) > 0 {
+		queued := map[string]int{}
+		if err := ls.l.QueuedOf(cctx, idle, func(h string, n int) { queued[h] = n }); err != nil {
+			return // the next tick tries again
+		}
+		for _, h := range idle {
+			if n := queued[h]; n > 0 {
+				ls.front.AddStored(h, n)
+			} else {
+				release = append(release, h)
+			}
+		}
+	}
+	if len(release) == 0 {
+		return
+	}
+	if err := ls.l.ReleaseHosts(cctx, release, ls.gaps(release)); err != nil {
+		return // still held; the next tick tries again
+	}
+	for _, h := range release {
+		if until := ls.backoff(h); !until.IsZero() {
+			ls.log.Info("host given back while it is backed off", "host", h, "until", until.Format(time.TimeOnly))
+		}
+		delete(ls.held, h)
+	}
+}
+
+// claim takes hosts up to capacity; when none is held and none can be
+// claimed, it asks whether the fleet is done, and if so lets the frontier
+// end and reports true.
+func (ls *leases) claim(ctx context.Context) bool {
+	ls.mu.Lock()
+	free := ls.capacity - len(ls.held)
+	ls.mu.Unlock()
+	got := 0
+	if free > 0 {
+		start := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
+		err := ls.l.ClaimHosts(cctx, free, func(h string, n int) {
+			ls.mu.Lock()
+			ls.held[h] = start.Add(ls.localTTL())
+			ls.front.AddStored(h, n)
+			ls.mu.Unlock()
+			got++
+		})
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				ls.log.Debug("no hosts claimed", "err", err)
+			}
+			return false
+		}
+	}
+	ls.mu.Lock()
+	none := len(ls.held) == 0
+	ls.mu.Unlock()
+	if got > 0 || !none {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
+	idle, err := ls.l.FleetIdle(cctx)
+	cancel()
+	if err != nil || !idle {
+		return false
+	}
+	ls.mu.Lock()
+	ls.ended = true
+	ls.mu.Unlock()
+	ls.front.Release(1) // the fleet's hold: the frontier may end once it is empty
+	return true
+}
+
+// gaps returns the pause of each of hosts after its release: the time its
+// rate limiter (rate, burst, Crawl-delay) needs to refill, or what is left
+// of its backoff.
+func (ls *leases) gaps(hosts []string) []time.Duration {
+	out := make([]time.Duration, len(hosts))
+	for i, h := range hosts {
+		out[i] = max(ls.gap(h), time.Until(ls.backoff(h)))
+	}
+	return out
+}
+
+// stop gives back every host held, once the run's visits are committed.
+func (ls *leases) stop(ctx context.Context) {
+	hosts := ls.hosts()
+	ls.mu.Lock()
+	clear(ls.held)
+	ls.mu.Unlock()
+	err := ls.l.ReleaseHosts(ctx, hosts, ls.gaps(hosts))
+	if err == nil {
+		err = ls.l.StopWorker(ctx, ls.pages())
+	}
+	if err != nil {
+		ls.log.Warn("host leases not given back; they expire", "err", err)
+	}
+}
