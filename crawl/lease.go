@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -57,16 +58,97 @@ type leases struct {
 	ttl      time.Duration
 	pages    func() int64 // pages recorded, for the heartbeat
 
-	mu    sync.Mutex
-	held  map[string]time.Time // host → until when this process may start fetches on it
-	poke  chan struct{}        // a worker found the frontier dry: claim now
-	ended bool                 // FleetIdle said the crawl is finished
+	mu       sync.Mutex
+	held     map[string]time.Time // host → until when this process may start fetches on it
+	inflight map[string]map[*guard]struct{}
+	poke     chan struct{} // a worker found the frontier dry: claim now
+	ended    bool          // FleetIdle said the crawl is finished
 }
 
 func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, backoff func(string) time.Time,
 	pages func() int64, log *slog.Logger) *leases {
 	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, backoff: backoff, ttl: l.LeaseTTL(), pages: pages,
-		held: map[string]time.Time{}, poke: make(chan struct{}, 1)}
+		held: map[string]time.Time{}, inflight: map[string]map[*guard]struct{}{}, poke: make(chan struct{}, 1)}
+}
+
+// errLeaseLapsed is the cause of a fetch's context cancelled because its
+// host's lease could lapse in the State before it ends.
+var errLeaseLapsed = errors.New("host lease may lapse: the fetch stops, its URL stays queued for the next holder")
+
+// guard is the lease's watch over one fetch on a host.
+type guard struct {
+	host   string
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+// lapseAt is when the State's lease of a host held until until (this
+// process's own horizon: a renewal's start plus half the lease) could lapse,
+// less a margin: a fetch still running then is stopped, so that no fetch of
+// this process overlaps the next holder's.
+func (ls *leases) lapseAt(until time.Time) time.Time {
+	return until.Add(ls.ttl/2 - ls.ttl/10)
+}
+
+// guard returns a context for one fetch on host, cancelled (cause
+// errLeaseLapsed) if the host's lease is lost or could lapse before the
+// fetch ends: renewals push that moment back. done ends the watch.
+func (ls *leases) guard(parent context.Context, host string) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	g := &guard{host: host, cancel: cancel}
+	ls.mu.Lock()
+	until, ok := ls.held[host]
+	if !ok {
+		ls.mu.Unlock()
+		cancel(errLeaseLapsed)
+		return ctx, func() {}
+	}
+	if ls.inflight[host] == nil {
+		ls.inflight[host] = map[*guard]struct{}{}
+	}
+	ls.inflight[host][g] = struct{}{}
+	g.timer = time.AfterFunc(time.Until(ls.lapseAt(until)), func() { ls.check(g) })
+	ls.mu.Unlock()
+	return ctx, func() {
+		ls.mu.Lock()
+		ls.unwatchLocked(g)
+		ls.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// check stops g's fetch if its host's lease could lapse now, or waits for
+// the later moment a renewal has given it.
+func (ls *leases) check(g *guard) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if _, ok := ls.inflight[g.host][g]; !ok {
+		return // done meanwhile
+	}
+	if until, ok := ls.held[g.host]; ok {
+		if at := ls.lapseAt(until); time.Now().Before(at) {
+			g.timer.Reset(time.Until(at))
+			return
+		}
+	}
+	ls.unwatchLocked(g)
+	g.cancel(errLeaseLapsed)
+}
+
+// cutLocked stops every fetch on host (its lease is lost).
+func (ls *leases) cutLocked(host string) {
+	for g := range ls.inflight[host] {
+		ls.unwatchLocked(g)
+		g.cancel(errLeaseLapsed)
+	}
+}
+
+func (ls *leases) unwatchLocked(g *guard) {
+	g.timer.Stop()
+	delete(ls.inflight[g.host], g)
+	if len(ls.inflight[g.host]) == 0 {
+		delete(ls.inflight, g.host)
+	}
 }
 
 // valid reports whether this process may start a fetch on host now: it
@@ -156,6 +238,7 @@ func (ls *leases) renew(ctx context.Context) bool {
 	for _, h := range lost {
 		ls.log.Warn("host lease lost to another worker", "host", h)
 		delete(ls.held, h)
+		ls.cutLocked(h)
 		ls.front.Forget(h)
 	}
 	return true

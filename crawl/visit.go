@@ -71,10 +71,17 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 			return o
 		}
 	}
+	if e.leases != nil { // a fleet: the fetch ends before its host's lease could lapse
+		var done func()
+		ctx, done = e.leases.guard(ctx, it.Host)
+		defer done()
+	}
 	start := time.Now()
 	res, err := e.fetcher.Fetch(ctx, req)
 	if err != nil && ctx.Err() != nil {
-		return o // interrupted: the URL stays queued in the file for the next run
+		// Interrupted, or the host's lease could lapse: the URL stays queued
+		// in the state, for the next run or the host's next holder.
+		return o
 	}
 	if berr, ok := errors.AsType[*fetch.BackoffError](err); ok {
 		o.retry, o.after, o.why = true, time.Until(berr.Until), WaitBackoff
