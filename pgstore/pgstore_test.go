@@ -172,7 +172,7 @@ func TestLeasesExclusive(t *testing.T) {
 		if got := claimAll(t, b, 10); len(got) != 0 {
 			t.Fatalf("b took %v while a's leases were valid", got)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // deliberate: leases expire on the server's clock, sampled while a's are valid
 	}
 	var got []string
 	for len(got) == 0 && time.Now().Before(deadline.Add(5*time.Second)) {
@@ -180,7 +180,7 @@ func TestLeasesExclusive(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = claimAll(t, b, 10)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // deliberate: waits for the server's clock to pass h2's expiry
 	}
 	if !slices.Equal(got, []string{"h2.test"}) {
 		t.Fatalf("after h2's lease expired b claimed %v, want h2", got)

@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,21 +108,9 @@ func (db *DB) Validators(ctx context.Context, id int64) (etag, lastModified stri
 // BeginCrawl records the start of a run of this worker with its seeds and
 // settings, and returns its crawls.id (as storage.DB.BeginCrawl).
 func (db *DB) BeginCrawl(ctx context.Context, seeds []string, settings any) (int64, error) {
-	if seeds == nil {
-		seeds = []string{}
-	}
-	seedsJSON, err := json.Marshal(seeds)
+	seedsJSON, settingsJSON, err := storage.EncodeRun(seeds, settings)
 	if err != nil {
-		return 0, fmt.Errorf("begin crawl: encode seeds: %w", err)
-	}
-	settingsJSON := []byte("{}")
-	if settings != nil {
-		if settingsJSON, err = json.Marshal(settings); err != nil {
-			return 0, fmt.Errorf("begin crawl: encode settings: %w", err)
-		}
-		if !bytes.HasPrefix(settingsJSON, []byte("{")) {
-			return 0, fmt.Errorf("begin crawl: settings must encode to a JSON object, not %.20s", settingsJSON)
-		}
+		return 0, err
 	}
 	var id int64
 	err = db.do(ctx, "begin crawl", func(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/trawl/trawl/storage"
 )
 
 // migrations are the schema's versions, applied in order inside the crawl's
@@ -174,17 +175,7 @@ CREATE TABLE page_text (
 	text  TEXT NOT NULL
 );
 DROP VIEW pages;
-CREATE VIEW pages AS
-SELECT p.id, u.url, h.host, CASE WHEN p.status > 0 THEN coalesce(p.final_url, u.url) END AS final_url,
-	p.status, p.content_type, p.title, u.depth, p.fetched_at, p.duration_ms, p.size_bytes, p.truncated,
-	p.content_hash, p.canonical, p.redirects, p.attempts, p.error, p.crawl_id, p.error_class, p.charset,
-	p.noindex, p.nofollow, p.links_capped, p.simhash, p.etag, p.last_modified, p.unchanged,
-	p.lang, p.warc_file, p.warc_offset
-FROM page p JOIN url u ON u.id = p.id JOIN hosts h ON h.id = u.host_id;
-CREATE VIEW texts AS
-SELECT p.id, u.url, t.title, p.lang, t.text
-FROM page_text t JOIN page p ON p.seq = t.seq JOIN url u ON u.id = p.id;
-`}
+` + storage.ViewsV4}
 
 // migrate brings the crawl's schema up to date, creating it when new. It
 // runs under an advisory lock keyed by the schema's name, so that workers

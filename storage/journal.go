@@ -201,7 +201,9 @@ func (db *DB) replay(ctx context.Context) error {
 		return err
 	}
 	defer ws.close()
-	_, err = db.replayJournal(ctx, ws)
+	if _, err = db.replayJournal(ctx, ws); err == nil {
+		db.replayed.Store(true) // Write need not read the journal again
+	}
 	return err
 }
 

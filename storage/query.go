@@ -27,21 +27,9 @@ func (db *DB) Seen(ctx context.Context, id int64) (bool, error) {
 // (anything encoding/json turns into an object; nil stores {}) and returns
 // the new crawls.id, to be put in every Visit of the run.
 func (db *DB) BeginCrawl(ctx context.Context, seeds []string, settings any) (int64, error) {
-	if seeds == nil {
-		seeds = []string{}
-	}
-	seedsJSON, err := json.Marshal(seeds)
+	seedsJSON, settingsJSON, err := EncodeRun(seeds, settings)
 	if err != nil {
-		return 0, fmt.Errorf("begin crawl: encode seeds: %w", err)
-	}
-	settingsJSON := []byte("{}")
-	if settings != nil {
-		if settingsJSON, err = json.Marshal(settings); err != nil {
-			return 0, fmt.Errorf("begin crawl: encode settings: %w", err)
-		}
-		if !bytes.HasPrefix(settingsJSON, []byte("{")) {
-			return 0, fmt.Errorf("begin crawl: settings must encode to a JSON object, not %.20s", settingsJSON)
-		}
+		return 0, err
 	}
 	res, err := db.rw.ExecContext(ctx, `INSERT INTO crawls (started_at, seeds, settings) VALUES (?, ?, ?)`,
 		formatTime(time.Now()), string(seedsJSON), string(settingsJSON))
@@ -53,6 +41,28 @@ func (db *DB) BeginCrawl(ctx context.Context, seeds []string, settings any) (int
 		return 0, fmt.Errorf("begin crawl: %w", err)
 	}
 	return id, nil
+}
+
+// EncodeRun encodes a run's seeds and settings as crawls stores them (nil
+// seeds as [], nil settings as {}), for BeginCrawl here and in the PostgreSQL
+// store. Settings must encode to a JSON object.
+func EncodeRun(seeds []string, settings any) (seedsJSON, settingsJSON []byte, err error) {
+	if seeds == nil {
+		seeds = []string{}
+	}
+	if seedsJSON, err = json.Marshal(seeds); err != nil {
+		return nil, nil, fmt.Errorf("begin crawl: encode seeds: %w", err)
+	}
+	settingsJSON = []byte("{}")
+	if settings != nil {
+		if settingsJSON, err = json.Marshal(settings); err != nil {
+			return nil, nil, fmt.Errorf("begin crawl: encode settings: %w", err)
+		}
+		if !bytes.HasPrefix(settingsJSON, []byte("{")) {
+			return nil, nil, fmt.Errorf("begin crawl: settings must encode to a JSON object, not %.20s", settingsJSON)
+		}
+	}
+	return seedsJSON, settingsJSON, nil
 }
 
 // FinishCrawl records that crawl id ended normally. It returns ErrNotFound

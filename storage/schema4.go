@@ -43,6 +43,12 @@ CREATE TABLE text_pending (seq INTEGER PRIMARY KEY);
 CREATE VIRTUAL TABLE page_fts USING fts4(title, text, tokenize=unicode61);
 
 DROP VIEW pages;
+` + ViewsV4
+
+// ViewsV4 are schema 4's views, pages and texts, in SQL that SQLite and
+// PostgreSQL read alike: the PostgreSQL store's migration to the same layout
+// creates them with this text, so that the two stay the same.
+const ViewsV4 = `
 CREATE VIEW pages AS
 SELECT p.id, u.url, h.host, CASE WHEN p.status > 0 THEN coalesce(p.final_url, u.url) END AS final_url,
 	p.status, p.content_type, p.title, u.depth, p.fetched_at, p.duration_ms, p.size_bytes, p.truncated,

@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,8 @@ type DB struct {
 	rw   *sql.DB   // one connection; BEGIN IMMEDIATE; migrations and all writes
 	ro   *sql.DB   // readPoolSize query-only connections; BEGIN DEFERRED
 	has  *sql.Stmt // prepared on ro: SELECT EXISTS(... url WHERE id = ?)
+
+	replayed atomic.Bool // LockCrawl applied the visit journal: Write does not read it again
 }
 
 // Open opens the crawl database at path, creating the file if it does not

@@ -72,7 +72,10 @@ func (db *DB) newWriter(ctx context.Context, cfg WriterConfig, committed func(Co
 	// Replay what an earlier writer journaled and did not apply, before the
 	// journal is emptied; if that fails the journal is left alone and every
 	// group reports why.
-	last, err := db.replayJournal(ctx, w.ws)
+	last, err := w.ws.journaled, error(nil)
+	if !db.replayed.Swap(false) { // LockCrawl replayed it just now; a later Write (or one without the lock) replays here
+		last, err = db.replayJournal(ctx, w.ws)
+	}
 	if err != nil {
 		w.prepErr = err
 		w.ws.close()
