@@ -287,7 +287,7 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 			case p.hidden || p.template > 0:
 			default:
 				if !p.text.full && p.chrome == 0 {
-					p.text.write(z.Text())
+					p.text.write(tokenText(z))
 				}
 				if hashLeft > 0 {
 					raw := z.Raw()
@@ -317,6 +317,20 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 			}
 		}
 	}
+}
+
+// tokenText is z.Text() for a text token, without its passes over the bytes
+// where they would change nothing: Text rewrites "\r\n" and "\r" to "\n"
+// (whitespace that textBuilder collapses anyway), replaces NUL in some
+// elements and decodes character references, in place. Only a token holding
+// '&', '\r' or NUL goes through Text, so the bytes left in z.Raw() (which the
+// SimHash reads) are the same either way.
+func tokenText(z *html.Tokenizer) []byte {
+	raw := z.Raw()
+	if bytes.IndexByte(raw, '&') >= 0 || bytes.IndexByte(raw, '\r') >= 0 || bytes.IndexByte(raw, 0) >= 0 {
+		return z.Text()
+	}
+	return raw
 }
 
 // Tag values of Link.Tag.

@@ -32,21 +32,22 @@ func (t *textBuilder) write(s []byte) {
 		if c < utf8.RuneSelf {
 			// Copy a run of ASCII at once, words and the single spaces
 			// between them, no further than what fills the builder
-			// (len(t.buf) <= t.max here, so the run is not empty).
+			// (len(t.buf) <= t.max here, so the run is not empty). One
+			// table lookup a byte: this loop sees every byte of a page's
+			// text.
 			j, end := i+1, min(len(s), i+t.max-len(t.buf)+1)
 			for j < end {
-				if b := s[j]; b >= utf8.RuneSelf {
-					break
-				} else if b == ' ' {
-					if j+1 == end || s[j+1] >= utf8.RuneSelf || isASCIISpace(s[j+1]) {
-						break // a space at the end, before non-ASCII, or in a run
-					}
-					j += 2
-				} else if isASCIISpace(b) {
-					break
-				} else {
+				switch textClass[s[j]] {
+				case classWord:
 					j++
+					continue
+				case classSpace:
+					if j+1 < end && textClass[s[j+1]] == classWord {
+						j += 2 // a single space between words
+						continue
+					}
 				}
+				break // a space at the end, before non-ASCII or in a run; other whitespace; non-ASCII
 			}
 			t.buf = append(t.buf, s[i:j]...)
 			t.invalid = false
@@ -65,6 +66,29 @@ func (t *textBuilder) write(s []byte) {
 		t.full = len(t.buf) > t.max
 	}
 }
+
+// Byte classes of textClass.
+const (
+	classWord     = iota // ASCII, not whitespace: copied as it is
+	classSpace           // ' '
+	classOther           // other ASCII whitespace
+	classNonASCII        // a byte of a multi-byte rune, or invalid
+)
+
+// textClass is the class of each byte value for textBuilder.write.
+var textClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = classNonASCII
+		case c == ' ':
+			t[c] = classSpace
+		case isASCIISpace(byte(c)):
+			t[c] = classOther
+		}
+	}
+	return t
+}()
 
 // String returns the text cut on a rune boundary to at most max bytes.
 func (t *textBuilder) String() string {

@@ -52,8 +52,7 @@ type journal struct {
 	last   uint64 // number of the last record written
 	stream bytes.Buffer
 	enc    *gob.Encoder // writes into stream; reset when the file is emptied
-	rec    []byte
-	err    error // a failed write: the stream on disk lacks what enc sent, so nothing more is appended
+	err    error        // a failed write: the stream on disk lacks what enc sent, so nothing more is appended
 }
 
 // journalPath is the journal file of the crawl database at abs.
@@ -96,27 +95,28 @@ func (j *journal) append(visits []Visit) (uint64, error) {
 	if j.err != nil {
 		return 0, j.err
 	}
+	// The record is built in stream: its header's room, then what the
+	// encoder appends (a page's text is copied once on its way to the file).
 	j.stream.Reset()
+	j.stream.Write(make([]byte, journalHeader))
 	if err := j.enc.Encode(visits); err != nil {
 		j.err = fmt.Errorf("encode %d visits for the journal: %w", len(visits), err)
 		return 0, j.err
 	}
-	n := j.stream.Len() + 8
-	j.rec = append(j.rec[:0], make([]byte, journalHeader)...)
-	j.rec = append(j.rec, j.stream.Bytes()...)
-	binary.LittleEndian.PutUint32(j.rec[0:], uint32(n))
-	binary.LittleEndian.PutUint64(j.rec[8:], j.last+1)
-	binary.LittleEndian.PutUint32(j.rec[4:], crc32.Checksum(j.rec[8:], crcTable))
-	if _, err := j.f.WriteAt(j.rec, j.size); err != nil {
+	rec := j.stream.Bytes()
+	binary.LittleEndian.PutUint32(rec[0:], uint32(len(rec)-journalHeader+8))
+	binary.LittleEndian.PutUint64(rec[8:], j.last+1)
+	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crcTable))
+	if _, err := j.f.WriteAt(rec, j.size); err != nil {
 		// The encoder has described its types into a record that is not
 		// there: later records could not be decoded.
 		j.err = fmt.Errorf("write visit journal: %w", err)
 		return 0, j.err
 	}
-	j.size += int64(len(j.rec))
+	j.size += int64(len(rec))
 	j.last++
-	if cap(j.rec) > 4<<20 {
-		j.rec = nil // one huge record does not pin its buffer
+	if j.stream.Cap() > 4<<20 {
+		j.stream = bytes.Buffer{} // one huge record does not pin its buffer (enc writes to &j.stream)
 	}
 	return j.last, nil
 }

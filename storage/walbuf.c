@@ -1,7 +1,8 @@
 // A VFS that forwards everything to SQLite's default one, except that it
 // gathers the writes to a WAL file that follow one another into one buffer
 // and writes it with one call when the transaction's commit frame is in it,
-// or before anything else touches the file. SQLite writes each WAL frame with
+// or before anything else touches the file; and reads ahead in the WAL when
+// its frames are read one after another, as a checkpoint does. SQLite writes each WAL frame with
 // two pwrite calls (its 24-byte header, then the page): a transaction of 500
 // visits was about 2,000 calls, and on a virtual machine each system call
 // costs more than the copy it makes. See walbuf.go.
@@ -85,6 +86,10 @@ int sqlite3_vfs_register(sqlite3_vfs *, int makeDflt);
 // walFrameHeader is the size of a WAL frame's header, whose bytes 4 to 7
 // (big-endian) are non-zero in a transaction's commit frame.
 #define walFrameHeader 24
+// readaheadSize is how much of the WAL one read fetches once reads follow
+// one another frame by frame (a checkpoint copying pages to the database
+// file reads each frame's page with its own call).
+#define readaheadSize (128 << 10)
 
 typedef struct BufFile {
 	sqlite3_file base;
@@ -93,6 +98,10 @@ typedef struct BufFile {
 	int n;                // bytes in buf
 	sqlite3_int64 off;    // file offset of buf[0]
 	int commitNext;       // the last write was a commit frame's header: write out after its page
+	char *rbuf;           // read-ahead: malloc'd on the first sequential read; readaheadSize bytes
+	int rlen;             // bytes of the file in rbuf (0: none)
+	sqlite3_int64 roff;   // file offset of rbuf[0]
+	sqlite3_int64 rnext;  // where the next frame's page starts, after the last read
 } BufFile;
 
 static sqlite3_vfs walbufVfs;
@@ -115,20 +124,54 @@ static int bClose(sqlite3_file *p) {
 	int rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
 	f->buf = 0;
+	free(f->rbuf);
+	f->rbuf = 0;
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
+// bRead reads through the read-ahead buffer. The file changes only through
+// this connection's writes (the one writer), and each write empties the
+// buffer, so what it holds is what the file holds. A read that starts where
+// the previous one's next frame's page does (a checkpoint's pattern) fills
+// the buffer with what follows, as far as the file goes; other reads go to
+// the file as they are.
 static int bRead(sqlite3_file *p, void *b, int n, sqlite3_int64 off) {
 	BufFile *f = (BufFile *)p;
 	int rc = flush(f);
 	if (rc != SQLITE_OK) {
 		return rc;
 	}
-	return f->real->pMethods->xRead(f->real, b, n, off);
+	if (f->rlen > 0 && off >= f->roff && off + n <= f->roff + f->rlen) {
+		memcpy(b, f->rbuf + (off - f->roff), n);
+		f->rnext = off + n + walFrameHeader;
+		return SQLITE_OK;
+	}
+	int sequential = off == f->rnext;
+	f->rnext = off + n + walFrameHeader;
+	sqlite3_int64 size;
+	if (!sequential || n > readaheadSize / 2 ||
+		f->real->pMethods->xFileSize(f->real, &size) != SQLITE_OK || size - off < readaheadSize) {
+		// Not a run of frames, or too near the end of the file for a
+		// read-ahead to pay (a short read would be SQLite's to handle).
+		return f->real->pMethods->xRead(f->real, b, n, off);
+	}
+	if (f->rbuf == 0 && (f->rbuf = malloc(readaheadSize)) == 0) {
+		return f->real->pMethods->xRead(f->real, b, n, off);
+	}
+	f->rlen = 0;
+	rc = f->real->pMethods->xRead(f->real, f->rbuf, readaheadSize, off);
+	if (rc != SQLITE_OK) {
+		return f->real->pMethods->xRead(f->real, b, n, off);
+	}
+	f->roff = off;
+	f->rlen = readaheadSize;
+	memcpy(b, f->rbuf, n);
+	return SQLITE_OK;
 }
 
 static int bWrite(sqlite3_file *p, const void *b, int n, sqlite3_int64 off) {
 	BufFile *f = (BufFile *)p;
+	f->rlen = 0; // the read-ahead may hold what this replaces
 	int commit = f->commitNext;
 	f->commitNext = n == walFrameHeader && (((const unsigned char *)b)[4] | ((const unsigned char *)b)[5] |
 		((const unsigned char *)b)[6] | ((const unsigned char *)b)[7]) != 0;
@@ -166,6 +209,7 @@ static int bWrite(sqlite3_file *p, const void *b, int n, sqlite3_int64 off) {
 
 static int bTruncate(sqlite3_file *p, sqlite3_int64 size) {
 	BufFile *f = (BufFile *)p;
+	f->rlen = 0;
 	int rc = flush(f);
 	if (rc != SQLITE_OK) {
 		return rc;
