@@ -11,6 +11,7 @@
 // domain) that this file needs; the functions are the ones that
 // github.com/mattn/go-sqlite3 compiles into the program.
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
@@ -77,7 +78,10 @@ int sqlite3_vfs_register(sqlite3_vfs *, int makeDflt);
 
 #define SQLITE_OK 0
 #define SQLITE_ERROR 1
+#define SQLITE_OPEN_MAIN_DB 0x00000100
 #define SQLITE_OPEN_WAL 0x00080000
+#define SQLITE_FCNTL_CKPT_DONE 37
+#define SQLITE_FCNTL_CKPT_START 39
 
 // walbufSize is the most a WAL file's buffer holds before it is written: less
 // than 128 KiB, because the unix VFS writes at most 0x1ffff bytes per call
@@ -102,6 +106,7 @@ typedef struct BufFile {
 	int rlen;             // bytes of the file in rbuf (0: none)
 	sqlite3_int64 roff;   // file offset of rbuf[0]
 	sqlite3_int64 rnext;  // where the next frame's page starts, after the last read
+	int ckpt;             // database file: between a checkpoint's CKPT_START and CKPT_DONE
 } BufFile;
 
 static sqlite3_vfs walbufVfs;
@@ -260,8 +265,104 @@ static sqlite3_io_methods walbufMethods = {
 	bFileControl, bSectorSize, bDeviceCharacteristics,
 };
 
+// The database file. A checkpoint copies pages from the WAL to it in page
+// order, one pwrite each; pages that follow one another in the file (the
+// pages a crawl appends: page text, new B-tree leaves) are gathered and
+// written with one call. Only between SQLITE_FCNTL_CKPT_START and
+// SQLITE_FCNTL_CKPT_DONE, which SQLite calls around its copy loop, before it
+// records in the WAL index how far the WAL is copied (readers read the
+// copied pages from the file from then on): CKPT_DONE writes the buffer out.
+// SQLite ignores CKPT_DONE's result, so a failed write there ends the
+// process, as a crash would, rather than let SQLite record pages as copied
+// that are not in the file; the WAL still holds them for the recovery. Any
+// other call on the file writes the buffer out first.
+
+static int dClose(sqlite3_file *p) { return bClose(p); }
+
+static int dRead(sqlite3_file *p, void *b, int n, sqlite3_int64 off) {
+	BufFile *f = (BufFile *)p;
+	int rc = flush(f);
+	return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, b, n, off);
+}
+
+static int dWrite(sqlite3_file *p, const void *b, int n, sqlite3_int64 off) {
+	BufFile *f = (BufFile *)p;
+	if (!f->ckpt || n > walbufSize) {
+		int rc = flush(f);
+		return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, b, n, off);
+	}
+	if (f->n > 0 && (off != f->off + f->n || f->n + n > walbufSize)) {
+		int rc = flush(f);
+		if (rc != SQLITE_OK) {
+			return rc;
+		}
+	}
+	if (f->buf == 0 && (f->buf = malloc(walbufSize)) == 0) {
+		return f->real->pMethods->xWrite(f->real, b, n, off);
+	}
+	if (f->n == 0) {
+		f->off = off;
+	}
+	memcpy(f->buf + f->n, b, n);
+	f->n += n;
+	return SQLITE_OK;
+}
+
+static int dFileControl(sqlite3_file *p, int op, void *arg) {
+	BufFile *f = (BufFile *)p;
+	int rc = flush(f);
+	if (op == SQLITE_FCNTL_CKPT_DONE) {
+		f->ckpt = 0;
+		if (rc != SQLITE_OK) {
+			fprintf(stderr, "trawl-walbuf: writing checkpointed pages to the database file failed "
+				"(SQLite result code %d); stopping before SQLite records them as copied\n", rc);
+			abort();
+		}
+	} else if (op == SQLITE_FCNTL_CKPT_START) {
+		f->ckpt = 1;
+	}
+	if (rc != SQLITE_OK) {
+		return rc;
+	}
+	return f->real->pMethods->xFileControl(f->real, op, arg);
+}
+
+// The other calls write the buffer out, then go to the file.
+#define FLUSHED(call)                   \
+	BufFile *f = (BufFile *)p;      \
+	int rc = flush(f);              \
+	if (rc != SQLITE_OK) {          \
+		return rc;              \
+	}                               \
+	return f->real->pMethods->call;
+
+static int dTruncate(sqlite3_file *p, sqlite3_int64 size) { FLUSHED(xTruncate(f->real, size)) }
+static int dSync(sqlite3_file *p, int flags) { FLUSHED(xSync(f->real, flags)) }
+static int dFileSize(sqlite3_file *p, sqlite3_int64 *size) { FLUSHED(xFileSize(f->real, size)) }
+static int dLock(sqlite3_file *p, int l) { FLUSHED(xLock(f->real, l)) }
+static int dUnlock(sqlite3_file *p, int l) { FLUSHED(xUnlock(f->real, l)) }
+static int dCheckReservedLock(sqlite3_file *p, int *out) { FLUSHED(xCheckReservedLock(f->real, out)) }
+static int dShmMap(sqlite3_file *p, int pg, int pgsz, int extend, void volatile **pp) {
+	FLUSHED(xShmMap(f->real, pg, pgsz, extend, pp))
+}
+static int dShmLock(sqlite3_file *p, int offset, int n, int flags) { FLUSHED(xShmLock(f->real, offset, n, flags)) }
+static int dShmUnmap(sqlite3_file *p, int deleteFlag) { FLUSHED(xShmUnmap(f->real, deleteFlag)) }
+static int dFetch(sqlite3_file *p, sqlite3_int64 off, int n, void **pp) { FLUSHED(xFetch(f->real, off, n, pp)) }
+static int dUnfetch(sqlite3_file *p, sqlite3_int64 off, void *pp) { FLUSHED(xUnfetch(f->real, off, pp)) }
+
+static void dShmBarrier(sqlite3_file *p) {
+	BufFile *f = (BufFile *)p;
+	f->real->pMethods->xShmBarrier(f->real);
+}
+
+static sqlite3_io_methods dbMethods = {
+	3, dClose, dRead, dWrite, dTruncate, dSync, dFileSize, dLock, dUnlock, dCheckReservedLock,
+	dFileControl, bSectorSize, bDeviceCharacteristics, dShmMap, dShmLock, dShmBarrier, dShmUnmap,
+	dFetch, dUnfetch,
+};
+
 static int bOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags, int *outFlags) {
-	if (!(flags & SQLITE_OPEN_WAL)) {
+	if (!(flags & (SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_DB))) {
 		// Every other file is the default VFS's, in place.
 		return realVfs->xOpen(realVfs, name, p, flags, outFlags);
 	}
@@ -269,10 +370,19 @@ static int bOpen(sqlite3_vfs *vfs, const char *name, sqlite3_file *p, int flags,
 	memset(f, 0, sizeof(*f));
 	f->real = (sqlite3_file *)(f + 1);
 	int rc = realVfs->xOpen(realVfs, name, f->real, flags, outFlags);
-	if (rc == SQLITE_OK && f->real->pMethods) {
-		p->pMethods = &walbufMethods;
-	} else {
+	if (rc != SQLITE_OK || f->real->pMethods == 0) {
 		p->pMethods = 0;
+		return rc;
+	}
+	if (flags & SQLITE_OPEN_WAL) {
+		p->pMethods = &walbufMethods;
+	} else if (f->real->pMethods->iVersion >= 3) {
+		p->pMethods = &dbMethods;
+	} else {
+		// A database file without shared memory or mmap methods: the
+		// default VFS's, in place.
+		f->real->pMethods->xClose(f->real);
+		return realVfs->xOpen(realVfs, name, p, flags, outFlags);
 	}
 	return rc;
 }

@@ -8,7 +8,11 @@ import "fmt"
 
 // walbufVFS is the SQLite VFS of the writer's connection (walbuf.c): SQLite's
 // default VFS, except that a transaction's WAL frames reach the file in one
-// write instead of two per page. Measured on the crawlbench site with the
+// write instead of two per page, and a checkpoint reads the WAL 128 KiB at a
+// time and writes pages that follow one another in the database file with
+// one call (each was a pread and a pwrite of its own: with page text, 2.3
+// calls a crawled page; strace of 20,000 pages of the crawlbench site:
+// 53,800 calls down to 6,960). Measured on the crawlbench site with the
 // visit journal: 59,000 pwrite calls in 5 s, most of them WAL frames, and the
 // kernel's entry and exit were the largest single cost in the profile.
 //

@@ -152,6 +152,114 @@ func TestWalbufReadAheadSeesRewrittenFrames(t *testing.T) {
 	}
 }
 
+// TestWalbufCheckpointWithReaders: with readers holding older snapshots, a
+// checkpoint copies only part of the WAL and records how far; readers that
+// start afterwards read the copied pages from the database file. Each must
+// see every row's last committed value: the pages the checkpoint gathered
+// are in the file before SQLite records them as copied.
+func TestWalbufCheckpointWithReaders(t *testing.T) {
+	if err := registerWalbuf(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.db")
+	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&vfs="+walbufVFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const rows = 200
+	want := make(map[int]string, rows)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var held *sql.Tx // a reader's snapshot, held over a round
+	for round := range 30 {
+		if round%3 == 0 {
+			if held != nil {
+				held.Rollback()
+			}
+			if held, err = r.Begin(); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := held.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := w.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 1 + rng.IntN(rows) {
+			id := rng.IntN(rows)
+			body := strings.Repeat(fmt.Sprintf("%d.%d;", round, id), 1000)[:3000]
+			if _, err := tx.Exec(`INSERT OR REPLACE INTO t (id, body) VALUES (?, ?)`, id, body); err != nil {
+				t.Fatal(err)
+			}
+			want[id] = body
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := readRows(t, fresh)
+		fresh.Close()
+		if !maps.Equal(got, want) {
+			t.Fatalf("round %d: a new reader sees %d rows, %d of them not the last value written", round, len(got), differing(got, want))
+		}
+	}
+	if held != nil {
+		held.Rollback()
+	}
+}
+
+// readRows reads table t of db.
+func readRows(t *testing.T, db *sql.DB) map[int]string {
+	t.Helper()
+	got := make(map[int]string)
+	r, err := db.Query(`SELECT id, body FROM t`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for r.Next() {
+		var id int
+		var body string
+		if err := r.Scan(&id, &body); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = body
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// differing counts the ids of want whose value got does not hold.
+func differing(got, want map[int]string) int {
+	n := 0
+	for id, body := range want {
+		if got[id] != body {
+			n++
+		}
+	}
+	return n
+}
+
 // checkRows copies the database file at path alone (its WAL checkpointed)
 // and checks that it passes integrity_check and holds want.
 func checkRows(t *testing.T, path string, round int, want map[int]string) {
@@ -173,30 +281,7 @@ func checkRows(t *testing.T, path string, round int, want map[int]string) {
 	if err := c.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Fatalf("round %d: integrity_check %q, %v", round, check, err)
 	}
-	got := make(map[int]string, len(want))
-	r, err := c.Query(`SELECT id, body FROM t`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for r.Next() {
-		var id int
-		var body string
-		if err := r.Scan(&id, &body); err != nil {
-			t.Fatal(err)
-		}
-		got[id] = body
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if !maps.Equal(got, want) {
-		wrong := 0
-		for id, body := range want {
-			if got[id] != body {
-				wrong++
-			}
-		}
-		t.Fatalf("round %d: %d of %d rows in the database file are not the last value written (%d rows)", round, wrong, len(want), len(got))
+	if got := readRows(t, c); !maps.Equal(got, want) {
+		t.Fatalf("round %d: %d of %d rows in the database file are not the last value written (%d rows)", round, differing(got, want), len(want), len(got))
 	}
 }
