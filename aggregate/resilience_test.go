@@ -223,6 +223,43 @@ func TestHedgePercentile(t *testing.T) {
 	}
 }
 
+// TestHedgeDelayFromFirstCalls wants the percentile delay taken from the
+// first calls only: a second call cancelled because the first won ran for
+// less than the backend takes, and a fast second call that won says nothing
+// of the first calls' latency. Here every first call takes 50ms and every
+// second call 1ms; were the second calls observed, the 10th percentile
+// would fall to 1ms and every call would be hedged at once.
+func TestHedgeDelayFromFirstCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 64
+		delays := make([]time.Duration, 0, 2*n)
+		for range n {
+			delays = append(delays, 50*time.Millisecond, time.Millisecond) // first call, second call
+		}
+		h := &hedgeClient{delays: delays}
+		a := mustNew(t, Endpoint{Path: "/p", NoCoalesce: true, Backends: []Backend{
+			{Name: "a", URL: "http://h/a", Hedge: Hedge{Delay: Duration(20 * time.Millisecond), Percentile: 10, Budget: 100}},
+		}}, h.client())
+		for i := range n {
+			start := time.Now()
+			r := a.Do(t.Context(), Request{})
+			elapsed := time.Since(start)
+			a.Wait() // the loser has ended: the next request's calls are the next two
+			if !r.Backends[0].Hedged || string(r.Body) != `{"n":`+string(rune('0'+(2*i+2)%10))+`}` {
+				t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
+			}
+			// The first calls, cancelled at delay+1ms, are lower bounds of
+			// 50ms: the delay may only grow from 20ms.
+			if elapsed < 21*time.Millisecond || elapsed > 51*time.Millisecond {
+				t.Fatalf("request %d answered after %v, want the hedge sent after 20ms or more", i, elapsed)
+			}
+		}
+		if c := h.calls.Load(); c != 2*n {
+			t.Errorf("%d upstream calls, want %d", c, 2*n)
+		}
+	})
+}
+
 func TestResilienceConfig(t *testing.T) {
 	err := Validate([]Endpoint{{Path: "/p", Timeout: Duration(time.Second), Backends: []Backend{
 		{Name: "a", URL: "http://h/", CircuitBreaker: CircuitBreaker{Failures: -1}},
