@@ -20,12 +20,11 @@ import (
 
 // Gateway names as they appear in the output.
 const (
-	gwTrawl  = "trawl"       // cmd/aggregator
-	gwLura   = "lura"        // bench/peers/lura
-	gwPlain  = "plain"       // bench/peers/plain: net/http + encoding/json, written the obvious way
-	gwBefore = "before"      // another cmd/aggregator build (-before)
-	gwHedged = "trawl+hedge" // cmd/aggregator with hedging on (the hedging phase)
-	gwDirect = "direct"      // no gateway: the first upstream, called straight
+	gwTrawl  = "trawl"  // cmd/aggregator
+	gwLura   = "lura"   // bench/peers/lura
+	gwPlain  = "plain"  // bench/peers/plain: net/http + encoding/json, written the obvious way
+	gwBefore = "before" // another cmd/aggregator build (-before)
+	gwDirect = "direct" // no gateway: the first upstream, called straight
 )
 
 // Phases of a measurement.
@@ -233,6 +232,9 @@ func (b *bench) runAll(ctx context.Context) ([]sample, error) {
 	}
 
 	for _, lat := range b.cfg.Latencies {
+		if b.cfg.Duration == 0 {
+			break // -duration 0: no throughput phase
+		}
 		fmt.Fprintf(b.progress, "aggbench: starting 3 upstreams with %v latency\n", lat)
 		ups, err := b.startUpstreams(ctx, lat, -1)
 		if err != nil {
