@@ -3,6 +3,8 @@ package aggregate
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,6 +260,57 @@ func TestHedgeDelayFromFirstCalls(t *testing.T) {
 			t.Errorf("%d upstream calls, want %d", c, 2*n)
 		}
 	})
+}
+
+// TestHedgesNotQueued wants, over loopback and NewTransport, every second
+// call sent while its first call is still held by the upstream, with more
+// calls in flight than the pool keeps idle connections: no per-host
+// connection limit queues a hedge behind the calls it is there to overtake.
+// Each first call is held until the gateway cancels it, and is cancelled
+// once its second call has answered.
+func TestHedgesNotQueued(t *testing.T) {
+	const n = 300 // above MaxIdleConnsPerHost
+	var (
+		mu        sync.Mutex // guards seen
+		seen      = map[string]bool{}
+		cancelled atomic.Int32
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			<-r.Context().Done() // held until the gateway gives up on it
+			cancelled.Add(1)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"second":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	a := mustNew(t, Endpoint{Path: "/u/:id", Timeout: Duration(10 * time.Second), Backends: []Backend{
+		{Name: "u", URL: srv.URL + "/u/{id}", Hedge: Hedge{Delay: Duration(10 * time.Millisecond), Budget: 100}},
+	}}, &http.Client{Transport: NewTransport()})
+	// The budget's burst would let only 10 of the n second calls go at
+	// once; that cap is TestHedgeBudget's concern, not this test's.
+	a.ep.backends[0].hedge.tokens.Store(n * hedgeCost)
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = a.Do(t.Context(), Request{Params: map[string]string{"id": strconv.Itoa(i)}}) })
+	}
+	wg.Wait()
+	a.Wait()
+	for i, r := range results {
+		if !r.Complete || !r.Backends[0].Hedged || string(r.Body) != `{"second":true}` {
+			t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
+		}
+	}
+	srv.Close() // waits for the handlers: each first call has seen its cancellation
+	if c := cancelled.Load(); c != n {
+		t.Errorf("%d first calls cancelled, want %d", c, n)
+	}
 }
 
 func TestResilienceConfig(t *testing.T) {
