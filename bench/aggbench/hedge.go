@@ -25,11 +25,15 @@ const (
 type hedgeVariant struct {
 	Pct    float64 // hedge.percentile
 	Budget float64 // hedge.budget, in percent
+	Direct bool    // no gateway: the upstream called straight, to see what the machine adds to its latency
 }
 
 // name is the variant's gateway name in the output.
 func (v hedgeVariant) name() string {
-	if v == (hedgeVariant{}) {
+	switch {
+	case v.Direct:
+		return gwDirect
+	case v == (hedgeVariant{}):
 		return gwTrawl
 	}
 	return fmt.Sprintf("trawl+hedge p%g/%g%%", v.Pct, v.Budget)
@@ -56,7 +60,7 @@ func parseHedges(s string) ([]hedgeVariant, error) {
 		case !(pct > 0 && pct < 100) || !(budget > 0 && budget <= 100):
 			return nil, fmt.Errorf("%q: want a percentile above 0 and below 100 and a budget above 0 and at most 100", f)
 		}
-		v := hedgeVariant{pct, budget}
+		v := hedgeVariant{Pct: pct, Budget: budget}
 		if slices.Contains(out, v) {
 			return nil, fmt.Errorf("%q given twice", f)
 		}
@@ -111,15 +115,16 @@ const z99 = 2.3263478740408408
 const hedgeDeadline = time.Second
 
 // runHedgePhase starts one upstream with lognormal latency and measures Trawl
-// on an endpoint that calls it, with hedging off and with each variant,
-// -count times each, interleaved (who goes first rotates).
+// on an endpoint that calls it, with hedging off and with each variant, and
+// the same load sent straight to the upstream, -count times each,
+// interleaved (who goes first rotates).
 func (b *bench) runHedgePhase(ctx context.Context, add func(sample) error) error {
 	fmt.Fprintf(b.progress, "aggbench: starting 1 upstream with %s latency\n", hedgeLatency)
 	ups, err := b.startUpstreamsWith(ctx, 1, -1, "-latency-dist", hedgeLatency)
 	if err != nil {
 		return err
 	}
-	variants := append([]hedgeVariant{{}}, b.cfg.Hedges...)
+	variants := append([]hedgeVariant{{Direct: true}, {}}, b.cfg.Hedges...)
 	for i := range b.cfg.Count {
 		k := i % len(variants)
 		for _, v := range append(slices.Clone(variants[k:]), variants[:k]...) {
@@ -136,6 +141,14 @@ func (b *bench) runHedgePhase(ctx context.Context, add func(sample) error) error
 func (b *bench) runHedged(ctx context.Context, v hedgeVariant, upstream string, run int) (s sample) {
 	fmt.Fprintf(b.progress, "aggbench: run %d hedge %s ...\n", run, v.name())
 	s = sample{Phase: phaseHedge, Gateway: v.name(), Run: run, CPU: -1}
+	if v.Direct {
+		spec := loadSpec{Addr: strings.TrimPrefix(upstream, "http://"), Prefix: "/users/", IDs: &b.ids,
+			Clients: b.cfg.HedgeClients, Timeout: requestTimeout, Duration: b.cfg.HedgeDuration}
+		if s.Load = runLoad(ctx, spec); s.Load.Requests == 0 {
+			s.Err = fmt.Errorf("no response in %v: %s", spec.Duration, s.Load.FirstError)
+		}
+		return s
+	}
 	addr, err := freeAddr()
 	if err != nil {
 		s.Err = err

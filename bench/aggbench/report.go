@@ -160,7 +160,7 @@ type ratioSummary struct {
 
 // hedgeSummary is one variant of the hedging phase, all runs together.
 type hedgeSummary struct {
-	Gateway    string `json:"gateway"`              // trawl (no hedging) or a hedged variant's name
+	Gateway    string `json:"gateway"`              // direct (the upstream called straight), trawl (no hedging) or a hedged variant's name
 	Percentile num    `json:"percentile,omitempty"` // hedge.percentile; 0 without hedging
 	Budget     num    `json:"budget_pct,omitempty"` // hedge.budget; 0 without hedging
 	Runs       int    `json:"runs"`
@@ -306,7 +306,8 @@ func summarize(cfg config, samples []sample) summary {
 // hedging first, then each of cfg.Hedges.
 func summarizeHedge(cfg config, samples []sample) []hedgeSummary {
 	var out []hedgeSummary
-	variants := append([]hedgeVariant{{}}, cfg.Hedges...) // the zero variant: no hedging
+	variants := append([]hedgeVariant{{Direct: true}, {}}, cfg.Hedges...) // the upstream called straight, no hedging, the hedged ones
+	var unhedged num                                                      // trawl's p99 without hedging
 	for _, v := range variants {
 		h := hedgeSummary{Gateway: v.name(), Percentile: num(v.Pct), Budget: num(v.Budget), P99Ratio: num(math.NaN()),
 			ModelP99MS: num(modelHedgeP99(v.Pct).Seconds() * 1000)}
@@ -329,8 +330,11 @@ func summarizeHedge(cfg config, samples []sample) []hedgeSummary {
 		slices.Sort(all)
 		h.P50MS, h.P99MS, h.MaxMS = latencyNum(all, 0.5), latencyNum(all, 0.99), latencyNum(all, 1)
 		h.ExtraPct = num(100 * hedges / calls)
-		if len(out) > 0 && out[0].Gateway == gwTrawl {
-			h.P99Ratio = out[0].P99MS / h.P99MS
+		switch {
+		case v == (hedgeVariant{}):
+			unhedged = h.P99MS
+		case !v.Direct && unhedged > 0:
+			h.P99Ratio = unhedged / h.P99MS
 		}
 		out = append(out, h)
 	}
@@ -345,7 +349,7 @@ func hedgeBar(hs []hedgeSummary) (ratio num, name string, met bool) {
 	ratio = num(math.NaN())
 	within := false
 	for _, h := range hs {
-		if h.Gateway == gwTrawl || math.IsNaN(float64(h.P99Ratio)) {
+		if math.IsNaN(float64(h.P99Ratio)) { // not hedged, or not measured
 			continue
 		}
 		in := h.ExtraPct <= h.Budget
@@ -424,7 +428,7 @@ func writeTables(w io.Writer, cfg config, sum summary) error {
 		}
 	}
 	if len(sum.Hedge) > 0 {
-		fmt.Fprintf(w, "\nHedging: one upstream with %s latency, %d clients for %v per run, deadline %v; model p99: the upstream's, hedged at exactly that percentile.\n",
+		fmt.Fprintf(w, "\nHedging: one upstream with %s latency, %d clients for %v per run, deadline %v; direct: the upstream called straight; model p99: the upstream's, hedged at exactly that percentile.\n",
 			hedgeLatency, cfg.HedgeClients, cfg.HedgeDuration, hedgeDeadline)
 		fmt.Fprintln(tw, "gateway\truns\tresponses\tp50 ms\tp99 ms\tmax ms\tp99 ratio\tmodel p99 ms\textra calls %\tbudget %\terrors\tnon-2xx\t")
 		for _, h := range sum.Hedge {
