@@ -29,7 +29,10 @@
 // measures Trawl on an endpoint that calls it, with hedging off and with each
 // of the -hedge variants (a percentile and a budget: by default the default
 // budget of 10 % at p90, and a budget of 25 % at p80), -count times each,
-// interleaved, with -hedge-clients connections: the latency percentiles and
+// interleaved, with -hedge-clients connections (16: the phase measures the
+// tail latency, and at 64 the gateway, the upstream and the load generator
+// saturate a 2-core machine, whose run queue then makes the tail): the
+// latency percentiles and
 // the extra upstream calls, read from /metrics, beside the p99 that hedging
 // at exactly that percentile of the distribution would give in theory.
 //
@@ -144,7 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.HangDuration, "hang-duration", 5*time.Second, "length of each hanging-backend phase; 0 skips it")
 	fs.DurationVar(&cfg.HedgeDuration, "hedge-duration", 10*time.Second, "length of each run of the hedging phase (one lognormal upstream, median 20ms, p99 200ms); 0 skips it")
 	hedges := fs.String("hedge", "90/10,80/25", "comma-separated `percentile/budget` pairs: the hedged variants of the hedging phase (hedge.percentile, hedge.budget in percent)")
-	fs.IntVar(&cfg.HedgeClients, "hedge-clients", 64, "concurrent keep-alive connections in the hedging phase")
+	fs.IntVar(&cfg.HedgeClients, "hedge-clients", 16, "concurrent keep-alive connections in the hedging phase (it measures tail latency: few enough that the machine's CPU is not the tail)")
 	fs.IntVar(&cfg.Count, "count", 3, "runs of each gateway per latency, interleaved")
 	fs.BoolVar(&cfg.AccessLog, "access-log", true, "let both gateways write an access log line per request (to a file)")
 	fs.StringVar(&cfg.GOGC, "gogc", "", "GOGC `value` for both gateways (default: each program's own)")

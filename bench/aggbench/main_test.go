@@ -33,7 +33,7 @@ func TestParseFlags(t *testing.T) {
 		{"build", []string{"-build"}, nil, func(c config) bool {
 			return c.Build && slices.Equal(c.Latencies, []time.Duration{0, 20 * time.Millisecond}) &&
 				c.Deadline == 300*time.Millisecond && c.Count == 3 && c.Clients == 64 && c.AccessLog && c.Merge &&
-				c.LightClients == 16 && c.LightRate == 400 && c.HedgeClients == 64 &&
+				c.LightClients == 16 && c.LightRate == 400 && c.HedgeClients == 16 &&
 				slices.Equal(c.Hedges, []hedgeVariant{{Pct: 90, Budget: 10}, {Pct: 80, Budget: 25}})
 		}},
 		{"paths", []string{"-aggregator", "a", "-lura", "l", "-testserver", "t", "-latencies", "5ms", "-gogc", "400"}, nil,
