@@ -32,9 +32,10 @@
 // interleaved, with -hedge-clients connections (16: the phase measures the
 // tail latency, and at 64 the gateway, the upstream and the load generator
 // saturate a 2-core machine, whose run queue then makes the tail): the
-// latency percentiles and
-// the extra upstream calls, read from /metrics, beside the p99 that hedging
-// at exactly that percentile of the distribution would give in theory.
+// latency percentiles and the extra upstream calls, read from /metrics,
+// beside the p99 that hedging at exactly that percentile of the
+// distribution would give in theory, and the same load sent straight to
+// the upstream.
 //
 // Every gateway's peak RSS (VmHWM) is read at the end of each run. The
 // summary states the bars at 0 ms backends: Trawl at least 1.8×
