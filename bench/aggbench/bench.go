@@ -358,7 +358,7 @@ func (b *bench) report(s sample) {
 	switch {
 	case s.Err != nil:
 		fmt.Fprintf(b.progress, "aggbench: run %d %s %s failed: %v\n", s.Run, s.Phase, s.Gateway, s.Err)
-	case s.Gateway == gwDirect:
+	case s.Gateway == gwDirect && s.Phase == phaseThroughput: // the light load only
 		fmt.Fprintf(b.progress, "aggbench: run %d direct: p50 %s p99 %s ms (%d requests)\n",
 			s.Run, ms(percentile(s.Light.Latencies, 0.5)), ms(percentile(s.Light.Latencies, 0.99)), s.Light.Requests)
 	default:

@@ -99,7 +99,7 @@ func (s sample) record(cfg config) sampleRecord {
 		Calls:       num(s.Calls),
 		Incorrect:   s.Incorrect,
 	}
-	if s.Gateway == gwDirect {
+	if s.Gateway == gwDirect && s.Phase == phaseThroughput { // the light load only
 		r.RPS, r.OverLimit = num(math.NaN()), 0
 	}
 	if s.Err != nil {
