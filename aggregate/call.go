@@ -177,7 +177,14 @@ func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request,
 		t0 := time.Now()
 		a.calls.Go(func() {
 			ans := a.attempt(cctx, b, req, s)
-			h.observe(time.Since(t0))
+			if idx == 0 {
+				// Only the first call's latency is observed: a second call
+				// cut short because the first won ran for less than the
+				// backend takes, and would pull the percentile, and so the
+				// delay, down. A first call cut short ran past the delay,
+				// and is on the right side of the percentile either way.
+				h.observe(time.Since(t0))
+			}
 			results <- result{ans, idx}
 		})
 	}

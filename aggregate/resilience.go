@@ -117,12 +117,12 @@ func (h *hedger) after() time.Duration {
 	return h.delay
 }
 
-// call adds one call's share to the budget.
+// call adds one call's share to the budget. A full bucket is left as it
+// is, without a write.
 func (h *hedger) call() {
 	for {
 		t := h.tokens.Load()
-		n := min(t+h.credit, hedgeBurst*hedgeCost)
-		if n == t || h.tokens.CompareAndSwap(t, n) {
+		if t >= hedgeBurst*hedgeCost || h.tokens.CompareAndSwap(t, min(t+h.credit, hedgeBurst*hedgeCost)) {
 			return
 		}
 	}

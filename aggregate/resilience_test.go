@@ -3,6 +3,8 @@ package aggregate
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,6 +222,94 @@ func TestHedgePercentile(t *testing.T) {
 	off := &hedger{pct: 50}
 	if got := off.after(); got != 0 {
 		t.Errorf("no delay, nothing observed: %v, want 0 (no hedging yet)", got)
+	}
+}
+
+// TestHedgeDelayFromFirstCalls wants the percentile delay taken from the
+// first calls only: a second call cancelled because the first won ran for
+// less than the backend takes, and a fast second call that won says nothing
+// of the first calls' latency. Here every first call takes 50ms and every
+// second call 1ms; were the second calls observed, the 10th percentile
+// would fall to 1ms and every call would be hedged at once.
+func TestHedgeDelayFromFirstCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 64
+		delays := make([]time.Duration, 0, 2*n)
+		for range n {
+			delays = append(delays, 50*time.Millisecond, time.Millisecond) // first call, second call
+		}
+		h := &hedgeClient{delays: delays}
+		a := mustNew(t, Endpoint{Path: "/p", NoCoalesce: true, Backends: []Backend{
+			{Name: "a", URL: "http://h/a", Hedge: Hedge{Delay: Duration(20 * time.Millisecond), Percentile: 10, Budget: 100}},
+		}}, h.client())
+		for i := range n {
+			start := time.Now()
+			r := a.Do(t.Context(), Request{})
+			elapsed := time.Since(start)
+			a.Wait() // the loser has ended: the next request's calls are the next two
+			if !r.Backends[0].Hedged || string(r.Body) != `{"n":`+string(rune('0'+(2*i+2)%10))+`}` {
+				t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
+			}
+			// The first calls, cancelled at delay+1ms, are lower bounds of
+			// 50ms: the delay may only grow from 20ms.
+			if elapsed < 21*time.Millisecond || elapsed > 51*time.Millisecond {
+				t.Fatalf("request %d answered after %v, want the hedge sent after 20ms or more", i, elapsed)
+			}
+		}
+		if c := h.calls.Load(); c != 2*n {
+			t.Errorf("%d upstream calls, want %d", c, 2*n)
+		}
+	})
+}
+
+// TestHedgesNotQueued wants, over loopback and NewTransport, every second
+// call sent while its first call is still held by the upstream, with more
+// calls in flight than the pool keeps idle connections: no per-host
+// connection limit queues a hedge behind the calls it is there to overtake.
+// Each first call is held until the gateway cancels it, and is cancelled
+// once its second call has answered.
+func TestHedgesNotQueued(t *testing.T) {
+	const n = 300 // above MaxIdleConnsPerHost
+	var (
+		mu        sync.Mutex // guards seen
+		seen      = map[string]bool{}
+		cancelled atomic.Int32
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			<-r.Context().Done() // held until the gateway gives up on it
+			cancelled.Add(1)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"second":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	a := mustNew(t, Endpoint{Path: "/u/:id", Timeout: Duration(10 * time.Second), Backends: []Backend{
+		{Name: "u", URL: srv.URL + "/u/{id}", Hedge: Hedge{Delay: Duration(10 * time.Millisecond), Budget: 100}},
+	}}, &http.Client{Transport: NewTransport()})
+	// The budget's burst would let only 10 of the n second calls go at
+	// once; that cap is TestHedgeBudget's concern, not this test's.
+	a.ep.backends[0].hedge.tokens.Store(n * hedgeCost)
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { results[i] = a.Do(t.Context(), Request{Params: map[string]string{"id": strconv.Itoa(i)}}) })
+	}
+	wg.Wait()
+	a.Wait()
+	for i, r := range results {
+		if !r.Complete || !r.Backends[0].Hedged || string(r.Body) != `{"second":true}` {
+			t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
+		}
+	}
+	srv.Close() // waits for the handlers: each first call has seen its cancellation
+	if c := cancelled.Load(); c != n {
+		t.Errorf("%d first calls cancelled, want %d", c, n)
 	}
 }
 

@@ -20,12 +20,11 @@ import (
 
 // Gateway names as they appear in the output.
 const (
-	gwTrawl  = "trawl"       // cmd/aggregator
-	gwLura   = "lura"        // bench/peers/lura
-	gwPlain  = "plain"       // bench/peers/plain: net/http + encoding/json, written the obvious way
-	gwBefore = "before"      // another cmd/aggregator build (-before)
-	gwHedged = "trawl+hedge" // cmd/aggregator with hedging on (the hedging phase)
-	gwDirect = "direct"      // no gateway: the first upstream, called straight
+	gwTrawl  = "trawl"  // cmd/aggregator
+	gwLura   = "lura"   // bench/peers/lura
+	gwPlain  = "plain"  // bench/peers/plain: net/http + encoding/json, written the obvious way
+	gwBefore = "before" // another cmd/aggregator build (-before)
+	gwDirect = "direct" // no gateway: the first upstream, called straight
 )
 
 // Phases of a measurement.
@@ -233,6 +232,9 @@ func (b *bench) runAll(ctx context.Context) ([]sample, error) {
 	}
 
 	for _, lat := range b.cfg.Latencies {
+		if b.cfg.Duration == 0 {
+			break // -duration 0: no throughput phase
+		}
 		fmt.Fprintf(b.progress, "aggbench: starting 3 upstreams with %v latency\n", lat)
 		ups, err := b.startUpstreams(ctx, lat, -1)
 		if err != nil {
@@ -356,7 +358,7 @@ func (b *bench) report(s sample) {
 	switch {
 	case s.Err != nil:
 		fmt.Fprintf(b.progress, "aggbench: run %d %s %s failed: %v\n", s.Run, s.Phase, s.Gateway, s.Err)
-	case s.Gateway == gwDirect:
+	case s.Gateway == gwDirect && s.Phase == phaseThroughput: // the light load only
 		fmt.Fprintf(b.progress, "aggbench: run %d direct: p50 %s p99 %s ms (%d requests)\n",
 			s.Run, ms(percentile(s.Light.Latencies, 0.5)), ms(percentile(s.Light.Latencies, 0.99)), s.Light.Requests)
 	default:

@@ -33,7 +33,8 @@ func TestParseFlags(t *testing.T) {
 		{"build", []string{"-build"}, nil, func(c config) bool {
 			return c.Build && slices.Equal(c.Latencies, []time.Duration{0, 20 * time.Millisecond}) &&
 				c.Deadline == 300*time.Millisecond && c.Count == 3 && c.Clients == 64 && c.AccessLog && c.Merge &&
-				c.LightClients == 16 && c.LightRate == 400
+				c.LightClients == 16 && c.LightRate == 400 && c.HedgeClients == 16 &&
+				slices.Equal(c.Hedges, []hedgeVariant{{Pct: 90, Budget: 10}, {Pct: 80, Budget: 25}})
 		}},
 		{"paths", []string{"-aggregator", "a", "-lura", "l", "-testserver", "t", "-latencies", "5ms", "-gogc", "400"}, nil,
 			func(c config) bool {
@@ -44,7 +45,11 @@ func TestParseFlags(t *testing.T) {
 		{"negative latency", []string{"-build", "-latencies", "-1ms"}, errUsage, nil},
 		{"no latency", []string{"-build", "-latencies", ","}, errUsage, nil},
 		{"zero clients", []string{"-build", "-clients", "0"}, errUsage, nil},
-		{"zero duration", []string{"-build", "-duration", "0s"}, errUsage, nil},
+		{"zero duration: no throughput phase", []string{"-build", "-duration", "0s", "-hedge", "none"}, nil, func(c config) bool {
+			return c.Duration == 0 && c.Hedges == nil
+		}},
+		{"negative duration", []string{"-build", "-duration", "-1s"}, errUsage, nil},
+		{"bad hedge", []string{"-build", "-hedge", "90"}, errUsage, nil},
 		{"zero light rate", []string{"-build", "-light-rate", "0"}, errUsage, nil},
 		{"bad gogc", []string{"-build", "-gogc", "lots"}, errUsage, nil},
 		{"positional", []string{"-build", "x"}, errUsage, nil},

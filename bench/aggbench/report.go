@@ -99,7 +99,7 @@ func (s sample) record(cfg config) sampleRecord {
 		Calls:       num(s.Calls),
 		Incorrect:   s.Incorrect,
 	}
-	if s.Gateway == gwDirect {
+	if s.Gateway == gwDirect && s.Phase == phaseThroughput { // the light load only
 		r.RPS, r.OverLimit = num(math.NaN()), 0
 	}
 	if s.Err != nil {
@@ -160,15 +160,19 @@ type ratioSummary struct {
 
 // hedgeSummary is one variant of the hedging phase, all runs together.
 type hedgeSummary struct {
-	Gateway   string `json:"gateway"` // trawl (no hedging) or trawl+hedge
-	Runs      int    `json:"runs"`
-	Responses int    `json:"responses"`
-	Errors    int    `json:"errors"`
-	Non2xx    int    `json:"non2xx"`
-	P50MS     num    `json:"p50_ms"`
-	P99MS     num    `json:"p99_ms"`
-	MaxMS     num    `json:"max_ms"`
-	ExtraPct  num    `json:"extra_calls_pct"` // second calls per 100 backend calls
+	Gateway    string `json:"gateway"`              // direct (the upstream called straight), trawl (no hedging) or a hedged variant's name
+	Percentile num    `json:"percentile,omitempty"` // hedge.percentile; 0 without hedging
+	Budget     num    `json:"budget_pct,omitempty"` // hedge.budget; 0 without hedging
+	Runs       int    `json:"runs"`
+	Responses  int    `json:"responses"`
+	Errors     int    `json:"errors"`
+	Non2xx     int    `json:"non2xx"`
+	P50MS      num    `json:"p50_ms"`
+	P99MS      num    `json:"p99_ms"`
+	MaxMS      num    `json:"max_ms"`
+	ExtraPct   num    `json:"extra_calls_pct"` // second calls per 100 backend calls
+	P99Ratio   num    `json:"p99_ratio"`       // p99 without hedging / this p99; NaN without hedging
+	ModelP99MS num    `json:"model_p99_ms"`    // the p99 in theory: the upstream's, hedged at exactly Percentile
 }
 
 // hangSummary is one gateway's runs with a hanging backend.
@@ -186,19 +190,20 @@ type hangSummary struct {
 
 // barSummary states the issue's bar.
 type barSummary struct {
-	RPSRatio  num  `json:"rps_ratio"` // at 0 ms backends; NaN when not measured
-	RPSMet    bool `json:"rps_met"`
-	CPURatio  num  `json:"cpu_ratio"`
-	CPUMet    bool `json:"cpu_met"`
-	HangMinMS num  `json:"hang_min_ms"` // Trawl's fastest response with a hanging backend
-	HangMaxMS num  `json:"hang_max_ms"` // Trawl's slowest response with a hanging backend
-	HangMet   bool `json:"hang_met"`
-	PlainRPS  num  `json:"plain_rps_ratio"`
-	PlainMet  bool `json:"plain_met"`
-	RSSMB     num  `json:"rss_mb"` // Trawl's largest peak RSS over the runs at 0 ms backends
-	RSSMet    bool `json:"rss_met"`
-	HedgeP99  num  `json:"hedge_p99_ratio"` // p99 without hedging / p99 with
-	HedgeMet  bool `json:"hedge_met"`
+	RPSRatio  num    `json:"rps_ratio"` // at 0 ms backends; NaN when not measured
+	RPSMet    bool   `json:"rps_met"`
+	CPURatio  num    `json:"cpu_ratio"`
+	CPUMet    bool   `json:"cpu_met"`
+	HangMinMS num    `json:"hang_min_ms"` // Trawl's fastest response with a hanging backend
+	HangMaxMS num    `json:"hang_max_ms"` // Trawl's slowest response with a hanging backend
+	HangMet   bool   `json:"hang_met"`
+	PlainRPS  num    `json:"plain_rps_ratio"`
+	PlainMet  bool   `json:"plain_met"`
+	RSSMB     num    `json:"rss_mb"` // Trawl's largest peak RSS over the runs at 0 ms backends
+	RSSMet    bool   `json:"rss_met"`
+	HedgeP99  num    `json:"hedge_p99_ratio"` // p99 without hedging / p99 with, of HedgeBest
+	HedgeBest string `json:"hedge_best"`      // the variant with the best p99 ratio among those within their budget (or of all, when none is)
+	HedgeMet  bool   `json:"hedge_met"`
 }
 
 // summary is the whole result.
@@ -219,7 +224,7 @@ func summarize(cfg config, samples []sample) summary {
 	sum := summary{Type: "summary"}
 	nan := num(math.NaN())
 	sum.Bar.RPSRatio, sum.Bar.CPURatio, sum.Bar.HangMaxMS, sum.Bar.HangMinMS = nan, nan, nan, nan
-	sum.Bar.PlainRPS, sum.Bar.RSSMB, sum.Bar.HedgeP99 = nan, nan, nan
+	sum.Bar.PlainRPS, sum.Bar.RSSMB = nan, nan
 	gws := []string{gwDirect, gwTrawl, gwLura}
 	if cfg.Plain != "" {
 		gws = append(gws, gwPlain)
@@ -228,6 +233,9 @@ func summarize(cfg config, samples []sample) summary {
 		gws = append(gws, gwBefore)
 	}
 	for _, lat := range cfg.Latencies {
+		if cfg.Duration == 0 {
+			break // no throughput phase
+		}
 		var direct gatewaySummary
 		byGW := map[string]gatewaySummary{}
 		for _, gw := range gws {
@@ -289,24 +297,24 @@ func summarize(cfg config, samples []sample) summary {
 			sum.Bar.HangMet = h.OverLimit == 0 && h.Errors == 0 && h.Responses > 0 && all[0] >= cfg.Deadline-barHangEarly
 		}
 	}
-	sum.Hedge = summarizeHedge(samples)
-	if len(sum.Hedge) == 2 {
-		sum.Bar.HedgeP99 = sum.Hedge[0].P99MS / sum.Hedge[1].P99MS
-		sum.Bar.HedgeMet = float64(sum.Bar.HedgeP99) >= barHedgeP99 && float64(sum.Hedge[1].ExtraPct) <= cfg.HedgeBudget
-	}
+	sum.Hedge = summarizeHedge(cfg, samples)
+	sum.Bar.HedgeP99, sum.Bar.HedgeBest, sum.Bar.HedgeMet = hedgeBar(sum.Hedge)
 	return sum
 }
 
 // summarizeHedge pools each variant's runs of the hedging phase: without
-// hedging first, then with.
-func summarizeHedge(samples []sample) []hedgeSummary {
+// hedging first, then each of cfg.Hedges.
+func summarizeHedge(cfg config, samples []sample) []hedgeSummary {
 	var out []hedgeSummary
-	for _, gw := range []string{gwTrawl, gwHedged} {
-		h := hedgeSummary{Gateway: gw}
+	variants := append([]hedgeVariant{{Direct: true}, {}}, cfg.Hedges...) // the upstream called straight, no hedging, the hedged ones
+	var unhedged num                                                      // trawl's p99 without hedging
+	for _, v := range variants {
+		h := hedgeSummary{Gateway: v.name(), Percentile: num(v.Pct), Budget: num(v.Budget), P99Ratio: num(math.NaN()),
+			ModelP99MS: num(modelHedgeP99(v.Pct).Seconds() * 1000)}
 		var all []time.Duration
 		var calls, hedges float64
 		for _, s := range samples {
-			if s.Phase != phaseHedge || s.Gateway != gw || s.Err != nil {
+			if s.Phase != phaseHedge || s.Gateway != h.Gateway || s.Err != nil {
 				continue
 			}
 			h.Runs++
@@ -322,9 +330,37 @@ func summarizeHedge(samples []sample) []hedgeSummary {
 		slices.Sort(all)
 		h.P50MS, h.P99MS, h.MaxMS = latencyNum(all, 0.5), latencyNum(all, 0.99), latencyNum(all, 1)
 		h.ExtraPct = num(100 * hedges / calls)
+		switch {
+		case v == (hedgeVariant{}):
+			unhedged = h.P99MS
+		case !v.Direct && unhedged > 0:
+			h.P99Ratio = unhedged / h.P99MS
+		}
 		out = append(out, h)
 	}
 	return out
+}
+
+// hedgeBar returns the best p99 ratio of the hedged variants whose extra
+// calls kept within their budget, the variant's name, and whether the ratio
+// meets the bar. When none kept within its budget, it returns the best ratio
+// of all, not met; NaN when nothing was measured.
+func hedgeBar(hs []hedgeSummary) (ratio num, name string, met bool) {
+	ratio = num(math.NaN())
+	within := false
+	for _, h := range hs {
+		if math.IsNaN(float64(h.P99Ratio)) { // not hedged, or not measured
+			continue
+		}
+		in := h.ExtraPct <= h.Budget
+		switch {
+		case in && (!within || h.P99Ratio > ratio):
+			ratio, name, within = h.P99Ratio, h.Gateway, true
+		case !within && (math.IsNaN(float64(ratio)) || h.P99Ratio > ratio):
+			ratio, name = h.P99Ratio, h.Gateway
+		}
+	}
+	return ratio, name, within && float64(ratio) >= barHedgeP99
 }
 
 // summarizeGateway returns the medians of gw's successful throughput
@@ -386,48 +422,23 @@ func median(xs []float64) num {
 // writeTables prints the summary as tables.
 func writeTables(w io.Writer, cfg config, sum summary) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "Throughput: %d closed-loop clients for %v after %v warm-up; medians of %d runs per gateway.\n",
-		cfg.Clients, cfg.Duration, cfg.Warmup, cfg.Count)
-	fmt.Fprintf(w, "Light: %g req/s paced over %d clients for %v; added latency is light p50/p99 minus the direct call's.\n",
-		cfg.LightRate, cfg.LightClients, cfg.LightDuration)
-	fmt.Fprintf(w, "3 upstreams of ~%d bytes each, deadline %v, every request a new user id.\n\n", cfg.Size, cfg.Deadline)
-	fmt.Fprintln(tw, "backend\tgateway\truns\treq/s\tCPU µs/req\tpeak RSS MB\tp50 ms\tp99 ms\tlight p50 ms\tlight p99 ms\tadded p50 ms\tadded p99 ms\terrors\tnon-2xx\tincomplete\t")
-	for _, g := range sum.Throughput {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n",
-			fmtNum(g.BackendMS, 0)+" ms", g.Gateway, g.Runs, fmtNum(g.RPS, 0), fmtNum(g.CPUUSPerReq, 1), fmtNum(g.PeakRSSMB, 1),
-			fmtNum(g.P50MS, 2), fmtNum(g.P99MS, 2), fmtNum(g.LightP50MS, 3), fmtNum(g.LightP99MS, 3),
-			fmtNum(g.AddedP50MS, 3), fmtNum(g.AddedP99MS, 3), g.Errors, g.Non2xx, g.Incomplete)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, g := range sum.Throughput {
-		if g.Incorrect != "" {
-			fmt.Fprintf(w, "WARNING: %s's answer at %s ms backends is not the plain merge: %s\n", g.Gateway, fmtNum(g.BackendMS, 0), g.Incorrect)
-		}
-	}
-	fmt.Fprintln(w)
-	for _, r := range sum.Ratios {
-		diff := fmtNum(r.AddedP50, 3)
-		if diff != "-" && r.AddedP50 >= 0 {
-			diff = "+" + diff
-		}
-		fmt.Fprintf(w, "trawl/lura at %s ms backends: req/s %s×, CPU per request %s×, added p50 %s ms (trawl minus lura)\n",
-			fmtNum(r.BackendMS, 0), fmtNum(r.RPS, 2), fmtNum(r.CPUPerReq, 2), diff)
-		if !math.IsNaN(float64(r.PlainRPS)) {
-			fmt.Fprintf(w, "trawl/plain at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.PlainRPS, 2), fmtNum(r.PlainCPU, 2))
-		}
-		if !math.IsNaN(float64(r.BeforeRPS)) {
-			fmt.Fprintf(w, "trawl/before at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.BeforeRPS, 2), fmtNum(r.BeforeCPU, 2))
+	if len(sum.Throughput) > 0 {
+		if err := writeThroughput(w, tw, cfg, sum); err != nil {
+			return err
 		}
 	}
 	if len(sum.Hedge) > 0 {
-		fmt.Fprintf(w, "\nHedging: one upstream with %s latency, %d clients for %v per run, deadline %v, hedge at p%g with a %g%% budget.\n",
-			hedgeLatency, cfg.Clients, cfg.HedgeDuration, hedgeDeadline, cfg.HedgePct, cfg.HedgeBudget)
-		fmt.Fprintln(tw, "gateway\truns\tresponses\tp50 ms\tp99 ms\tmax ms\textra calls %\terrors\tnon-2xx\t")
+		fmt.Fprintf(w, "\nHedging: one upstream with %s latency, %d clients for %v per run, deadline %v; direct: the upstream called straight; model p99: the upstream's, hedged at exactly that percentile.\n",
+			hedgeLatency, cfg.HedgeClients, cfg.HedgeDuration, hedgeDeadline)
+		fmt.Fprintln(tw, "gateway\truns\tresponses\tp50 ms\tp99 ms\tmax ms\tp99 ratio\tmodel p99 ms\textra calls %\tbudget %\terrors\tnon-2xx\t")
 		for _, h := range sum.Hedge {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t\n", h.Gateway, h.Runs, h.Responses,
-				fmtNum(h.P50MS, 2), fmtNum(h.P99MS, 2), fmtNum(h.MaxMS, 2), fmtNum(h.ExtraPct, 2), h.Errors, h.Non2xx)
+			budget := "-"
+			if h.Budget > 0 {
+				budget = fmtNum(h.Budget, 0)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", h.Gateway, h.Runs, h.Responses,
+				fmtNum(h.P50MS, 2), fmtNum(h.P99MS, 2), fmtNum(h.MaxMS, 2), fmtNum(h.P99Ratio, 2), fmtNum(h.ModelP99MS, 1),
+				fmtNum(h.ExtraPct, 2), budget, h.Errors, h.Non2xx)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -471,9 +482,53 @@ func writeTables(w io.Writer, cfg config, sum summary) error {
 	fmt.Fprintf(w, "Bar with a hanging upstream: responses from %s to %s ms (want every one from %s to %s ms: %s)\n",
 		fmtNum(sum.Bar.HangMinMS, 2), fmtNum(sum.Bar.HangMaxMS, 2), ms(cfg.Deadline-barHangEarly), ms(cfg.Deadline+barHangSlack),
 		met(sum.Bar.HangMet, sum.Bar.HangMaxMS))
-	_, err := fmt.Fprintf(w, "Bar with hedging: p99 %s× lower (want >= %g× with extra calls within the budget: %s)\n",
-		fmtNum(sum.Bar.HedgeP99, 2), barHedgeP99, met(sum.Bar.HedgeMet, sum.Bar.HedgeP99))
+	best := ""
+	if sum.Bar.HedgeBest != "" {
+		best = " by " + sum.Bar.HedgeBest
+	}
+	_, err := fmt.Fprintf(w, "Bar with hedging: p99 %s× lower%s (want >= %g× with extra calls within the budget: %s)\n",
+		fmtNum(sum.Bar.HedgeP99, 2), best, barHedgeP99, met(sum.Bar.HedgeMet, sum.Bar.HedgeP99))
 	return err
+}
+
+// writeThroughput prints the throughput phase's table and ratios.
+func writeThroughput(w io.Writer, tw *tabwriter.Writer, cfg config, sum summary) error {
+	fmt.Fprintf(w, "Throughput: %d closed-loop clients for %v after %v warm-up; medians of %d runs per gateway.\n",
+		cfg.Clients, cfg.Duration, cfg.Warmup, cfg.Count)
+	fmt.Fprintf(w, "Light: %g req/s paced over %d clients for %v; added latency is light p50/p99 minus the direct call's.\n",
+		cfg.LightRate, cfg.LightClients, cfg.LightDuration)
+	fmt.Fprintf(w, "3 upstreams of ~%d bytes each, deadline %v, every request a new user id.\n\n", cfg.Size, cfg.Deadline)
+	fmt.Fprintln(tw, "backend\tgateway\truns\treq/s\tCPU µs/req\tpeak RSS MB\tp50 ms\tp99 ms\tlight p50 ms\tlight p99 ms\tadded p50 ms\tadded p99 ms\terrors\tnon-2xx\tincomplete\t")
+	for _, g := range sum.Throughput {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t\n",
+			fmtNum(g.BackendMS, 0)+" ms", g.Gateway, g.Runs, fmtNum(g.RPS, 0), fmtNum(g.CPUUSPerReq, 1), fmtNum(g.PeakRSSMB, 1),
+			fmtNum(g.P50MS, 2), fmtNum(g.P99MS, 2), fmtNum(g.LightP50MS, 3), fmtNum(g.LightP99MS, 3),
+			fmtNum(g.AddedP50MS, 3), fmtNum(g.AddedP99MS, 3), g.Errors, g.Non2xx, g.Incomplete)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, g := range sum.Throughput {
+		if g.Incorrect != "" {
+			fmt.Fprintf(w, "WARNING: %s's answer at %s ms backends is not the plain merge: %s\n", g.Gateway, fmtNum(g.BackendMS, 0), g.Incorrect)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range sum.Ratios {
+		diff := fmtNum(r.AddedP50, 3)
+		if diff != "-" && r.AddedP50 >= 0 {
+			diff = "+" + diff
+		}
+		fmt.Fprintf(w, "trawl/lura at %s ms backends: req/s %s×, CPU per request %s×, added p50 %s ms (trawl minus lura)\n",
+			fmtNum(r.BackendMS, 0), fmtNum(r.RPS, 2), fmtNum(r.CPUPerReq, 2), diff)
+		if !math.IsNaN(float64(r.PlainRPS)) {
+			fmt.Fprintf(w, "trawl/plain at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.PlainRPS, 2), fmtNum(r.PlainCPU, 2))
+		}
+		if !math.IsNaN(float64(r.BeforeRPS)) {
+			fmt.Fprintf(w, "trawl/before at %s ms backends: req/s %s×, CPU per request %s×\n", fmtNum(r.BackendMS, 0), fmtNum(r.BeforeRPS, 2), fmtNum(r.BeforeCPU, 2))
+		}
+	}
+	return nil
 }
 
 // met describes whether a bar was met; "not measured" when x is NaN.
