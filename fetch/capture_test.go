@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordArchive keeps the exchanges it is given.
@@ -135,4 +138,54 @@ func gzipped(t *testing.T, s string) []byte {
 	_, _ = zw.Write([]byte(s))
 	_ = zw.Close()
 	return b.Bytes()
+}
+
+// TestArchiveCutResponse: a response whose connection is cut after its headers, part of
+// its body sent (by Content-Length, or chunked), fails the fetch with io.ErrUnexpectedEOF
+// and is archived as what came, byte for byte, marked TruncatedDisconnect; one whose body
+// stalls past Config.Timeout is archived marked TruncatedTime.
+func TestArchiveCutResponse(t *testing.T) {
+	stall := make(chan struct{}) // closed when the test ends: the stalled handler returns
+	defer close(stall)
+	sent := map[string]string{
+		"/length":  "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<p>the first part of",
+		"/chunked": "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n<p>one chunk of ",
+		"/stall":   "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<p>then nothing",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString(sent[r.URL.Path])
+		_ = buf.Flush()
+		if r.URL.Path == "/stall" {
+			<-stall
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		path, why string
+		timeout   time.Duration
+	}{{"/length", TruncatedDisconnect, 0}, {"/chunked", TruncatedDisconnect, 0}, {"/stall", TruncatedTime, 300 * time.Millisecond}} {
+		arch := &recordArchive{}
+		t.Run(c.path[1:], func(t *testing.T) {
+			cl := newTestClient(t, Config{Archive: arch, IgnoreRobots: true, Timeout: c.timeout}, nil)
+			res, err := cl.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+c.path)})
+			if res != nil || err == nil {
+				t.Fatalf("Fetch = %v, %v; want no Result and an error", res, err)
+			}
+			if c.why == TruncatedDisconnect && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("Fetch error %v, want io.ErrUnexpectedEOF", err)
+			}
+			if len(arch.got) != 1 {
+				t.Fatalf("%d exchanges archived, want the cut one", len(arch.got))
+			}
+			g := arch.got[0]
+			if g.status != 200 || g.truncated != c.why || string(g.resp) != sent[c.path] {
+				t.Errorf("archived status %d, truncated %q, bytes %q; want 200, %q, what the server sent", g.status, g.truncated, g.resp, c.why)
+			}
+		})
+	}
 }
