@@ -126,7 +126,7 @@ func digestOf(t *testing.T, dir string, loc Location) string {
 // the digest index, and without the index by reading the files.
 func TestOriginal(t *testing.T) {
 	dir := t.TempDir()
-	w := mustOpen(t, Config{Dir: dir, Name: "o", MaxSize: 1})                         // a file per exchange
+	w := mustOpen(t, Config{Dir: dir, Name: "o", MaxSize: 1})                          // a file per exchange
 	orig := mustWrite(t, w, exchange("http://a.test/first", "the original body", 200)) // o-00001
 	mustWrite(t, w, exchange("http://a.test/other", "other", 200))
 	rev := mustWrite(t, w, exchange("http://a.test/dup", "the original body", 200))
