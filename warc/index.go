@@ -27,10 +27,6 @@ import (
 // against earlier runs.
 const indexSuffix = ".warc.digests"
 
-// indexLine is the most of the index's tail Open reads per remembered digest: a line is
-// about 150 bytes with a URL of 60.
-const indexLine = 512
-
 // maxIndexTail bounds what Open reads of the index.
 const maxIndexTail = 64 << 20
 
@@ -58,10 +54,21 @@ func (e indexEntry) line() string {
 	return strings.Join(fields, "\t") + "\n"
 }
 
-// parseIndexLine reads a line of the index (without its newline).
-func parseIndexLine(line []byte) (indexEntry, bool) {
-	f := strings.Split(string(line), "\t")
-	if len(f) != 6 {
+// parseIndexLine reads a line of the index (without its newline). The entry's strings
+// share one copy of the line.
+func parseIndexLine(line []byte) (indexEntry, bool) { return parseIndexLineString(string(line)) }
+
+// parseIndexLineString is parseIndexLine of a line held as a string: the entry's strings
+// are parts of it.
+func parseIndexLineString(rest string) (indexEntry, bool) {
+	var f [6]string
+	for i := range 5 {
+		var ok bool
+		if f[i], rest, ok = strings.Cut(rest, "\t"); !ok {
+			return indexEntry{}, false
+		}
+	}
+	if f[5] = rest; strings.Contains(rest, "\t") {
 		return indexEntry{}, false
 	}
 	off, err := strconv.ParseInt(f[4], 10, 64)
@@ -78,8 +85,8 @@ func parseIndexLine(line []byte) (indexEntry, bool) {
 
 // openIndex opens the crawl's index for appending, first cutting a line a kill left
 // incomplete, and returns the last (at most) n entries with a digest whose record is whole
-// in a closed file of the crawl, oldest first. It reads at most n*indexLine bytes (and
-// maxIndexTail) from the end of the index.
+// in a closed file of the crawl, oldest first. It reads the index backwards from its end,
+// a chunk at a time, until it has n of them or has read maxIndexTail bytes.
 func openIndex(dir, name string, n int) (*os.File, []indexEntry, error) {
 	f, err := os.OpenFile(indexPath(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -93,28 +100,16 @@ func openIndex(dir, name string, n int) (*os.File, []indexEntry, error) {
 	return f, entries, nil
 }
 
+// indexChunk is how much of the index is read at a time, from its end.
+const indexChunk = 256 << 10
+
 func readIndexTail(f *os.File, dir, name string, n int) ([]indexEntry, error) {
-	fi, err := f.Stat()
+	size, err := cutPartialLine(f)
 	if err != nil {
 		return nil, err
 	}
-	size := fi.Size()
-	start := max(size-min(int64(n)*indexLine, maxIndexTail), 0)
-	tail := make([]byte, size-start)
-	if _, err := f.ReadAt(tail, start); err != nil && err != io.EOF {
+	if _, err := f.Seek(size, io.SeekStart); err != nil { // appends go after the last whole line
 		return nil, err
-	}
-	if end := bytes.LastIndexByte(tail, '\n') + 1; end < len(tail) { // a line cut by a kill
-		if err := f.Truncate(start + int64(end)); err != nil {
-			return nil, err
-		}
-		tail = tail[:end]
-	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		return nil, err
-	}
-	if start > 0 { // the first line is likely a part
-		_, tail, _ = bytes.Cut(tail, []byte{'\n'})
 	}
 	sizes := map[string]int64{} // the crawl's files, all closed by recoverDir
 	files, err := Files(dir, name)
@@ -126,23 +121,93 @@ func readIndexTail(f *os.File, dir, name string, n int) ([]indexEntry, error) {
 			sizes[file] = fi.Size()
 		}
 	}
-	var entries []indexEntry
-	sc := bufio.NewScanner(bytes.NewReader(tail))
-	sc.Buffer(nil, len(tail)+1)
-	for sc.Scan() {
-		e, ok := parseIndexLine(sc.Bytes())
+	var lines []string // newest first; an entry's strings share its line's
+	err = eachLineBackward(f, size, maxIndexTail, func(line []byte) bool {
+		if bytes.HasPrefix(line, []byte("-\t")) {
+			return true // not to deduplicate against: no need to parse it
+		}
+		l := string(line)
+		e, ok := parseIndexLineString(l)
 		if !ok || e.digest == "" {
-			continue
+			return true
 		}
 		if size, ok := sizes[e.loc.File]; !ok || e.loc.Offset >= size {
-			continue // its file is gone, or the record was cut when a killed file was closed
+			return true // its file is gone, or the record was cut when a killed file was closed
 		}
-		entries = append(entries, e)
+		lines = append(lines, l)
+		return len(lines) < n
+	})
+	entries := make([]indexEntry, len(lines)) // oldest first
+	for i, l := range lines {
+		entries[len(lines)-1-i], _ = parseIndexLineString(l)
 	}
-	if len(entries) > n {
-		entries = entries[len(entries)-n:]
+	return entries, err
+}
+
+// cutPartialLine cuts what follows the last newline of f (a line a kill left unfinished)
+// and returns f's new size.
+func cutPartialLine(f *os.File) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
 	}
-	return entries, sc.Err()
+	size := fi.Size()
+	end := int64(0)
+	buf := make([]byte, min(size, indexChunk))
+	for pos := size; pos > 0; {
+		start := max(pos-indexChunk, 0)
+		b := buf[:pos-start]
+		if _, err := f.ReadAt(b, start); err != nil && err != io.EOF {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		pos = start
+	}
+	if end < size {
+		if err := f.Truncate(end); err != nil {
+			return 0, err
+		}
+	}
+	return end, nil
+}
+
+// eachLineBackward calls fn with each line (without its newline) of the first size bytes
+// of f, which end with a newline, from the last line to the first, until fn returns false
+// or limit bytes were read. The line is valid only during the call.
+func eachLineBackward(f *os.File, size, limit int64, fn func(line []byte) bool) error {
+	var carry []byte // the end part of a line whose start is in an earlier chunk
+	buf := make([]byte, 0, min(size, indexChunk)+16<<10) // room for a carried line of 16 KiB
+	for pos := size; pos > 0 && size-pos < limit; {
+		start := max(pos-indexChunk, 0)
+		b := buf[:pos-start]
+		if _, err := f.ReadAt(b, start); err != nil && err != io.EOF {
+			return err
+		}
+		b = append(b, carry...) // reallocates only for a line longer than a chunk
+		end := len(b)
+		if pos == size {
+			end-- // the last newline
+		}
+		for {
+			i := bytes.LastIndexByte(b[:end], '\n')
+			if i < 0 && start > 0 {
+				break // the line's start is in the chunk before
+			}
+			if !fn(b[i+1 : end]) {
+				return nil
+			}
+			if i < 0 {
+				return nil
+			}
+			end = i
+		}
+		carry = append(carry[:0], b[:end]...)
+		pos = start
+	}
+	return nil
 }
 
 // lookupIndex returns where the crawl's index puts the record with this id (the last line

@@ -1,0 +1,50 @@
+package warc
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// BenchmarkOpenIndex measures what a resumed crawl's Open costs with a digest index of
+// 200,000 lines (the newest 100,000, Dedupe's default, remembered): reading the index's tail
+// and filling the table.
+//
+//	go test -run - -bench OpenIndex -benchmem ./warc/
+func BenchmarkOpenIndex(b *testing.B) {
+	dir := b.TempDir()
+	w, err := Open(Config{Dir: dir, Name: "b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, err := w.Write(exchange("http://a.test/", "body", 200))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = w.Close()
+	f, err := os.OpenFile(indexPath(dir, "b"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	for i := range 200_000 {
+		fmt.Fprintf(bw, "sha1:%032d\turn:uuid:%036d\t2026-12-06T12:00:00Z\t%s\t%d\thttp://host%d.example.org/path/to/page/%d\n",
+			i, i, loc.File, loc.Offset, i%97, i)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	_ = f.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		w, err := Open(Config{Dir: dir, Name: "b"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if w.seen.Len() != 100_000 {
+			b.Fatalf("%d digests remembered, want 100000", w.seen.Len())
+		}
+		_ = w.Close()
+	}
+}
