@@ -25,6 +25,7 @@ type archived struct {
 	status    int
 	req, resp []byte
 	truncated string
+	prior     Location
 }
 
 func (a *recordArchive) Archive(_ context.Context, ex *Exchange) (Location, error) {
@@ -38,7 +39,7 @@ func (a *recordArchive) Archive(_ context.Context, ex *Exchange) (Location, erro
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.got = append(a.got, archived{ex.URL.String(), ex.IP, ex.Status, req, resp, ex.Truncated})
+	a.got = append(a.got, archived{ex.URL.String(), ex.IP, ex.Status, req, resp, ex.Truncated, ex.Prior})
 	return Location{File: "f", Offset: int64(len(a.got))}, nil
 }
 
@@ -187,5 +188,36 @@ func TestArchiveCutResponse(t *testing.T) {
 				t.Errorf("archived status %d, truncated %q, bytes %q; want 200, %q, what the server sent", g.status, g.truncated, g.resp, c.why)
 			}
 		})
+	}
+}
+
+// TestArchivePriorOf304: Request.Prior reaches the Archive with a 304 answer (the capture
+// it revalidated), and not with another status.
+func TestArchivePriorOf304(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` && r.URL.Path == "/same" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v2"`)
+		_, _ = io.WriteString(w, "changed")
+	}))
+	defer srv.Close()
+	arch := &recordArchive{}
+	c := newTestClient(t, Config{Archive: arch, IgnoreRobots: true}, nil)
+	prior := Location{File: "c-00001.warc.gz", Offset: 4242}
+	for _, path := range []string{"/same", "/changed"} {
+		res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+path), Header: http.Header{"If-None-Match": {`"v1"`}}, Prior: prior})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := arch.got[len(arch.got)-1]
+		want := Location{}
+		if res.Status == http.StatusNotModified {
+			want = prior
+		}
+		if g.prior != want || (path == "/same") != (res.Status == http.StatusNotModified) {
+			t.Errorf("%s: status %d archived with Prior %+v, want %+v", path, res.Status, g.prior, want)
+		}
 	}
 }
