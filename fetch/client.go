@@ -305,7 +305,10 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			// timeout, a corrupt encoding): what came is archived, marked as cut, as
 			// Heritrix and Zeno keep it. The fetch still fails, and the page keeps no
 			// location; a failure to archive is only logged, as the fetch's error stands.
-			if _, aerr := c.archive(ctx, w, u, resp.StatusCode, cutReason(ctx, err)); aerr != nil {
+			// A fetch the caller cancelled (a crawl stopping) is not the site's answer.
+			if errors.Is(ctx.Err(), context.Canceled) {
+				w.close()
+			} else if _, aerr := c.archive(ctx, w, u, resp.StatusCode, cutReason(ctx, err)); aerr != nil {
 				c.log.LogAttrs(ctx, slog.LevelError, "archive a cut response", slog.String("url", u.String()), slog.Any("err", aerr))
 			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -206,7 +206,11 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 			body, truncated, err := readBody(resp, robots.MaxSize+1)
 			release()
 			if err != nil {
-				c.archiveRobots(ctx, w, u, code, cutReason(ctx, err)) // what came, as serious archivers keep it
+				if errors.Is(ctx.Err(), context.Canceled) {
+					w.close()
+				} else {
+					c.archiveRobots(ctx, w, u, code, cutReason(ctx, err)) // what came, as Heritrix and Zeno keep it
+				}
 				return nil, nil, fmt.Errorf("read %s: %w", u, err)
 			}
 			c.archiveRobots(ctx, w, u, code, lengthCut(truncated))
