@@ -178,7 +178,7 @@ func cutPartialLine(f *os.File) (int64, error) {
 // of f, which end with a newline, from the last line to the first, until fn returns false
 // or limit bytes were read. The line is valid only during the call.
 func eachLineBackward(f *os.File, size, limit int64, fn func(line []byte) bool) error {
-	var carry []byte // the end part of a line whose start is in an earlier chunk
+	var carry []byte                                     // the end part of a line whose start is in an earlier chunk
 	buf := make([]byte, 0, min(size, indexChunk)+16<<10) // room for a carried line of 16 KiB
 	for pos := size; pos > 0 && size-pos < limit; {
 		start := max(pos-indexChunk, 0)

@@ -155,3 +155,45 @@ func TestOriginal(t *testing.T) {
 		t.Errorf("Original of a revisit whose original is gone: %v, want ErrNoOriginal", err)
 	}
 }
+
+// TestEachLineBackward: every line, from the last to the first, across chunk boundaries
+// and with lines longer than a chunk; stopping when told to.
+func TestEachLineBackward(t *testing.T) {
+	var lines []string
+	var b strings.Builder
+	for i := range 3000 {
+		n := (i * 7919) % 900
+		if i%1000 == 999 {
+			n = indexChunk + 1000 // longer than a chunk
+		}
+		l := fmt.Sprintf("%d:%s", i, strings.Repeat("x", n))
+		lines = append(lines, l)
+		b.WriteString(l + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "lines")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []string
+	if err := eachLineBackward(f, int64(b.Len()), 1<<40, func(line []byte) bool { got = append(got, string(line)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(lines) {
+		t.Fatalf("%d lines read, want %d", len(got), len(lines))
+	}
+	for i, l := range got {
+		if want := lines[len(lines)-1-i]; l != want {
+			t.Fatalf("line %d from the end = %.20q (%d bytes), want %.20q (%d bytes)", i, l, len(l), want, len(want))
+		}
+	}
+	n := 0
+	_ = eachLineBackward(f, int64(b.Len()), 1<<40, func([]byte) bool { n++; return n < 5 })
+	if n != 5 {
+		t.Errorf("%d calls after fn said stop at 5", n)
+	}
+}

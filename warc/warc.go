@@ -98,13 +98,13 @@ type Writer struct {
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 	log  *slog.Logger
 
-	// mu makes Write one at a time, and guards index (Dir/NAME.warc.digests, see indexSuffix). gowarc v3.1.0 sets a package variable (uuid's
-	// EnableRandPool) each time it makes record options, in NewRecordBuilder and in its own
-	// writer goroutine when it opens a file: concurrent Writes would race on it. Building a
-	// record costs little next to the gzip of writing it, which gowarc does one at a time
-	// anyway.
+	// mu makes Write one at a time, and guards index. gowarc v3.1.0 sets a package variable
+	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
+	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
+	// Building a record costs little next to the gzip of writing it, which gowarc does one
+	// at a time anyway.
 	mu    sync.Mutex
-	index *os.File
+	index *os.File // Dir/NAME.warc.digests (see indexSuffix), open for appending
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -261,8 +261,8 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 			w.seen.Add(entry.digest, entry.ref)
 		}
 		if line := entry.line(); line != "" {
-			if _, err := w.index.WriteString(line); err != nil {
-				return Location{}, fmt.Errorf("warc: index %s: %w", ex.URI, err)
+			if _, err := w.index.WriteString(line); err != nil { // the record stands: the index is a cache
+				w.log.Warn("warc: digest index", "url", ex.URI, "err", err)
 			}
 		}
 	}
