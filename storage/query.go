@@ -378,9 +378,10 @@ ORDER BY host_id, seq ON CONFLICT DO NOTHING`)
 // stored with it, for a conditional request, and where its response was
 // archived, for the revisit record of a 304.
 type Validators struct {
-	ETag, LastModified string
-	WARCFile           string // "" when the response was not archived
-	WARCOffset         int64
+	ETag         string // the page's ETag, for If-None-Match
+	LastModified string // its Last-Modified, for If-Modified-Since
+	WARCFile     string // the WARC file holding its response record; "" when not archived
+	WARCOffset   int64  // the offset of that record in WARCFile
 }
 
 // Validators returns the validators stored with the page of the URL whose
