@@ -145,6 +145,7 @@ func TestWARCReadByWarcio(t *testing.T) {
 
 // checkArchive reads a crawl's WARC files with warcio.js and checks them against the crawl
 // file db: every record parses and its digests verify, each request names its response,
+// each revisit names a response in the files,
 // robots.txt and (with sitemaps) a sitemap were archived, there is one response record per
 // page fetched (at least one when resumed: a killed run archived pages it did not record),
 // and each page's stored offset is its record.
@@ -172,6 +173,12 @@ func checkArchive(t *testing.T, db string, files []string, sitemaps, resumed boo
 	}
 	if types["warcinfo"] != len(files) || types["request"] != types["response"]+types["revisit"] {
 		t.Errorf("record types %v: want one warcinfo per file and a request per response", types)
+	}
+	for _, r := range recs {
+		// A revisit names a response of these files (none cut by a kill) by id, URI and date.
+		if orig, ok := ids[r.RefersTo]; r.Type == "revisit" && (!ok || orig.Type != "response" || orig.URI != r.RefersToURI || orig.Date != r.RefersToDate) {
+			t.Errorf("revisit of %s at %s %d refers to %q (%s at %s), not to a response of the files", r.URI, r.File, r.Offset, r.RefersTo, r.RefersToURI, r.RefersToDate)
+		}
 	}
 	for _, r := range recs {
 		if r.Type != "request" {
