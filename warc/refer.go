@@ -78,10 +78,17 @@ func openPath(dir, file string) string {
 	return path
 }
 
+// priorRef is what a revisit record needs to refer to an earlier capture.
+type priorRef struct {
+	gowarc.RevisitRef
+	digest string // the capture's WARC-Payload-Digest, "" when it has none
+}
+
 // refOf returns what a revisit record needs to refer to the capture whose record is at loc
-// in dir: the record's id, target URI and date. A revisit record there is followed to the
-// record it refers to, so that a revisit always names a record holding the payload.
-func refOf(dir string, loc Location, profile string) (*gowarc.RevisitRef, error) {
+// in dir: the record's id, target URI and date, and its payload digest. A revisit record
+// there is followed to the record it refers to, so that a revisit always names a record
+// holding the payload.
+func refOf(dir string, loc Location, profile string) (*priorRef, error) {
 	h, err := readHeader(openPath(dir, loc.File), loc.Offset)
 	if err != nil {
 		return nil, err
@@ -98,7 +105,7 @@ func refOf(dir string, loc Location, profile string) (*gowarc.RevisitRef, error)
 	if ref.TargetRecordId == "" {
 		return nil, fmt.Errorf("the record at %s offset %d names no record", loc.File, loc.Offset)
 	}
-	return ref, nil
+	return &priorRef{RevisitRef: *ref, digest: h.get(gowarc.WarcPayloadDigest)}, nil
 }
 
 // ErrNoOriginal is returned by Original when the record a revisit refers to is not found.

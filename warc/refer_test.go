@@ -55,8 +55,9 @@ func TestNotModifiedRefersToPrior(t *testing.T) {
 	ex.Prior = Location{File: "r-00009.warc.gz", Offset: 0}
 	nmGone := mustWrite(t, w, ex)
 	// Read while the file is still open: a 304 may refer to a capture of this run.
-	if rec := mustRead(t, dir, nm); !refersTo(rec, mustRead(t, dir, first)) || !strings.HasSuffix(rec.Headers["WARC-Profile"], "/server-not-modified") {
-		t.Errorf("revisit of a 304 %v, want it to name the response at %v", rec.Headers, first)
+	if rec := mustRead(t, dir, nm); !refersTo(rec, mustRead(t, dir, first)) || !strings.HasSuffix(rec.Headers["WARC-Profile"], "/server-not-modified") ||
+		rec.Headers["WARC-Payload-Digest"] != digestOf(t, dir, first) {
+		t.Errorf("revisit of a 304 %v, want it to name the response at %v, with its payload digest", rec.Headers, first)
 	}
 	_ = w.Close()
 	if rec := mustRead(t, dir, nmCopy); !refersTo(rec, mustRead(t, dir, first)) {

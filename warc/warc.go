@@ -220,7 +220,7 @@ func (w *Writer) warcinfo(b gowarc.WarcRecordBuilder) error {
 // Write archives ex as a request and a response (or revisit) record and returns where the
 // response went.
 func (w *Writer) Write(ex Exchange) (Location, error) {
-	var prior *gowarc.RevisitRef
+	var prior *priorRef
 	if ex.NotModified && ex.Prior.File != "" { // read before the lock: it is file I/O
 		var err error
 		if prior, err = refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
@@ -273,15 +273,21 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 // known), or when its payload was archived before; otherwise it returns resp and its entry
 // for the digest index (with the digest when it is worth deduplicating), to be completed
 // with its location once written.
-func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *gowarc.RevisitRef) (gowarc.WarcRecord, *indexEntry, error) {
+func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (gowarc.WarcRecord, *indexEntry, error) {
 	if ex.NotModified {
-		if prior == nil {
-			prior = &gowarc.RevisitRef{Profile: gowarc.ProfileServerNotModifiedV1_1}
+		ref := &gowarc.RevisitRef{Profile: gowarc.ProfileServerNotModifiedV1_1}
+		if prior != nil {
+			ref = &prior.RevisitRef
 		}
-		rev, err := resp.ToRevisitRecord(prior)
+		rev, err := resp.ToRevisitRecord(ref)
 		_ = resp.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+		}
+		if prior != nil && prior.digest != "" {
+			// The payload the 304 stands for is the earlier capture's: its digest, not that
+			// of the 304's empty body (which a replay tool would look an original up by).
+			rev.WarcHeader().Set(gowarc.WarcPayloadDigest, prior.digest)
 		}
 		return rev, nil, nil
 	}

@@ -34,6 +34,7 @@ type warcioRecord struct {
 	Profile         string   `json:"profile"`
 	Date            string   `json:"date"`
 	Truncated       string   `json:"truncated"`
+	PayloadDigest   string   `json:"payloadDigest"`
 	RefersTo        string   `json:"refersTo"`
 	RefersToURI     string   `json:"refersToTargetURI"`
 	RefersToDate    string   `json:"refersToDate"`
@@ -175,9 +176,12 @@ func checkArchive(t *testing.T, db string, files []string, sitemaps, resumed boo
 		t.Errorf("record types %v: want one warcinfo per file and a request per response", types)
 	}
 	for _, r := range recs {
-		// A revisit names a response of these files (none cut by a kill) by id, URI and date.
-		if orig, ok := ids[r.RefersTo]; r.Type == "revisit" && (!ok || orig.Type != "response" || orig.URI != r.RefersToURI || orig.Date != r.RefersToDate) {
-			t.Errorf("revisit of %s at %s %d refers to %q (%s at %s), not to a response of the files", r.URI, r.File, r.Offset, r.RefersTo, r.RefersToURI, r.RefersToDate)
+		// A revisit names a response of these files (none cut by a kill) by id, URI and date,
+		// and carries its payload digest (the payload it stands for).
+		if orig, ok := ids[r.RefersTo]; r.Type == "revisit" && (!ok || orig.Type != "response" || orig.URI != r.RefersToURI ||
+			orig.Date != r.RefersToDate || orig.PayloadDigest != r.PayloadDigest) {
+			t.Errorf("revisit of %s at %s %d refers to %q (%s at %s, %s), not to a response of the files with that payload", r.URI, r.File, r.Offset,
+				r.RefersTo, r.RefersToURI, r.RefersToDate, r.PayloadDigest)
 		}
 	}
 	for _, r := range recs {

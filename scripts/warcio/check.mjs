@@ -63,7 +63,7 @@ async function check(path) {
       concurrentTo: record.warcConcurrentTo, status: statuses[i++],
       profile: record.warcHeader("WARC-Profile") || null,
       date: record.warcDate || null, truncated: record.warcHeader("WARC-Truncated") || null,
-      refersTo: record.warcHeader("WARC-Refers-To") || null,
+      payloadDigest: record.warcPayloadDigest || null, refersTo: record.warcHeader("WARC-Refers-To") || null,
       refersToTargetURI: record.warcHeader("WARC-Refers-To-Target-URI") || null,
       refersToDate: record.warcHeader("WARC-Refers-To-Date") || null,
       length: block.length, contentLength: record.warcContentLength,
