@@ -39,8 +39,9 @@ type State interface {
 	// redirect is followed only to a URL the crawl does not have.
 	Seen(ctx context.Context, id int64) (bool, error)
 	// Validators returns the stored ETag and Last-Modified of the URL with
-	// this id, for a recrawl's conditional request.
-	Validators(ctx context.Context, id int64) (etag, lastModified string, err error)
+	// this id, for a recrawl's conditional request, and where its response
+	// was archived, for the revisit record of a 304.
+	Validators(ctx context.Context, id int64) (storage.Validators, error)
 }
 
 // storeOf adapts a State to the frontier's Store.

@@ -66,7 +66,7 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 	}
 	req := fetch.Request{URL: u, Reserved: true, Redirect: func(to *url.URL) error { return r.follow(it, to, &o.claimed) }}
 	if e.cfg.Recrawl {
-		if req.Header, err = r.conditional(it); err != nil {
+		if req.Header, req.Prior, err = r.conditional(it); err != nil {
 			r.fail(fmt.Errorf("crawl: %w", err))
 			return o
 		}
@@ -132,20 +132,21 @@ func (r *crawlRun) follow(it frontier.Item, to *url.URL, aliases *[]storage.URL)
 }
 
 // conditional returns the headers of a recrawl's conditional request for
-// it: its stored validators, or nil when it has none.
-func (r *crawlRun) conditional(it frontier.Item) (http.Header, error) {
-	etag, lastMod, err := r.e.state.Validators(r.fetchCtx, dedupe.URLFingerprint(it.URL))
-	if err != nil || (etag == "" && lastMod == "") {
-		return nil, err
+// it (its stored validators, or nil when it has none), and where the
+// archive keeps the capture they revalidate.
+func (r *crawlRun) conditional(it frontier.Item) (http.Header, fetch.Location, error) {
+	v, err := r.e.state.Validators(r.fetchCtx, dedupe.URLFingerprint(it.URL))
+	if err != nil || (v.ETag == "" && v.LastModified == "") {
+		return nil, fetch.Location{}, err
 	}
 	h := http.Header{}
-	if etag != "" {
-		h.Set("If-None-Match", etag)
+	if v.ETag != "" {
+		h.Set("If-None-Match", v.ETag)
 	}
-	if lastMod != "" {
-		h.Set("If-Modified-Since", lastMod)
+	if v.LastModified != "" {
+		h.Set("If-Modified-Since", v.LastModified)
 	}
-	return h, nil
+	return h, fetch.Location{File: v.WARCFile, Offset: v.WARCOffset}, nil
 }
 
 // describe fills v (its Page set) from the fetch's result and error: the

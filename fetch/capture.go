@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,11 +34,25 @@ type Exchange struct {
 	Status   int       // the response's status code
 	Request  *Capture  // the request bytes as written: request line, headers
 	Response *Capture  // the response bytes as read: status line, headers as received, the body as sent (chunked, compressed)
-	// Truncated reports that Response lacks the end of the response: the body was longer
-	// than Config.MaxBody (or declined unread by its Content-Length), or a redirect's body
-	// was not read whole.
-	Truncated bool
+	// Truncated says why Response lacks the end of the response, in WARC-Truncated's words;
+	// "" when it is whole. TruncatedLength: the body was longer than Config.MaxBody (or
+	// declined unread by its Content-Length), or a redirect's body was not read whole;
+	// TruncatedTime: the body was not done by Config.Timeout; TruncatedDisconnect: the
+	// connection failed before the body ended; TruncatedUnspecified: the body's encoding
+	// failed to decode, and the rest was not read (both make the fetch fail).
+	Truncated string
+	// Prior is Request.Prior when the response is a 304 Not Modified: where the archive
+	// keeps the capture it revalidated. Zero otherwise.
+	Prior Location
 }
+
+// Why an Exchange's Response lacks the end of the response (the values of WARC-Truncated).
+const (
+	TruncatedLength      = "length"
+	TruncatedTime        = "time"
+	TruncatedDisconnect  = "disconnect"
+	TruncatedUnspecified = "unspecified"
+)
 
 // Location is where an Archive stored an exchange's response: a file and the offset of its
 // record in it.
@@ -142,6 +158,7 @@ type wire struct {
 	req, resp *Capture
 	conn      *recConn // the connection it was attached to; nil until GotConn
 	date      time.Time
+	prior     Location // Request.Prior, for a 304
 }
 
 func (c *recConn) Read(p []byte) (int, error) {
@@ -192,12 +209,12 @@ func (c *recConn) detach(w *wire) {
 }
 
 // newWire returns an exchange to capture when the Client archives, else nil.
-func (c *Client) newWire() *wire {
+func (c *Client) newWire(prior Location) *wire {
 	if c.cfg.Archive == nil {
 		return nil
 	}
 	// The response may be compressed: decodeBody reads up to twice MaxBody of it.
-	return &wire{req: newCapture(1 << 20), resp: newCapture(2*c.cfg.MaxBody + 1<<20), date: time.Now()}
+	return &wire{req: newCapture(1 << 20), resp: newCapture(2*c.cfg.MaxBody + 1<<20), date: time.Now(), prior: prior}
 }
 
 // capturing returns ctx with a trace that attaches w to the connection the request gets.
@@ -213,12 +230,18 @@ func (w *wire) capturing(ctx context.Context) context.Context {
 
 // finish detaches w from its connection and returns it as an Exchange, or nil when no
 // connection of ours carried it (a Transport that is not NewTransport's).
-func (w *wire) finish(u *url.URL, status int, truncated bool) *Exchange {
+func (w *wire) finish(u *url.URL, status int, truncated string) *Exchange {
 	if w.conn == nil {
 		return nil
 	}
 	w.conn.detach(w)
-	ex := &Exchange{URL: u, Date: w.date, Status: status, Request: w.req, Response: w.resp, Truncated: truncated || w.resp.Cut()}
+	if truncated == "" && w.resp.Cut() {
+		truncated = TruncatedLength
+	}
+	ex := &Exchange{URL: u, Date: w.date, Status: status, Request: w.req, Response: w.resp, Truncated: truncated}
+	if status == http.StatusNotModified {
+		ex.Prior = w.prior
+	}
 	if ap, ok := w.conn.RemoteAddr().(*net.TCPAddr); ok {
 		ex.IP = ap.IP.String()
 	}
@@ -279,7 +302,8 @@ func archiving(tr *http.Transport, cfg Config) {
 }
 
 // archive hands the exchange w carried to the Config.Archive, if any, and frees its captures.
-func (c *Client) archive(ctx context.Context, w *wire, u *url.URL, status int, truncated bool) (Location, error) {
+// truncated is why the response lacks its end (Exchange.Truncated), "" when it does not.
+func (c *Client) archive(ctx context.Context, w *wire, u *url.URL, status int, truncated string) (Location, error) {
 	if w == nil {
 		return Location{}, nil
 	}
@@ -293,4 +317,27 @@ func (c *Client) archive(ctx context.Context, w *wire, u *url.URL, status int, t
 		return Location{}, fmt.Errorf("archive %s: %w", u, err)
 	}
 	return loc, nil
+}
+
+// lengthCut returns TruncatedLength when a body was cut at a size limit, else "".
+func lengthCut(cut bool) string {
+	if cut {
+		return TruncatedLength
+	}
+	return ""
+}
+
+// cutReason returns why a body whose read failed with err lacks its end: the time limit
+// when ctx's deadline passed, the connection when it ended or failed before the body did,
+// else (an encoding that does not decode) unspecified.
+func cutReason(ctx context.Context, err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return TruncatedTime
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.ECONNRESET), errors.As(err, &ne):
+		return TruncatedDisconnect
+	}
+	return TruncatedUnspecified
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordArchive keeps the exchanges it is given.
@@ -21,7 +24,8 @@ type archived struct {
 	url, ip   string
 	status    int
 	req, resp []byte
-	truncated bool
+	truncated string
+	prior     Location
 }
 
 func (a *recordArchive) Archive(_ context.Context, ex *Exchange) (Location, error) {
@@ -35,7 +39,7 @@ func (a *recordArchive) Archive(_ context.Context, ex *Exchange) (Location, erro
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.got = append(a.got, archived{ex.URL.String(), ex.IP, ex.Status, req, resp, ex.Truncated})
+	a.got = append(a.got, archived{ex.URL.String(), ex.IP, ex.Status, req, resp, ex.Truncated, ex.Prior})
 	return Location{File: "f", Offset: int64(len(a.got))}, nil
 }
 
@@ -123,7 +127,7 @@ func TestArchiveBoundsCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := arch.got[0]
-	if !res.Truncated || !g.truncated || int64(len(g.resp)) > 2*(64<<10)+1<<20 || len(g.resp) < 64<<10 {
+	if !res.Truncated || g.truncated != TruncatedLength || int64(len(g.resp)) > 2*(64<<10)+1<<20 || len(g.resp) < 64<<10 {
 		t.Errorf("truncated %v/%v, %d bytes captured", res.Truncated, g.truncated, len(g.resp))
 	}
 }
@@ -135,4 +139,85 @@ func gzipped(t *testing.T, s string) []byte {
 	_, _ = zw.Write([]byte(s))
 	_ = zw.Close()
 	return b.Bytes()
+}
+
+// TestArchiveCutResponse: a response whose connection is cut after its headers, part of
+// its body sent (by Content-Length, or chunked), fails the fetch with io.ErrUnexpectedEOF
+// and is archived as what came, byte for byte, marked TruncatedDisconnect; one whose body
+// stalls past Config.Timeout is archived marked TruncatedTime.
+func TestArchiveCutResponse(t *testing.T) {
+	stall := make(chan struct{}) // closed when the test ends: the stalled handler returns
+	defer close(stall)
+	sent := map[string]string{
+		"/length":  "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<p>the first part of",
+		"/chunked": "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n<p>one chunk of ",
+		"/stall":   "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n<p>then nothing",
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString(sent[r.URL.Path])
+		_ = buf.Flush()
+		if r.URL.Path == "/stall" {
+			<-stall
+		}
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		path, why string
+		timeout   time.Duration
+	}{{"/length", TruncatedDisconnect, 0}, {"/chunked", TruncatedDisconnect, 0}, {"/stall", TruncatedTime, 300 * time.Millisecond}} {
+		arch := &recordArchive{}
+		t.Run(c.path[1:], func(t *testing.T) {
+			cl := newTestClient(t, Config{Archive: arch, IgnoreRobots: true, Timeout: c.timeout}, nil)
+			res, err := cl.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+c.path)})
+			if res != nil || err == nil {
+				t.Fatalf("Fetch = %v, %v; want no Result and an error", res, err)
+			}
+			if c.why == TruncatedDisconnect && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("Fetch error %v, want io.ErrUnexpectedEOF", err)
+			}
+			if len(arch.got) != 1 {
+				t.Fatalf("%d exchanges archived, want the cut one", len(arch.got))
+			}
+			g := arch.got[0]
+			if g.status != 200 || g.truncated != c.why || string(g.resp) != sent[c.path] {
+				t.Errorf("archived status %d, truncated %q, bytes %q; want 200, %q, what the server sent", g.status, g.truncated, g.resp, c.why)
+			}
+		})
+	}
+}
+
+// TestArchivePriorOf304: Request.Prior reaches the Archive with a 304 answer (the capture
+// it revalidated), and not with another status.
+func TestArchivePriorOf304(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == `"v1"` && r.URL.Path == "/same" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v2"`)
+		_, _ = io.WriteString(w, "changed")
+	}))
+	defer srv.Close()
+	arch := &recordArchive{}
+	c := newTestClient(t, Config{Archive: arch, IgnoreRobots: true}, nil)
+	prior := Location{File: "c-00001.warc.gz", Offset: 4242}
+	for _, path := range []string{"/same", "/changed"} {
+		res, err := c.Fetch(t.Context(), Request{URL: mustURL(t, srv.URL+path), Header: http.Header{"If-None-Match": {`"v1"`}}, Prior: prior})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := arch.got[len(arch.got)-1]
+		want := Location{}
+		if res.Status == http.StatusNotModified {
+			want = prior
+		}
+		if g.prior != want || (path == "/same") != (res.Status == http.StatusNotModified) {
+			t.Errorf("%s: status %d archived with Prior %+v, want %+v", path, res.Status, g.prior, want)
+		}
+	}
 }

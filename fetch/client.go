@@ -67,6 +67,10 @@ type Request struct {
 	Redirect func(to *url.URL) error
 	// Attempt is the number of earlier tries of this URL, for the logs.
 	Attempt int
+	// Prior is where Config.Archive keeps the capture that Header's validators come from:
+	// a 304 Not Modified is handed to the Archive with it (Exchange.Prior), so that the
+	// revisit it writes can name that capture.
+	Prior Location
 }
 
 // Result is a completed exchange. The Client keeps no reference to it.
@@ -242,7 +246,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 	// repeat; MaxRedirects bounds it.
 	visited := []string{u.String()}
 	for {
-		w := c.newWire()
+		w := c.newWire(req.Prior)
 		resp, release, err := c.send(ctx, u, header, takeToken, w)
 		if err != nil {
 			w.close()
@@ -254,7 +258,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
-			archived, err := c.archive(ctx, w, u, resp.StatusCode, false)
+			archived, err := c.archive(ctx, w, u, resp.StatusCode, "")
 			if err != nil {
 				return nil, err
 			}
@@ -288,7 +292,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			_ = resp.Body.Close()
 			release()
 			res.setResponse(u, resp)
-			if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, true); err != nil {
+			if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, TruncatedLength); err != nil {
 				return nil, err
 			}
 			res.Duration = time.Since(start)
@@ -297,7 +301,16 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 		body, truncated, err := readBody(resp, c.cfg.MaxBody)
 		release()
 		if err != nil {
-			w.close()
+			// The body failed after the headers (a connection cut, a stall past the
+			// timeout, a corrupt encoding): what came is archived, marked as cut, as
+			// Heritrix and Zeno keep it. The fetch still fails, and the page keeps no
+			// location; a failure to archive is only logged, as the fetch's error stands.
+			// A fetch the caller cancelled (a crawl stopping) is not the site's answer.
+			if errors.Is(ctx.Err(), context.Canceled) {
+				w.close()
+			} else if _, aerr := c.archive(ctx, w, u, resp.StatusCode, cutReason(ctx, err)); aerr != nil {
+				c.log.LogAttrs(ctx, slog.LevelError, "archive a cut response", slog.String("url", u.String()), slog.Any("err", aerr))
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				// Config.Timeout (or the caller's deadline) ended a stalled or dripping body.
 				// A transport may report that as something else: make it match.
@@ -308,7 +321,7 @@ func (c *Client) fetch(ctx context.Context, req Request, start time.Time) (*Resu
 			}
 			return nil, fmt.Errorf("read body of %s: %w", u, err)
 		}
-		if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, truncated); err != nil {
+		if res.Archived, err = c.archive(ctx, w, u, resp.StatusCode, lengthCut(truncated)); err != nil {
 			return nil, err
 		}
 		res.setResponse(u, resp)

@@ -181,7 +181,7 @@ func (c *Client) loadRobots(ctx context.Context, scheme, host, key string) (*rob
 // ErrRateLimited).
 func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byte, error) {
 	for hops := 0; ; hops++ {
-		w := c.newWire()
+		w := c.newWire(Location{})
 		resp, release, err := c.send(ctx, u, nil, true, w)
 		if err != nil {
 			w.close()
@@ -191,7 +191,7 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 		if loc := redirectLocation(resp); loc != "" {
 			discard(resp.Body)
 			release()
-			c.archiveRobots(ctx, w, u, resp.StatusCode, false)
+			c.archiveRobots(ctx, w, u, resp.StatusCode, "")
 			next, err := u.Parse(loc)
 			if hops == maxRobotsRedirects || err != nil || checkURL(next) != nil {
 				// RFC 9309 §2.3.1.2: treated as unavailable, like a 4xx.
@@ -206,10 +206,14 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 			body, truncated, err := readBody(resp, robots.MaxSize+1)
 			release()
 			if err != nil {
-				w.close()
+				if errors.Is(ctx.Err(), context.Canceled) {
+					w.close()
+				} else {
+					c.archiveRobots(ctx, w, u, code, cutReason(ctx, err)) // what came, as Heritrix and Zeno keep it
+				}
 				return nil, nil, fmt.Errorf("read %s: %w", u, err)
 			}
-			c.archiveRobots(ctx, w, u, code, truncated)
+			c.archiveRobots(ctx, w, u, code, lengthCut(truncated))
 			if body == nil {
 				body = []byte{}
 			}
@@ -217,12 +221,12 @@ func (c *Client) getRobots(ctx context.Context, u *url.URL) (*robots.Data, []byt
 		case code == http.StatusTooManyRequests || code >= 500:
 			discard(resp.Body)
 			release()
-			c.archiveRobots(ctx, w, u, code, false)
+			c.archiveRobots(ctx, w, u, code, "")
 			return nil, nil, &StatusError{URL: u.String(), Code: code}
 		default:
 			discard(resp.Body)
 			release()
-			c.archiveRobots(ctx, w, u, code, false)
+			c.archiveRobots(ctx, w, u, code, "")
 			return robots.AllowAll(), nil, nil
 		}
 	}
@@ -250,7 +254,7 @@ func (c *Client) cachedCrawlDelay(host string) time.Duration {
 
 // archiveRobots archives a robots.txt exchange (Config.Archive); a failure is logged, as
 // robots.txt's verdict stands without its copy.
-func (c *Client) archiveRobots(ctx context.Context, w *wire, u *url.URL, status int, truncated bool) {
+func (c *Client) archiveRobots(ctx context.Context, w *wire, u *url.URL, status int, truncated string) {
 	if _, err := c.archive(ctx, w, u, status, truncated); err != nil {
 		c.log.LogAttrs(ctx, slog.LevelError, "archive robots.txt", slog.String("url", u.String()), slog.Any("err", err))
 	}

@@ -380,7 +380,15 @@ func TestTextLangAndArchive(t *testing.T) {
 			Text: "first words", Lang: "en", WARCFile: "c-00001.warc.gz", WARCOffset: 0}},
 		storage.Visit{Page: &storage.Page{URL: plain.URL, Host: "x.test", Seq: plain.Seq, Status: 200}})
 	write(t, db, storage.Visit{Page: &storage.Page{URL: root.URL, Host: "x.test", Seq: root.Seq, Status: 200, Title: "Root",
-		Text: "second words", Lang: "en", WARCFile: "c-00001.warc.gz", WARCOffset: 512, Refetch: true}})
+		Text: "second words", Lang: "en", WARCFile: "c-00001.warc.gz", WARCOffset: 512, Refetch: true, ETag: `"e1"`}})
+	// A recrawl's 304 names the capture its validators revalidate.
+	v, err := db.Validators(t.Context(), storage.URLID(root.URL))
+	if err != nil || v != (storage.Validators{ETag: `"e1"`, WARCFile: "c-00001.warc.gz", WARCOffset: 512}) {
+		t.Errorf("Validators = %+v, %v; want the ETag and the archived location", v, err)
+	}
+	if v, err := db.Validators(t.Context(), storage.URLID(plain.URL)); err != nil || v != (storage.Validators{}) {
+		t.Errorf("Validators of a page without validators = %+v, %v; want none", v, err)
+	}
 	for q, want := range map[string]int{
 		`SELECT count(*) FROM page_text`:                                                              1,
 		`SELECT count(*) FROM texts WHERE text = 'second words' AND lang = 'en'`:                      1,

@@ -84,25 +84,36 @@ func (db *DB) Seen(ctx context.Context, id int64) (bool, error) {
 	return ok, err
 }
 
-// Validators returns the stored ETag and Last-Modified of the URL with this
-// id (as storage.DB.Validators).
-func (db *DB) Validators(ctx context.Context, id int64) (etag, lastModified string, err error) {
-	var e, lm *string
-	err = db.do(ctx, fmt.Sprintf("validators of url %d", id), func(ctx context.Context) error {
-		err := db.pool.QueryRow(ctx, `SELECT p.etag, p.last_modified FROM url u JOIN page p ON p.seq = u.seq
-		WHERE u.id = $1 AND p.error IS NULL AND p.status BETWEEN 200 AND 299`, id).Scan(&e, &lm)
+// Validators returns the validators of the URL with this id and where its
+// response was archived (as storage.DB.Validators).
+func (db *DB) Validators(ctx context.Context, id int64) (storage.Validators, error) {
+	var e, lm, file *string
+	var off *int64
+	err := db.do(ctx, fmt.Sprintf("validators of url %d", id), func(ctx context.Context) error {
+		err := db.pool.QueryRow(ctx, `SELECT p.etag, p.last_modified, p.warc_file, p.warc_offset FROM url u JOIN page p ON p.seq = u.seq
+		WHERE u.id = $1 AND p.error IS NULL AND p.status BETWEEN 200 AND 299`, id).Scan(&e, &lm, &file, &off)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		return err
 	})
+	var v storage.Validators
+	if err != nil || (e == nil && lm == nil) {
+		return v, err
+	}
 	if e != nil {
-		etag = *e
+		v.ETag = *e
 	}
 	if lm != nil {
-		lastModified = *lm
+		v.LastModified = *lm
 	}
-	return etag, lastModified, err
+	if v.ETag == "" && v.LastModified == "" {
+		return storage.Validators{}, nil
+	}
+	if file != nil && off != nil {
+		v.WARCFile, v.WARCOffset = *file, *off
+	}
+	return v, nil
 }
 
 // BeginCrawl records the start of a run of this worker with its seeds and

@@ -374,21 +374,35 @@ ORDER BY host_id, seq ON CONFLICT DO NOTHING`)
 	return n, nil
 }
 
-// Validators returns the ETag and Last-Modified stored with the page of the
-// URL whose URLID is id, for a conditional request; both are "" when
-// there is no page or it sent neither, or when its last fetch failed (there
-// is nothing to revalidate).
-func (db *DB) Validators(ctx context.Context, id int64) (etag, lastModified string, err error) {
-	var e, lm sql.NullString
-	err = db.ro.QueryRowContext(ctx, `SELECT p.etag, p.last_modified FROM url u JOIN page p ON p.seq = u.seq
-		WHERE u.id = ? AND p.error IS NULL AND p.status BETWEEN 200 AND 299`, id).Scan(&e, &lm)
+// Validators is what a recrawl revalidates a page with: the validators
+// stored with it, for a conditional request, and where its response was
+// archived, for the revisit record of a 304.
+type Validators struct {
+	ETag         string // the page's ETag, for If-None-Match
+	LastModified string // its Last-Modified, for If-Modified-Since
+	WARCFile     string // the WARC file holding its response record; "" when not archived
+	WARCOffset   int64  // the offset of that record in WARCFile
+}
+
+// Validators returns the validators stored with the page of the URL whose
+// URLID is id, for a conditional request; all are empty when there is no
+// page or it sent no validator, or when its last fetch failed (there is
+// nothing to revalidate).
+func (db *DB) Validators(ctx context.Context, id int64) (Validators, error) {
+	var e, lm, file sql.NullString
+	var off sql.NullInt64
+	err := db.ro.QueryRowContext(ctx, `SELECT p.etag, p.last_modified, p.warc_file, p.warc_offset FROM url u JOIN page p ON p.seq = u.seq
+		WHERE u.id = ? AND p.error IS NULL AND p.status BETWEEN 200 AND 299`, id).Scan(&e, &lm, &file, &off)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", nil
+		return Validators{}, nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("validators of url %d: %w", id, err)
+		return Validators{}, fmt.Errorf("validators of url %d: %w", id, err)
 	}
-	return e.String, lm.String, nil
+	if e.String == "" && lm.String == "" {
+		return Validators{}, nil
+	}
+	return Validators{ETag: e.String, LastModified: lm.String, WARCFile: file.String, WARCOffset: off.Int64}, nil
 }
 
 // URLsPerHost calls fn with every host in urls and how many URLs it has, in

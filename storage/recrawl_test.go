@@ -88,6 +88,7 @@ func TestRecrawlUnchanged(t *testing.T) {
 	db := openTest(t)
 	v := pageVisit(0, 1, 1, 3)
 	v.Page.ETag, v.Page.LastMod = `"abc"`, "Tue, 01 Jul 2025 00:00:00 GMT"
+	v.Page.WARCFile, v.Page.WARCOffset = "c-00001.warc.gz", 1234
 	failedPage := Visit{Page: &Page{URL: "https://h1.test/dead", Host: "h1.test", Error: "connection refused", ErrorClass: "network", ETag: `"x"`}}
 	if _, err := runWrite(db, WriterConfig{}, []Visit{v, failedPage}); err != nil {
 		t.Fatal(err)
@@ -115,15 +116,15 @@ func TestRecrawlUnchanged(t *testing.T) {
 	if len(leased) != 5 {
 		t.Errorf("Lease after Requeue = %+v, want the 5 queued URLs", leased)
 	}
-	etag, lm, err := db.Validators(t.Context(), URLID(v.Page.URL))
-	if err != nil || etag != `"abc"` || lm != v.Page.LastMod {
-		t.Fatalf("Validators = %q %q %v", etag, lm, err)
+	val, err := db.Validators(t.Context(), URLID(v.Page.URL))
+	if err != nil || val != (Validators{ETag: `"abc"`, LastModified: v.Page.LastMod, WARCFile: "c-00001.warc.gz", WARCOffset: 1234}) {
+		t.Fatalf("Validators = %+v %v", val, err)
 	}
-	if etag, lm, err := db.Validators(t.Context(), URLID("https://h1.test/dead")); err != nil || etag != "" || lm != "" {
-		t.Errorf("Validators of a failed page = %q %q %v, want none", etag, lm, err)
+	if val, err := db.Validators(t.Context(), URLID("https://h1.test/dead")); err != nil || val != (Validators{}) {
+		t.Errorf("Validators of a failed page = %+v %v, want none", val, err)
 	}
-	if etag, _, err := db.Validators(t.Context(), URLID("https://nowhere.test/")); err != nil || etag != "" {
-		t.Errorf("Validators of an unknown URL = %q %v", etag, err)
+	if val, err := db.Validators(t.Context(), URLID("https://nowhere.test/")); err != nil || val != (Validators{}) {
+		t.Errorf("Validators of an unknown URL = %+v %v", val, err)
 	}
 
 	later := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -2,13 +2,16 @@
 // archives keep: a warcinfo record opening each file; for each HTTP exchange a request and a
 // response record holding the bytes that crossed the wire, linked by WARC-Concurrent-To and
 // carrying WARC-Block-Digest and WARC-Payload-Digest; a revisit record instead of a response
-// for a 304 Not Modified, and for a payload already archived (same payload digest). Each
-// record is its own gzip member, and a file is closed for the next one at a size limit.
+// for a 304 Not Modified (referring to the capture it revalidated), and for a payload already
+// archived (same payload digest), in this run or an earlier one of the crawl. Each record is
+// its own gzip member, and a file is closed for the next one at a size limit.
 //
 // The record format, digests, gzip members and file rotation are github.com/nlnwa/gowarc/v3's.
 // This package adds the crawl's layout: file names after the crawl with a sequence number
-// that a resumed crawl continues, the deduplication of payloads, and the recovery of a file
-// left open by a killed process (see Open).
+// that a resumed crawl continues, the deduplication of payloads (with a digest index beside
+// the files that lets a later run find what earlier ones archived), the recovery of a file
+// left open by a killed process (see Open), and the way from a revisit to its original
+// record (Original).
 //
 // WARC-Payload-Digest is computed, as Heritrix, wget and warcio compute it, over the bytes
 // after the HTTP headers as they were sent: with the Transfer-Encoding and Content-Encoding
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -49,21 +53,33 @@ type Config struct {
 	Software string            // the warcinfo's software field ("Trawl/0.1.0")
 	Info     map[string]string // further warcinfo fields (e.g. "robots": "obey")
 	// Dedupe is how many payload digests are remembered for identical-payload revisits;
-	// 0 means 100_000 (about 10 MiB).
+	// 0 means 100_000 (about 34 MiB when full, BenchmarkOpenIndex). Open fills them from the
+	// digest index of earlier runs.
 	Dedupe int
+	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read); nil
+	// discards them.
+	Log *slog.Logger
 }
 
 // Exchange is one HTTP exchange to archive.
 type Exchange struct {
-	URI       string    // the URL requested
-	Date      time.Time // when the request was sent
-	IP        string    // the server's address, "" when unknown
-	Request   io.Reader // the request as written: request line, headers, body
-	Response  io.Reader // the response as read: status line, headers, body as sent
-	Truncated bool      // Response lacks the end of the response (WARC-Truncated: length)
+	URI      string    // the URL requested
+	Date     time.Time // when the request was sent
+	IP       string    // the server's address, "" when unknown
+	Request  io.Reader // the request as written: request line, headers, body
+	Response io.Reader // the response as read: status line, headers, body as sent
+	// Truncated says why Response lacks the end of the response, as WARC-Truncated does:
+	// "length" (a size limit), "time" (a time limit), "disconnect" (the connection ended
+	// before the body did) or "unspecified"; "" when the response is whole.
+	Truncated string
 	// NotModified makes the response a revisit record (profile server-not-modified): the
 	// answer 304 to a conditional request.
 	NotModified bool
+	// Prior is where the response of the capture a NotModified exchange revalidated was
+	// written (by this Writer or an earlier one of the crawl); the revisit refers to it
+	// (WARC-Refers-To, -Target-URI, -Date). Ignored unless NotModified; a zero Prior, or
+	// one that cannot be read, gives a revisit that names no record.
+	Prior Location
 }
 
 // Location is where a record was written: its file (base name) and the offset of the record
@@ -80,13 +96,15 @@ type Writer struct {
 	seen *lru.Cache[string, gowarc.RevisitRef] // payload digest → the response that had it
 	opts []gowarc.WarcRecordOption
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
+	log  *slog.Logger
 
-	// mu makes Write one at a time. gowarc v3.1.0 sets a package variable (uuid's
-	// EnableRandPool) each time it makes record options, in NewRecordBuilder and in its own
-	// writer goroutine when it opens a file: concurrent Writes would race on it. Building a
-	// record costs little next to the gzip of writing it, which gowarc does one at a time
-	// anyway.
-	mu sync.Mutex
+	// mu makes Write one at a time, and guards index. gowarc v3.1.0 sets a package variable
+	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
+	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
+	// Building a record costs little next to the gzip of writing it, which gowarc does one
+	// at a time anyway.
+	mu    sync.Mutex
+	index *os.File // Dir/NAME.warc.digests (see indexSuffix), open for appending
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -130,6 +148,18 @@ func Open(cfg Config) (*Writer, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("warc: %w", err)
 	}
+	index, earlier, err := openIndex(cfg.Dir, cfg.Name, cfg.Dedupe)
+	if err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	for _, e := range earlier { // oldest first: the newest stay
+		seen.Add(e.digest, e.ref)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	opts := []gowarc.WarcRecordOption{
 		gowarc.WithAddMissingDigest(true),
 		gowarc.WithAddMissingRecordId(true),
@@ -149,7 +179,7 @@ func Open(cfg Config) (*Writer, error) {
 		Pattern:   "%{prefix}s%05{serial}d.%{ext}s",
 		Serial:    int32(last), // the generator adds one before each name
 	}
-	w := &Writer{cfg: cfg, seen: seen, opts: opts, lock: lock}
+	w := &Writer{cfg: cfg, seen: seen, opts: opts, lock: lock, index: index, log: log}
 	w.w = gowarc.NewWarcFileWriter(
 		gowarc.WithFileNameGenerator(names),
 		gowarc.WithCompression(true),
@@ -190,6 +220,14 @@ func (w *Writer) warcinfo(b gowarc.WarcRecordBuilder) error {
 // Write archives ex as a request and a response (or revisit) record and returns where the
 // response went.
 func (w *Writer) Write(ex Exchange) (Location, error) {
+	var prior *priorRef
+	if ex.NotModified && ex.Prior.File != "" { // read before the lock: it is file I/O
+		var err error
+		if prior, err = refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
+			w.log.Warn("warc: the revisit of a 304 names no earlier record", "url", ex.URI, "file", ex.Prior.File, "offset", ex.Prior.Offset, "err", err)
+			prior = nil
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	resp, err := w.record(gowarc.Response, "application/http;msgtype=response", ex, ex.Response)
@@ -201,7 +239,7 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 		_ = resp.Close()
 		return Location{}, err
 	}
-	resp, ref, err := w.revisit(resp, ex)
+	resp, entry, err := w.revisit(resp, ex, prior)
 	if err != nil {
 		_ = req.Close()
 		return Location{}, err
@@ -216,48 +254,63 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 			return Location{}, fmt.Errorf("warc: write %s: %w", ex.URI, o.Err)
 		}
 	}
-	if ref != nil {
-		w.seen.Add(ref.digest, ref.RevisitRef)
+	loc := Location{File: out[0].FileName, Offset: out[0].FileOffset}
+	if entry != nil {
+		entry.loc = loc
+		if entry.digest != "" {
+			w.seen.Add(entry.digest, entry.ref)
+		}
+		if line := entry.line(); line != "" {
+			if _, err := w.index.WriteString(line); err != nil { // the record stands: the index is a cache
+				w.log.Warn("warc: digest index", "url", ex.URI, "err", err)
+			}
+		}
 	}
-	return Location{File: out[0].FileName, Offset: out[0].FileOffset}, nil
+	return loc, nil
 }
 
-// digestRef is a response to remember for later identical payloads.
-type digestRef struct {
-	digest string
-	gowarc.RevisitRef
-}
-
-// revisit turns resp into a revisit record when ex is a 304, or when its payload was
-// archived before; otherwise it returns resp and, for a payload worth deduplicating, what to
-// remember of it once written.
-func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange) (gowarc.WarcRecord, *digestRef, error) {
+// revisit turns resp into a revisit record when ex is a 304 (referring to prior, when
+// known), or when its payload was archived before; otherwise it returns resp and its entry
+// for the digest index (with the digest when it is worth deduplicating), to be completed
+// with its location once written.
+func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (gowarc.WarcRecord, *indexEntry, error) {
 	if ex.NotModified {
-		rev, err := resp.ToRevisitRecord(&gowarc.RevisitRef{Profile: gowarc.ProfileServerNotModifiedV1_1})
+		ref := &gowarc.RevisitRef{Profile: gowarc.ProfileServerNotModifiedV1_1}
+		if prior != nil {
+			ref = &prior.RevisitRef
+		}
+		rev, err := resp.ToRevisitRecord(ref)
 		_ = resp.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+		}
+		if prior != nil && prior.digest != "" {
+			// The payload the 304 stands for is the earlier capture's: its digest, not that
+			// of the 304's empty body (which a replay tool would look an original up by).
+			rev.WarcHeader().Set(gowarc.WarcPayloadDigest, prior.digest)
 		}
 		return rev, nil, nil
 	}
 	digest := resp.WarcHeader().Get(gowarc.WarcPayloadDigest)
-	if digest == "" || ex.Truncated || emptyPayload(resp) {
-		return resp, nil, nil
-	}
-	if ref, ok := w.seen.Get(digest); ok {
-		ref.Profile = gowarc.ProfileIdenticalPayloadDigestV1_1
-		rev, err := resp.ToRevisitRecord(&ref)
-		_ = resp.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+	if digest != "" && ex.Truncated == "" && !emptyPayload(resp) {
+		if ref, ok := w.seen.Get(digest); ok {
+			ref.Profile = gowarc.ProfileIdenticalPayloadDigestV1_1
+			rev, err := resp.ToRevisitRecord(&ref)
+			_ = resp.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+			}
+			return rev, nil, nil
 		}
-		return rev, nil, nil
+	} else {
+		digest = "" // nothing to deduplicate against later
 	}
 	ref, err := resp.CreateRevisitRef(gowarc.ProfileIdenticalPayloadDigestV1_1)
 	if err != nil {
 		return resp, nil, nil // nothing to refer to later; the record stands
 	}
-	return resp, &digestRef{digest: digest, RevisitRef: *ref}, nil
+	ref.Profile = "" // the index keeps the record; a revisit sets its own profile
+	return resp, &indexEntry{digest: digest, ref: *ref}, nil
 }
 
 // emptyPayload reports whether a response record has no payload bytes after its HTTP
@@ -280,8 +333,8 @@ func (w *Writer) record(t gowarc.RecordType, contentType string, ex Exchange, r 
 	if ex.IP != "" {
 		b.AddWarcHeader(gowarc.WarcIPAddress, ex.IP)
 	}
-	if ex.Truncated && t == gowarc.Response {
-		b.AddWarcHeader(gowarc.WarcTruncated, "length")
+	if ex.Truncated != "" && t == gowarc.Response {
+		b.AddWarcHeader(gowarc.WarcTruncated, ex.Truncated)
 	}
 	if _, err := b.ReadFrom(r); err != nil {
 		_ = b.Close()
@@ -297,6 +350,9 @@ func (w *Writer) record(t gowarc.RecordType, contentType string, ex Exchange, r 
 // Close writes what is queued, closes the open file and renames it to its final name.
 func (w *Writer) Close() error {
 	err := w.w.Close()
+	w.mu.Lock()
+	err = errors.Join(err, w.index.Close())
+	w.mu.Unlock()
 	return errors.Join(err, w.lock.Close()) // closing the file releases the flock
 }
 
@@ -337,6 +393,18 @@ func Files(dir, name string) ([]string, error) {
 	}
 	return files, nil
 }
+
+// NameOf returns the crawl name in the name of one of its files (Name-NNNNN.warc.gz).
+func NameOf(file string) (string, bool) {
+	m := anyFileName.FindStringSubmatch(filepath.Base(file))
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// anyFileName matches the name of a file of any crawl.
+var anyFileName = regexp.MustCompile(`^(.+)-\d{5,}\.warc\.gz(?:` + regexp.QuoteMeta(openSuffix) + `)?$`)
 
 // sequence returns the sequence number in a file name of the crawl, or 0.
 func sequence(re *regexp.Regexp, file string) int {

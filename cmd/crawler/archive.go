@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func crawlName(dbPath string) string {
 
 // openArchive opens the WARC writer of a crawl with settings set, or returns nil when it
 // archives nothing.
-func openArchive(set settings, dbPath string, seeds []string) (*warc.Writer, error) {
+func openArchive(set settings, dbPath string, seeds []string, log *slog.Logger) (*warc.Writer, error) {
 	if set.WARC == "" {
 		return nil, nil
 	}
@@ -39,6 +40,7 @@ func openArchive(set settings, dbPath string, seeds []string) (*warc.Writer, err
 			"robots": robots, "http-header-user-agent": cmp.Or(set.UserAgent, fetch.DefaultUserAgent),
 			"isPartOf": crawlName(dbPath), "description": "seeds: " + strings.Join(seeds, " "),
 		},
+		Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--warc %s: %w", set.WARC, err)
@@ -62,6 +64,7 @@ func (a archiveOf) Archive(_ context.Context, ex *fetch.Exchange) (fetch.Locatio
 	loc, err := a.w.Write(warc.Exchange{
 		URI: ex.URL.String(), Date: ex.Date, IP: ex.IP, Request: req, Response: resp,
 		Truncated: ex.Truncated, NotModified: ex.Status == http.StatusNotModified,
+		Prior: warc.Location{File: ex.Prior.File, Offset: ex.Prior.Offset},
 	})
 	return fetch.Location{File: loc.File, Offset: loc.Offset}, err
 }

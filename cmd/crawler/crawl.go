@@ -169,7 +169,7 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	archive, err := openArchive(set, a.dbPath, seeds)
+	archive, err := openArchive(set, a.dbPath, seeds, log)
 	if err != nil {
 		return err
 	}

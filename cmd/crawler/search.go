@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -125,28 +126,64 @@ func runShow(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	var rec *warc.Record
-	var recErr error
+	st := shown{PageRecord: page}
 	if page.WARCFile != "" {
 		dir := *warcDir
 		if dir == "" {
 			dir = crawlWARCDir(ctx, db)
 		}
-		rec, recErr = warc.ReadRecord(filepath.Join(dir, page.WARCFile), page.WARCOffset, maxShown)
+		st.read(ctx, db, dir)
 	}
 	if *asJSON {
-		out := struct {
-			*storage.PageRecord
-			Record      *warc.Record `json:",omitempty"`
-			RecordError string       `json:",omitempty"`
-		}{PageRecord: page, Record: rec}
-		if recErr != nil {
-			out.RecordError = recErr.Error()
-		}
-		return json.NewEncoder(stdout).Encode(out)
+		return json.NewEncoder(stdout).Encode(st)
 	}
-	printShown(stdout, page, rec, recErr)
+	printShown(stdout, &st)
 	return nil
+}
+
+// shown is what 'crawler show' prints of a page: its row, its stored record, and for a
+// revisit record the original record holding the payload.
+type shown struct {
+	*storage.PageRecord
+	Record         *warc.Record `json:",omitempty"`
+	RecordError    string       `json:",omitempty"`
+	Original       *warc.Record `json:",omitempty"` // the record a revisit refers to
+	OriginalFile   string       `json:",omitempty"`
+	OriginalOffset int64        `json:",omitempty"`
+	OriginalError  string       `json:",omitempty"`
+}
+
+// read reads the page's record from the WARC files in dir, and when it is a revisit, the
+// record it refers to: found at the stored location of the page of WARC-Refers-To-Target-URI
+// when that is it, else through the crawl's digest index or files.
+func (s *shown) read(ctx context.Context, db *storage.DB, dir string) {
+	rec, err := warc.ReadRecord(filepath.Join(dir, s.WARCFile), s.WARCOffset, maxShown)
+	if err != nil {
+		s.RecordError = err.Error()
+		return
+	}
+	s.Record = rec
+	if rec.Type != "revisit" {
+		return
+	}
+	var hints []warc.Location
+	if target := rec.Headers["WARC-Refers-To-Target-URI"]; target != "" {
+		if u, err := dedupe.Canonical(target); err == nil {
+			if p, err := db.PageOf(ctx, u); err == nil && p.WARCFile != "" {
+				hints = append(hints, warc.Location{File: p.WARCFile, Offset: p.WARCOffset})
+			}
+		}
+	}
+	name, ok := warc.NameOf(s.WARCFile)
+	if !ok {
+		name = crawlName(s.WARCFile)
+	}
+	orig, loc, err := warc.Original(dir, name, rec, hints, maxShown)
+	if err != nil {
+		s.OriginalError = err.Error()
+		return
+	}
+	s.Original, s.OriginalFile, s.OriginalOffset = orig, loc.File, loc.Offset
 }
 
 // crawlWARCDir returns the --warc directory the crawl in db was given, "" if none.
@@ -162,7 +199,8 @@ func crawlWARCDir(ctx context.Context, db *storage.DB) string {
 	return set.WARC
 }
 
-func printShown(w io.Writer, p *storage.PageRecord, rec *warc.Record, recErr error) {
+func printShown(w io.Writer, s *shown) {
+	p := s.PageRecord
 	fmt.Fprintf(w, "url:          %s\n", p.URL)
 	if p.FinalURL != "" {
 		fmt.Fprintf(w, "final url:    %s\n", p.FinalURL)
@@ -176,19 +214,36 @@ func printShown(w io.Writer, p *storage.PageRecord, rec *warc.Record, recErr err
 		fmt.Fprintf(w, "warc:         %s at offset %d\n", p.WARCFile, p.WARCOffset)
 	}
 	fmt.Fprintf(w, "\n--- text (%d bytes)\n%s\n", len(p.Text), p.Text)
+	rec := s.Record
 	switch {
-	case recErr != nil:
-		fmt.Fprintf(w, "\n--- stored response: %v\n", recErr)
+	case s.RecordError != "":
+		fmt.Fprintf(w, "\n--- stored response: %s\n", s.RecordError)
+	case rec != nil && rec.Type == "revisit":
+		fmt.Fprintf(w, "\n--- stored response (revisit record, %s, %s)\n", rec.Date, path.Base(rec.Headers["WARC-Profile"]))
+		printBlock(w, rec)
+		switch {
+		case s.OriginalError != "":
+			fmt.Fprintf(w, "\n--- payload of the earlier capture: %s\n", s.OriginalError)
+		case s.Original != nil:
+			fmt.Fprintf(w, "\n--- payload from the earlier capture of %s (%s record, %s, %s at offset %d)\n",
+				s.Original.URI, s.Original.Type, s.Original.Date, s.OriginalFile, s.OriginalOffset)
+			printBlock(w, s.Original)
+		}
 	case rec != nil:
 		fmt.Fprintf(w, "\n--- stored response (%s record, %s)\n", rec.Type, rec.Date)
-		head, body := responseParts(rec.Block)
-		fmt.Fprint(w, strings.ToValidUTF8(string(head), "\uFFFD"))
-		fmt.Fprint(w, strings.ToValidUTF8(string(body), "\uFFFD"))
-		if rec.Cut {
-			fmt.Fprintf(w, "\n[… the record is longer than %d bytes]", maxShown)
-		}
-		fmt.Fprintln(w)
+		printBlock(w, rec)
 	}
+}
+
+// printBlock prints the HTTP bytes of a record, the body decoded (responseParts).
+func printBlock(w io.Writer, rec *warc.Record) {
+	head, body := responseParts(rec.Block)
+	fmt.Fprint(w, strings.ToValidUTF8(string(head), "\uFFFD"))
+	fmt.Fprint(w, strings.ToValidUTF8(string(body), "\uFFFD"))
+	if rec.Cut {
+		fmt.Fprintf(w, "\n[… the record is longer than %d bytes]", maxShown)
+	}
+	fmt.Fprintln(w)
 }
 
 // responseParts splits the HTTP bytes of a response record into its head (status line and

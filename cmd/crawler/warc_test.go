@@ -29,6 +29,12 @@ type warcioRecord struct {
 	ConcurrentTo    []string `json:"concurrentTo"`
 	Status          *int     `json:"status"`
 	Profile         string   `json:"profile"`
+	Date            string   `json:"date"`
+	Truncated       string   `json:"truncated"`
+	PayloadDigest   string   `json:"payloadDigest"`
+	RefersTo        string   `json:"refersTo"`
+	RefersToURI     string   `json:"refersToTargetURI"`
+	RefersToDate    string   `json:"refersToDate"`
 	BlockDigestOK   *bool    `json:"blockDigestOK"`
 	PayloadDigestOK *bool    `json:"payloadDigestOK"`
 }
@@ -137,6 +143,7 @@ func TestWARCReadByWarcio(t *testing.T) {
 
 // checkArchive reads a crawl's WARC files with warcio.js and checks them against the crawl
 // file db: every record parses and its digests verify, each request names its response,
+// each revisit names a response in the files,
 // robots.txt and (with sitemaps) a sitemap were archived, there is one response record per
 // page fetched (at least one when resumed: a killed run archived pages it did not record),
 // and each page's stored offset is its record.
@@ -164,6 +171,15 @@ func checkArchive(t *testing.T, db string, files []string, sitemaps, resumed boo
 	}
 	if types["warcinfo"] != len(files) || types["request"] != types["response"]+types["revisit"] {
 		t.Errorf("record types %v: want one warcinfo per file and a request per response", types)
+	}
+	for _, r := range recs {
+		// A revisit names a response of these files (none cut by a kill) by id, URI and date,
+		// and carries its payload digest (the payload it stands for).
+		if orig, ok := ids[r.RefersTo]; r.Type == "revisit" && (!ok || orig.Type != "response" || orig.URI != r.RefersToURI ||
+			orig.Date != r.RefersToDate || orig.PayloadDigest != r.PayloadDigest) {
+			t.Errorf("revisit of %s at %s %d refers to %q (%s at %s, %s), not to a response of the files with that payload", r.URI, r.File, r.Offset,
+				r.RefersTo, r.RefersToURI, r.RefersToDate, r.PayloadDigest)
+		}
 	}
 	for _, r := range recs {
 		if r.Type != "request" {
@@ -412,10 +428,15 @@ func TestWARCRecrawlRevisits(t *testing.T) {
 		t.Fatalf("files = %v, want the recrawl's in a second one", files)
 	}
 	unchanged := countRows(t, db, `SELECT count(*) FROM pages WHERE unchanged = 1`)
+	firstRun := responsesByID(warcio(t, files[:1]))
 	revisits := 0
 	for _, r := range warcio(t, files[1:]) {
 		if r.Type == "revisit" && strings.HasSuffix(r.Profile, "/server-not-modified") && r.Status != nil && *r.Status == 304 {
 			revisits++
+			// It names the response of the capture it revalidated, in the first run's file.
+			if orig, ok := firstRun[r.RefersTo]; !ok || orig.URI != r.URI || r.RefersToURI != orig.URI || r.RefersToDate != orig.Date {
+				t.Errorf("revisit of %s refers to %q (%s at %s); want the first run's response of it (%+v)", r.URI, r.RefersTo, r.RefersToURI, r.RefersToDate, orig)
+			}
 		}
 	}
 	if unchanged == 0 || revisits != unchanged {

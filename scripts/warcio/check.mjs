@@ -62,6 +62,10 @@ async function check(path) {
       file, offset: raw.offset, type, uri: record.warcTargetURI || null, id: record.warcHeader("WARC-Record-ID"),
       concurrentTo: record.warcConcurrentTo, status: statuses[i++],
       profile: record.warcHeader("WARC-Profile") || null,
+      date: record.warcDate || null, truncated: record.warcHeader("WARC-Truncated") || null,
+      payloadDigest: record.warcPayloadDigest || null, refersTo: record.warcHeader("WARC-Refers-To") || null,
+      refersToTargetURI: record.warcHeader("WARC-Refers-To-Target-URI") || null,
+      refersToDate: record.warcHeader("WARC-Refers-To-Date") || null,
       length: block.length, contentLength: record.warcContentLength,
       blockDigestOK: verify(record.warcBlockDigest, block), payloadDigestOK: null,
     };

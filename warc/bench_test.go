@@ -1,0 +1,79 @@
+package warc
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// BenchmarkWriteExchange: one exchange (a 4 KiB page, distinct payloads: each a response
+// record and a line of the digest index) written per op.
+//
+//	go test -run - -bench WriteExchange -benchtime 3000x ./warc/
+func BenchmarkWriteExchange(b *testing.B) {
+	w, err := Open(Config{Dir: b.TempDir(), Name: "w"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	body := strings.Repeat("<p>some words of a page, repeated</p>\n", 110)
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := w.Write(exchange(fmt.Sprintf("http://a.test/p/%d", i), fmt.Sprintf("%d", i)+body, 200)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenIndex measures what a resumed crawl's Open costs with a digest index of
+// 200,000 lines (the newest 100,000, Dedupe's default, remembered): reading the index's tail
+// and filling the table; MiB-kept is the heap the table holds after it (the two GCs a loop
+// makes are in ns/op).
+//
+//	go test -run - -bench OpenIndex -benchmem ./warc/
+func BenchmarkOpenIndex(b *testing.B) {
+	dir := b.TempDir()
+	w, err := Open(Config{Dir: dir, Name: "b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, err := w.Write(exchange("http://a.test/", "body", 200))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = w.Close()
+	f, err := os.OpenFile(indexPath(dir, "b"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	for i := range 200_000 {
+		fmt.Fprintf(bw, "sha1:%032d\turn:uuid:%036d\t2026-12-06T12:00:00Z\t%s\t%d\thttp://host%d.example.org/path/to/page/%d\n",
+			i, i, loc.File, loc.Offset, i%97, i)
+	}
+	if err := bw.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	_ = f.Close()
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w, err := Open(Config{Dir: dir, Name: "b"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if w.seen.Len() != 100_000 {
+			b.Fatalf("%d digests remembered, want 100000", w.seen.Len())
+		}
+		_ = w.Close()
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-kept")
+}

@@ -1,0 +1,186 @@
+package warc
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nlnwa/gowarc/v3"
+)
+
+// maxHeader bounds the WARC header read back from a record (its fields, not its block).
+const maxHeader = 64 << 10
+
+// header is the WARC header of a record, read back from its file.
+type header map[string]string
+
+// readHeader reads the WARC header of the record whose gzip member starts at offset in the
+// file at path: only the member's first bytes are decompressed.
+func readHeader(path string, offset int64) (header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 4<<10))
+	if err != nil {
+		return nil, fmt.Errorf("no record at %d: %w", offset, err)
+	}
+	zr.Multistream(false)
+	br := bufio.NewReaderSize(io.LimitReader(zr, maxHeader), 4<<10)
+	version, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(version, "WARC/") {
+		return nil, fmt.Errorf("no WARC record at %d", offset)
+	}
+	h := header{}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("record at %d: header cut short: %w", offset, err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line == "" {
+			return h, nil
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue // a continuation line or garbage: not a field we read
+		}
+		h[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+	}
+}
+
+func (h header) get(name string) string { return h[strings.ToLower(name)] }
+
+// id returns the value of an id field (WARC-Record-ID, WARC-Refers-To) without its <>.
+func (h header) id(name string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(h.get(name), "<"), ">")
+}
+
+// openPath returns the path of file in dir as it is now: its final name, or its name with
+// the open suffix while a Writer still writes it.
+func openPath(dir, file string) string {
+	path := filepath.Join(dir, file)
+	if _, err := os.Stat(path); err != nil {
+		if _, err2 := os.Stat(path + openSuffix); err2 == nil {
+			return path + openSuffix
+		}
+	}
+	return path
+}
+
+// priorRef is what a revisit record needs to refer to an earlier capture.
+type priorRef struct {
+	gowarc.RevisitRef
+	digest string // the capture's WARC-Payload-Digest, "" when it has none
+}
+
+// refOf returns what a revisit record needs to refer to the capture whose record is at loc
+// in dir: the record's id, target URI and date, and its payload digest. A revisit record
+// there is followed to the record it refers to, so that a revisit always names a record
+// holding the payload.
+func refOf(dir string, loc Location, profile string) (*priorRef, error) {
+	h, err := readHeader(openPath(dir, loc.File), loc.Offset)
+	if err != nil {
+		return nil, err
+	}
+	ref := &gowarc.RevisitRef{Profile: profile}
+	switch t := h.get(gowarc.WarcType); t {
+	case "response", "resource":
+		ref.TargetRecordId, ref.TargetUri, ref.TargetDate = h.id(gowarc.WarcRecordID), h.get(gowarc.WarcTargetURI), h.get(gowarc.WarcDate)
+	case "revisit":
+		ref.TargetRecordId, ref.TargetUri, ref.TargetDate = h.id(gowarc.WarcRefersTo), h.get(gowarc.WarcRefersToTargetURI), h.get(gowarc.WarcRefersToDate)
+	default:
+		return nil, fmt.Errorf("the record at %s offset %d is a %q record", loc.File, loc.Offset, t)
+	}
+	if ref.TargetRecordId == "" {
+		return nil, fmt.Errorf("the record at %s offset %d names no record", loc.File, loc.Offset)
+	}
+	return &priorRef{RevisitRef: *ref, digest: h.get(gowarc.WarcPayloadDigest)}, nil
+}
+
+// ErrNoOriginal is returned by Original when the record a revisit refers to is not found.
+var ErrNoOriginal = errors.New("warc: the record the revisit refers to is not found")
+
+// Original finds the record that the revisit rec (read from the files of crawl name in dir)
+// refers to by WARC-Refers-To, and returns it with at most max bytes of its block, and
+// where it is. It looks first at the places in hints (e.g. the stored location of the page
+// of WARC-Refers-To-Target-URI), then in the crawl's digest index (NAME.warc.digests), and
+// last reads the crawl's files through, newest first.
+func Original(dir, name string, rec *Record, hints []Location, max int64) (*Record, Location, error) {
+	id := strings.TrimSuffix(strings.TrimPrefix(rec.Headers[gowarc.WarcRefersTo], "<"), ">")
+	if rec.Type != "revisit" || id == "" {
+		return nil, Location{}, fmt.Errorf("%w: the record is a %s record naming none", ErrNoOriginal, rec.Type)
+	}
+	for _, loc := range hints {
+		if loc.File == "" {
+			continue
+		}
+		if h, err := readHeader(openPath(dir, loc.File), loc.Offset); err == nil && h.id(gowarc.WarcRecordID) == id {
+			return readAt(dir, loc, max)
+		}
+	}
+	if loc, ok, err := lookupIndex(dir, name, id); err != nil {
+		return nil, Location{}, err
+	} else if ok {
+		if h, err := readHeader(openPath(dir, loc.File), loc.Offset); err == nil && h.id(gowarc.WarcRecordID) == id {
+			return readAt(dir, loc, max)
+		}
+	}
+	files, err := Files(dir, name)
+	if err != nil {
+		return nil, Location{}, err
+	}
+	for _, f := range slices.Backward(files) {
+		loc, ok, err := scanFor(filepath.Join(dir, f), id)
+		if err != nil {
+			return nil, Location{}, err
+		}
+		if ok {
+			loc.File = strings.TrimSuffix(f, openSuffix)
+			return readAt(dir, loc, max)
+		}
+	}
+	return nil, Location{}, fmt.Errorf("%w: %s (%s at %s) in %s", ErrNoOriginal, id,
+		rec.Headers[gowarc.WarcRefersToTargetURI], rec.Headers[gowarc.WarcRefersToDate], dir)
+}
+
+func readAt(dir string, loc Location, max int64) (*Record, Location, error) {
+	rec, err := ReadRecord(openPath(dir, loc.File), loc.Offset, max)
+	return rec, loc, err
+}
+
+// scanFor reads the records of the file at path in order and returns the offset of the one
+// whose WARC-Record-ID is id.
+func scanFor(path, id string) (Location, bool, error) {
+	r, err := gowarc.NewWarcFileReader(path, 0,
+		gowarc.WithSpecViolationPolicy(gowarc.ErrIgnore), gowarc.WithSyntaxErrorPolicy(gowarc.ErrIgnore),
+		gowarc.WithBlockErrorPolicy(gowarc.ErrIgnore))
+	if err != nil {
+		return Location{}, false, fmt.Errorf("warc: %w", err)
+	}
+	defer r.Close()
+	for {
+		wr, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return Location{}, false, nil
+		}
+		if err != nil {
+			return Location{}, false, fmt.Errorf("warc: read %s: %w", path, err)
+		}
+		found := wr.WarcRecord.RecordId() == id
+		_ = wr.WarcRecord.Close()
+		if found {
+			return Location{Offset: wr.Offset}, true, nil
+		}
+	}
+}
