@@ -48,6 +48,7 @@ type hostState struct {
 	lim          atomic.Pointer[rate.Limiter] // replaced whole when a Crawl-delay applies
 	sem          chan struct{}                // one element per request in flight
 	backoffUntil atomic.Int64                 // Unix nanoseconds; nothing is sent before it
+	win          window                       // requests unanswered or answered within the last second
 }
 
 // Request is one URL to fetch.
@@ -154,18 +155,20 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 
 // Reserve takes one politeness token for host ("host:port" as in url.URL.Host) and returns 0,
 // or takes nothing and returns how long to wait before asking again: the rate limiter's delay,
-// or what remains of the host's backoff. A caller that got 0 fetches with Request.Reserved.
+// the host's window's (at most rate+burst requests unanswered or answered within the last
+// second: see window), or what remains of the host's backoff. A caller that got 0 fetches with Request.Reserved.
 func (c *Client) Reserve(host string) time.Duration {
 	hs := c.host(host)
 	now := time.Now()
 	if d := hs.backoffLeft(now); d > 0 {
 		return d
 	}
-	r := hs.lim.Load().ReserveN(now, 1)
+	lim := hs.lim.Load()
+	r := lim.ReserveN(now, 1)
 	if !r.OK() { // cannot happen with burst >= 1; be safe rather than spin
 		return time.Second
 	}
-	if d := r.DelayFrom(now); d > 0 {
+	if d := max(r.DelayFrom(now), hs.win.delay(now, windowMax(lim))); d > 0 {
 		r.CancelAt(now)
 		return d
 	}
@@ -359,7 +362,7 @@ func (c *Client) redirectTarget(from *url.URL, loc string, visited []string, che
 
 // send makes one request for u to u's host: it returns a *BackoffError while the host is
 // backed off, waits for one of the host's PerHost slots, takes a politeness token when
-// takeToken, and sends. On success the caller must close the body and then call release,
+// takeToken, waits until the host's window (see window) has room, and sends. On success the caller must close the body and then call release,
 // which frees the slot.
 //
 // When w is not nil the exchange is captured into it (Config.Archive).
@@ -383,8 +386,14 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 			return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, ErrRateLimited)
 		}
 	}
+	answered, err := hs.win.enter(ctx, func() int { return windowMax(hs.lim.Load()) })
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, err)
+	}
 	// Another request may have been told to back off while this one waited.
 	if err := hs.checkBackoff(u.Host); err != nil {
+		answered(false)
 		release()
 		return nil, nil, err
 	}
@@ -394,6 +403,7 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		answered(false)
 		release()
 		return nil, nil, fmt.Errorf("fetch %s: %w", u, err)
 	}
@@ -405,6 +415,7 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip, deflate")
 	resp, err := c.hc.Do(req) // a *url.Error names the URL
+	answered(true)            // the server has counted it, if it ever will (but for a request abandoned unread)
 	if err != nil {
 		release()
 		return nil, nil, err
