@@ -299,8 +299,8 @@ func TestFleetRetryAfter(t *testing.T) {
 			t.Errorf("request to %s%s %v after the 429, want none within 2s", r.Host, r.Path, r.Start.Sub(at))
 		}
 	}
-	if got := site.PagesServed(); got != 60 {
-		t.Errorf("server served %d distinct pages, want 60", got)
+	if got := site.PagesServed(); got != 120 {
+		t.Errorf("server served %d distinct pages, want 120", got)
 	}
 	if got := pgtest.Count(t, dsn, crawl, `SELECT count(*) FROM pages WHERE url LIKE '%/p/4' AND status = 200`); got != 1 {
 		t.Errorf("/p/4 stored %d times with status 200, want 1", got)

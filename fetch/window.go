@@ -99,11 +99,13 @@ func (w *window) enter(ctx context.Context, max func() int) (done func(sent bool
 	for {
 		w.mu.Lock()
 		now := time.Now()
-		d := w.delayLocked(now, max())
+		m := max()
+		d := w.delayLocked(now, m)
 		if d <= 0 {
 			w.pending++
 			w.mu.Unlock()
-			return w.answer, nil
+			counted := m > 0 // a host without a window keeps no answer times
+			return func(sent bool) { w.answer(sent && counted) }, nil
 		}
 		if w.changed == nil {
 			w.changed = make(chan struct{})
@@ -122,7 +124,8 @@ func (w *window) enter(ctx context.Context, max func() int) (done func(sent bool
 	}
 }
 
-// answer counts one request as answered now, or as never sent.
+// answer counts one request as answered now, or (sent false) as no longer
+// pending only: never sent, or sent to a host without a window.
 func (w *window) answer(sent bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -139,6 +142,7 @@ func (w *window) answer(sent bool) {
 	if n := len(w.answered); n > 1 && w.answered[n-2].After(now) { // after times another Client gave (add)
 		slices.SortFunc(w.answered, time.Time.Compare)
 	}
+	w.pruneLocked(now) // bounded by the requests of one second
 }
 
 // recent returns the answer times within the last second before now.

@@ -157,3 +157,18 @@ func TestWindowResume(t *testing.T) {
 		}
 	})
 }
+
+// TestWindowOffWithoutRate: a Client without a rate keeps no answer times
+// (memory stays flat however fast a host answers).
+func TestWindowOffWithoutRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) { return reply(r, http.StatusNotFound, ""), nil })
+		c := newTestClient(t, Config{IgnoreRobots: true}, rt)
+		for i := range 50 {
+			c.Fetch(t.Context(), Request{URL: mustURL(t, fmt.Sprintf("http://a.test/%d", i))})
+		}
+		if got := c.Recent("a.test"); got != nil {
+			t.Errorf("Recent without a rate = %d times, want none", len(got))
+		}
+	})
+}
