@@ -439,3 +439,28 @@ func TestTextLangAndArchive(t *testing.T) {
 		t.Errorf("ExportText csv =\n%s\nwant a header ending in lang,warc_file,warc_offset,text and the root's row with them", out.String())
 	}
 }
+
+// TestRequeueOncePerFleet: a recrawl's Requeue queues every URL again when
+// no other worker is at work, and only then: a worker requeueing while
+// another is alive (its heartbeat, recorded by its own Requeue) gets
+// ErrFleetAtWork and queues nothing; once that one stopped, it may.
+func TestRequeueOncePerFleet(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	a, b := open(t, dsn, crawl, "a", 10*time.Second), open(t, dsn, crawl, "b", 10*time.Second)
+	write(t, a, storage.Visit{Discovered: []storage.URL{u("h1.test", "/", 0), u("h1.test", "/x", 1)}})
+	if _, err := a.pool.Exec(t.Context(), `DELETE FROM queue`); err != nil { // as if both were fetched
+		t.Fatal(err)
+	}
+	if n, err := a.Requeue(t.Context()); err != nil || n != 2 {
+		t.Fatalf("a.Requeue = %d, %v; want 2, nil", n, err)
+	}
+	if n, err := b.Requeue(t.Context()); !errors.Is(err, ErrFleetAtWork) || n != 0 {
+		t.Errorf("b.Requeue while a is at work = %d, %v; want 0, ErrFleetAtWork", n, err)
+	}
+	if err := a.StopWorker(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Requeue(t.Context()); err != nil || n != 0 {
+		t.Errorf("b.Requeue after a stopped = %d, %v; want 0 (all queued already), nil", n, err)
+	}
+}
