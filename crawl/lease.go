@@ -73,10 +73,10 @@ type leases struct {
 // politeness is what leases needs of the fetcher (fetch.Client) to hand
 // a host's politeness over to its next holder.
 type politeness struct {
-	gap     func(host string) time.Duration
-	backoff func(host string) time.Time
-	recent  func(host string) []time.Time
-	resume  func(host string, recent []time.Time)
+	gap     func(host string) time.Duration       // fetch.Client.Interval
+	backoff func(host string) time.Time           // fetch.Client.BackoffUntil
+	recent  func(host string) []time.Time         // fetch.Client.Recent
+	resume  func(host string, recent []time.Time) // fetch.Client.Resume
 }
 
 func newLeases(l HostLeaser, front *frontier.Queue, capacity int, p politeness, pages func() int64, log *slog.Logger) *leases {

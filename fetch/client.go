@@ -415,7 +415,9 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip, deflate")
 	resp, err := c.hc.Do(req) // a *url.Error names the URL
-	answered(true)            // the server has counted it, if it ever will (but for a request abandoned unread)
+	// The server has counted it by now, if it ever will (but for a request
+	// given up before the server read it: a timeout, a lease that lapsed).
+	answered(true)
 	if err != nil {
 		release()
 		return nil, nil, err

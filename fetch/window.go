@@ -13,7 +13,7 @@ import (
 
 // window is a host's count of requests as its server sees them: at most
 // max of them in any second, max being the limiter's rate per second plus
-// its burst (the most a token bucket lets through in a second).
+// its burst (the most a token bucket lets through in a second; windowMax).
 //
 // The limiter spaces requests as they are sent. A request can reach the
 // server (or be counted by it) later than it was sent: the client's or the
@@ -67,14 +67,14 @@ func (w *window) pruneLocked(now time.Time) {
 }
 
 // delayLocked returns 0 when a request may be sent now under a window of
-// max requests, or how long until it might (0 < d; for a request held up by
-// unanswered ones alone, a guess: they change it when answered).
-func (w *window) delayLocked(now time.Time, max int) time.Duration {
-	if max <= 0 {
+// limit requests (0: no window), or how long until it might (for a request
+// held up by unanswered ones alone, a guess: an answer wakes enter).
+func (w *window) delayLocked(now time.Time, limit int) time.Duration {
+	if limit <= 0 {
 		return 0
 	}
 	w.pruneLocked(now)
-	over := w.pending + len(w.answered) - (max - 1) // how many must leave the window first
+	over := w.pending + len(w.answered) - (limit - 1) // how many must leave the window first
 	if over <= 0 {
 		return 0
 	}
@@ -85,21 +85,22 @@ func (w *window) delayLocked(now time.Time, max int) time.Duration {
 }
 
 // delay is delayLocked under the lock.
-func (w *window) delay(now time.Time, max int) time.Duration {
+func (w *window) delay(now time.Time, limit int) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.delayLocked(now, max)
+	return w.delayLocked(now, limit)
 }
 
-// enter waits until a request may be sent under a window of max requests
-// and counts it as sent; the caller calls the returned done once: with true
-// when its answer (or failure) has come back, with false when it was not
-// sent after all. It fails only when ctx ends.
-func (w *window) enter(ctx context.Context, max func() int) (done func(sent bool), err error) {
+// enter waits until a request may be sent under a window of limit()
+// requests (read again after each wait: a Crawl-delay may change it) and
+// counts it as sent; the caller calls the returned done once: with true when
+// its answer (or failure) has come back, with false when it was not sent
+// after all. It fails only when ctx ends.
+func (w *window) enter(ctx context.Context, limit func() int) (done func(sent bool), err error) {
 	for {
 		w.mu.Lock()
 		now := time.Now()
-		m := max()
+		m := limit()
 		d := w.delayLocked(now, m)
 		if d <= 0 {
 			w.pending++
