@@ -192,6 +192,9 @@ func TestLeasesExclusive(t *testing.T) {
 	a, b := open(t, dsn, crawl, "a", ttl), open(t, dsn, crawl, "b", ttl)
 	write(t, a, storage.Visit{Discovered: []storage.URL{u("h1.test", "/", 0), u("h2.test", "/", 0), u("h3.test", "/", 0)}})
 
+	// Every lease below is claimed after this: valid until deadline at least
+	// (on a loaded machine the claims themselves may take a while).
+	deadline := time.Now().Add(ttl)
 	if got := claimAll(t, a, 2); !slices.Equal(got, []string{"h1.test", "h2.test"}) {
 		t.Fatalf("a claimed %v, want h1 and h2", got)
 	}
@@ -202,7 +205,6 @@ func TestLeasesExclusive(t *testing.T) {
 		t.Fatalf("a claimed %v more, want none", got)
 	}
 	// a renews h1 only; h2 expires and goes to b, never before.
-	deadline := time.Now().Add(ttl)
 	for time.Now().Before(deadline.Add(-200 * time.Millisecond)) {
 		if _, err := a.RenewHosts(t.Context(), []string{"h1.test"}, 0); err != nil {
 			t.Fatal(err)
