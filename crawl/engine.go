@@ -216,8 +216,11 @@ func New(cfg Config, state State, fetcher *fetch.Client, ex *extract.Extractor, 
 		perHost: hostCounts{n: map[string]int{}}, canon: canon, traps: dedupe.NewTraps(cfg.Traps)}
 	if l, ok := state.(HostLeaser); ok {
 		// A host given back waits for its rate limiter to refill before
-		// another process, whose limiter starts full, may claim it.
-		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), fetcher.Interval, fetcher.BackoffUntil, e.counts.fetched.Load, log)
+		// another process, whose limiter starts full, may claim it; that
+		// one counts this one's requests of the last second in the host's
+		// window.
+		p := politeness{gap: fetcher.Interval, backoff: fetcher.BackoffUntil, recent: fetcher.Recent, resume: fetcher.Resume}
+		e.leases = newLeases(l, front, cmp.Or(cfg.Hosts, cfg.Workers), p, e.counts.fetched.Load, log)
 	}
 	if ex != nil && ex.HashesText() {
 		e.spaces = dedupe.NewURLSpaces(cfg.URLSpaces)

@@ -24,16 +24,19 @@ type HostLeaser interface {
 	// LeaseTTL is how long a lease lasts unless renewed.
 	LeaseTTL() time.Duration
 	// ClaimHosts claims up to n hosts with queued URLs whose ready time has
-	// come and that no valid lease holds, and calls fn with each one and how
-	// many URLs it has queued.
-	ClaimHosts(ctx context.Context, n int, fn func(host string, queued int)) error
+	// come and that no valid lease holds, and calls fn with each one, how
+	// many URLs it has queued, and the recent times its last holder gave
+	// back with it (ReleaseHosts).
+	ClaimHosts(ctx context.Context, n int, fn func(host string, queued int, recent []time.Time)) error
 	// RenewHosts extends this process's leases of hosts, records its
 	// heartbeat (with the pages it recorded), and returns those of hosts it
 	// no longer holds.
 	RenewHosts(ctx context.Context, hosts []string, pages int64) (lost []string, err error)
 	// ReleaseHosts gives hosts back; no process may claim hosts[i] before
-	// gaps[i] has passed.
-	ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration) error
+	// gaps[i] has passed, and the next holder gets recent[i]: when this
+	// process's requests of the last second to it were answered
+	// (fetch.Client.Recent), for its window (fetch.Client.Resume).
+	ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration, recent [][]time.Time) error
 	// QueuedOf calls fn with each of hosts and how many URLs it has queued.
 	QueuedOf(ctx context.Context, hosts []string, fn func(host string, queued int)) error
 	// FleetIdle reports whether nothing is queued and no other process
@@ -53,8 +56,10 @@ type leases struct {
 	front    *frontier.Queue
 	log      *slog.Logger
 	capacity int
-	gap      func(host string) time.Duration // a released host's pause before another process may claim it
-	backoff  func(host string) time.Time     // when host's backoff ends; zero when it is not backed off
+	gap      func(host string) time.Duration       // a released host's pause before another process may claim it
+	backoff  func(host string) time.Time           // when host's backoff ends; zero when it is not backed off
+	recent   func(host string) []time.Time         // when host's requests of the last second were answered
+	resume   func(host string, recent []time.Time) // counts a previous holder's recent requests in host's window
 	ttl      time.Duration
 	pages    func() int64 // pages recorded, for the heartbeat
 
@@ -65,10 +70,18 @@ type leases struct {
 	ended    bool          // FleetIdle said the crawl is finished
 }
 
-func newLeases(l HostLeaser, front *frontier.Queue, capacity int, gap func(string) time.Duration, backoff func(string) time.Time,
-	pages func() int64, log *slog.Logger) *leases {
-	return &leases{l: l, front: front, log: log, capacity: capacity, gap: gap, backoff: backoff, ttl: l.LeaseTTL(), pages: pages,
-		held: map[string]time.Time{}, inflight: map[string]map[*guard]struct{}{}, poke: make(chan struct{}, 1)}
+// politeness is what leases needs of the fetcher (fetch.Client) to hand
+// a host's politeness over to its next holder.
+type politeness struct {
+	gap     func(host string) time.Duration       // fetch.Client.Interval
+	backoff func(host string) time.Time           // fetch.Client.BackoffUntil
+	recent  func(host string) []time.Time         // fetch.Client.Recent
+	resume  func(host string, recent []time.Time) // fetch.Client.Resume
+}
+
+func newLeases(l HostLeaser, front *frontier.Queue, capacity int, p politeness, pages func() int64, log *slog.Logger) *leases {
+	return &leases{l: l, front: front, log: log, capacity: capacity, gap: p.gap, backoff: p.backoff, recent: p.recent, resume: p.resume,
+		ttl: l.LeaseTTL(), pages: pages, held: map[string]time.Time{}, inflight: map[string]map[*guard]struct{}{}, poke: make(chan struct{}, 1)}
 }
 
 // errLeaseLapsed is the cause of a fetch's context cancelled because its
@@ -85,9 +98,14 @@ type guard struct {
 // lapseAt is when the State's lease of a host held until until (this
 // process's own horizon: a renewal's start plus half the lease) could lapse,
 // less a margin: a fetch still running then is stopped, so that no fetch of
-// this process overlaps the next holder's.
+// this process overlaps the next holder's. The margin is a tenth of the
+// lease, and at least the second a host's window counts a request after its
+// answer (at most a quarter of the lease): a lease that lapses hands the
+// next holder no recent times, so this process's last answers must be a
+// second old by then.
 func (ls *leases) lapseAt(until time.Time) time.Time {
-	return until.Add(ls.ttl/2 - ls.ttl/10)
+	margin := min(max(ls.ttl/10, time.Second), ls.ttl/4)
+	return until.Add(ls.ttl/2 - margin)
 }
 
 // guard returns a context for one fetch on host, cancelled (cause
@@ -300,7 +318,7 @@ func (ls *leases) refresh(ctx context.Context) {
 	if len(release) == 0 {
 		return
 	}
-	if err := ls.l.ReleaseHosts(cctx, release, ls.gaps(release)); err != nil {
+	if err := ls.l.ReleaseHosts(cctx, release, ls.gaps(release), ls.recents(release)); err != nil {
 		return // still held; the next tick tries again
 	}
 	for _, h := range release {
@@ -322,7 +340,8 @@ func (ls *leases) claim(ctx context.Context) bool {
 	if free > 0 {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, ls.ttl/3)
-		err := ls.l.ClaimHosts(cctx, free, func(h string, n int) {
+		err := ls.l.ClaimHosts(cctx, free, func(h string, n int, recent []time.Time) {
+			ls.resume(h, recent) // before any of its URLs is handed out
 			ls.mu.Lock()
 			ls.held[h] = start.Add(ls.localTTL())
 			ls.front.AddStored(h, n)
@@ -367,13 +386,23 @@ func (ls *leases) gaps(hosts []string) []time.Duration {
 	return out
 }
 
+// recents returns when each of hosts' requests of the last second were
+// answered.
+func (ls *leases) recents(hosts []string) [][]time.Time {
+	out := make([][]time.Time, len(hosts))
+	for i, h := range hosts {
+		out[i] = ls.recent(h)
+	}
+	return out
+}
+
 // stop gives back every host held, once the run's visits are committed.
 func (ls *leases) stop(ctx context.Context) {
 	hosts := ls.hosts()
 	ls.mu.Lock()
 	clear(ls.held)
 	ls.mu.Unlock()
-	err := ls.l.ReleaseHosts(ctx, hosts, ls.gaps(hosts))
+	err := ls.l.ReleaseHosts(ctx, hosts, ls.gaps(hosts), ls.recents(hosts))
 	if err == nil {
 		err = ls.l.StopWorker(ctx, ls.pages())
 	}

@@ -36,6 +36,18 @@ func TestLeaseGuardStopsFetchBeforeLapse(t *testing.T) {
 			t.Errorf("without renewal: stopped after %v, cause %v; want 27s, %v", got, context.Cause(ctx), errLeaseLapsed)
 		}
 
+		// A 5 s lease: stopped a second (not half of one) before it ends.
+		ls.ttl = 5 * time.Second
+		renew("d.test")
+		start = time.Now()
+		ctx, done = ls.guard(t.Context(), "d.test")
+		defer done()
+		<-ctx.Done()
+		if got := time.Since(start); got != 4*time.Second {
+			t.Errorf("5 s lease without renewal: stopped after %v, want 4s", got)
+		}
+		ls.ttl = 30 * time.Second
+
 		// Renewed every 10 s: a 100 s fetch runs to its end.
 		renew("b.test")
 		ctx, done = ls.guard(t.Context(), "b.test")

@@ -2,6 +2,7 @@ package crawl
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -35,6 +36,9 @@ func newPGWorker(t *testing.T, dsn, crawl, name string, ttl time.Duration, fcfg 
 	}
 	t.Cleanup(func() { db.Close() })
 	fcfg.Memory = Memory(db)
+	if fcfg.UserAgent == "" {
+		fcfg.UserAgent = "trawl-" + name // the server tells the workers apart
+	}
 	fc, err := fetch.New(fcfg, nil, log)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +154,61 @@ func TestFleetCrawlDelay(t *testing.T) {
 		}
 	}
 	t.Logf("pages per worker: %d %d %d", fleet[0].engine.Progress().Fetched, fleet[1].engine.Progress().Fetched, fleet[2].engine.Progress().Fetched)
+}
+
+// TestFleetHandovers: a worker that stops in the middle of a crawl at
+// --rate 10 gives its hosts to another, which takes over at once, its
+// limiter full, but counts the first one's requests of the last second: at
+// the server, neither host ever sees more than rate+burst requests in a
+// second, or two workers at once, over the handover.
+func TestFleetHandovers(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	const rate, pages = 10, 60
+	site := startSite(t, testserver.SiteConfig{Hosts: 2, Pages: pages, LinksPerPage: 3, PageSize: 256, Seed: 11})
+	fcfg := fetch.Config{Concurrency: 4, PerHost: 2, Rate: rate, Burst: 1}
+	cfg := Config{Workers: 4, PerHost: 2, MaxDepth: -1, Hosts: 2}
+	w1 := newPGWorker(t, dsn, crawl, "w1", 3*time.Second, fcfg, cfg, site.Seeds())
+	w2 := newPGWorker(t, dsn, crawl, "w2", 3*time.Second, fcfg, cfg, site.Seeds())
+	served := func(n int) { // waits until the site has served n pages
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for site.PagesServed() < n {
+			<-tick.C
+		}
+	}
+	ctx1, stop1 := context.WithCancel(t.Context())
+	defer stop1()
+	errs := make(chan error, 2)
+	go func() { errs <- w1.engine.Run(ctx1, site.Seeds()) }()
+	served(10) // w1 holds both hosts
+	go func() { errs <- w2.engine.Run(t.Context(), site.Seeds()) }()
+	served(20)
+	stop1() // w1 gives both hosts back, with its window; w2 takes them
+	for range 2 {
+		if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	if got := site.PagesServed(); got != pages {
+		t.Errorf("server served %d distinct pages, want %d", got, pages)
+	}
+	for _, h := range site.Hosts() {
+		if got := site.MaxInWindow(h, time.Second); got > rate+1 {
+			t.Errorf("host %s saw %d requests in one second, want <= rate+burst = %d", h, got, rate+1)
+		}
+		if o := site.Overlaps(h); len(o) > 0 {
+			t.Errorf("host %s: %d requests while another worker's was being served, e.g. %+v", h, len(o), o[0])
+		}
+		agents := map[string]bool{}
+		for _, r := range site.Requests() {
+			if r.Host == h {
+				agents[r.Agent] = true
+			}
+		}
+		if len(agents) != 2 {
+			t.Errorf("host %s served %d workers, want both (a handover)", h, len(agents))
+		}
+	}
 }
 
 // TestFleetPolite runs three engines on one crawl, as three processes would,

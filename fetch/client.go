@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -41,13 +40,6 @@ type Client struct {
 	warnRobots rate.Sometimes // throttles "robots.txt unreachable" warnings
 	warnMemory rate.Sometimes // throttles warnings about failed Memory calls
 	backoffs   *backoffTable  // a BackoffLister Memory's backoffs, loaded in New; nil otherwise
-}
-
-// hostState is the politeness state of one host.
-type hostState struct {
-	lim          atomic.Pointer[rate.Limiter] // replaced whole when a Crawl-delay applies
-	sem          chan struct{}                // one element per request in flight
-	backoffUntil atomic.Int64                 // Unix nanoseconds; nothing is sent before it
 }
 
 // Request is one URL to fetch.
@@ -158,18 +150,20 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 
 // Reserve takes one politeness token for host ("host:port" as in url.URL.Host) and returns 0,
 // or takes nothing and returns how long to wait before asking again: the rate limiter's delay,
-// or what remains of the host's backoff. A caller that got 0 fetches with Request.Reserved.
+// the host's window's (at most rate+burst requests unanswered or answered within the last
+// second: see window), or what remains of the host's backoff. A caller that got 0 fetches with Request.Reserved.
 func (c *Client) Reserve(host string) time.Duration {
 	hs := c.host(host)
 	now := time.Now()
 	if d := hs.backoffLeft(now); d > 0 {
 		return d
 	}
-	r := hs.lim.Load().ReserveN(now, 1)
+	lim := hs.lim.Load()
+	r := lim.ReserveN(now, 1)
 	if !r.OK() { // cannot happen with burst >= 1; be safe rather than spin
 		return time.Second
 	}
-	if d := r.DelayFrom(now); d > 0 {
+	if d := max(r.DelayFrom(now), hs.win.delay(now, windowMax(lim))); d > 0 {
 		r.CancelAt(now)
 		return d
 	}
@@ -372,7 +366,7 @@ func (c *Client) redirectTarget(from *url.URL, loc string, visited []string, che
 
 // send makes one request for u to u's host: it returns a *BackoffError while the host is
 // backed off, waits for one of the host's PerHost slots, takes a politeness token when
-// takeToken, and sends. On success the caller must close the body and then call release,
+// takeToken, waits until the host's window (see window) has room, and sends. On success the caller must close the body and then call release,
 // which frees the slot.
 //
 // When w is not nil the exchange is captured into it (Config.Archive).
@@ -396,8 +390,14 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 			return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, ErrRateLimited)
 		}
 	}
+	answered, err := hs.win.enter(ctx, func() int { return windowMax(hs.lim.Load()) })
+	if err != nil {
+		release()
+		return nil, nil, fmt.Errorf("wait for %s: %w", u.Host, err)
+	}
 	// Another request may have been told to back off while this one waited.
 	if err := hs.checkBackoff(u.Host); err != nil {
+		answered(false)
 		release()
 		return nil, nil, err
 	}
@@ -407,6 +407,7 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		answered(false)
 		release()
 		return nil, nil, fmt.Errorf("fetch %s: %w", u, err)
 	}
@@ -418,6 +419,9 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip, deflate")
 	resp, err := c.hc.Do(req) // a *url.Error names the URL
+	// The server has counted it by now, if it ever will (but for a request
+	// given up before the server read it: a timeout, a lease that lapsed).
+	answered(true)
 	if err != nil {
 		release()
 		return nil, nil, err
@@ -443,58 +447,6 @@ func (c *Client) noteBackoff(ctx context.Context, host string, resp *http.Respon
 		c.rememberBackoff(ctx, host, until)
 	}
 	return ra
-}
-
-// host returns host's politeness state, creating it if needed. An evicted host starts afresh,
-// its Crawl-delay applied again from the robots.txt cache and its backoff restored from the
-// Memory.
-func (c *Client) host(host string) *hostState {
-	key := strings.ToLower(host)
-	if hs, ok := c.hosts.Get(key); ok {
-		return hs
-	}
-	hs := &hostState{sem: make(chan struct{}, c.cfg.PerHost)}
-	lim := rate.NewLimiter(c.limit, c.cfg.Burst)
-	if d := c.cachedCrawlDelay(key); d > 0 {
-		lim = rate.NewLimiter(min(c.limit, rate.Every(d)), 1)
-	}
-	hs.lim.Store(lim)
-	if until, ok := c.recallBackoff(key); ok {
-		hs.backoffUntil.Store(until.UnixNano())
-	}
-	if prev, ok, _ := c.hosts.PeekOrAdd(key, hs); ok {
-		return prev // another goroutine created it first
-	}
-	return hs
-}
-
-// backoffLeft returns how long hs remains backed off after now.
-func (hs *hostState) backoffLeft(now time.Time) time.Duration {
-	return max(time.Duration(hs.backoffUntil.Load()-now.UnixNano()), 0)
-}
-
-// checkBackoff returns a *BackoffError if hs is backed off now.
-func (hs *hostState) checkBackoff(host string) error {
-	until := hs.backoffUntil.Load()
-	if now := time.Now(); until > now.UnixNano() {
-		return &BackoffError{Host: host, Until: time.Unix(0, until)}
-	}
-	return nil
-}
-
-// setBackoff backs hs off until t, unless it already is for longer, and reports whether it
-// did.
-func (hs *hostState) setBackoff(t time.Time) bool {
-	n := t.UnixNano()
-	for {
-		old := hs.backoffUntil.Load()
-		if old >= n {
-			return false
-		}
-		if hs.backoffUntil.CompareAndSwap(old, n) {
-			return true
-		}
-	}
 }
 
 // checkURL reports whether u can be fetched: absolute http(s) with a host.

@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,7 +18,9 @@ import (
 // expired. The holder renews its leases while it works (heartbeat), and gives
 // a host back when it has nothing queued, setting the host's ready time a
 // little ahead (the time its rate limiter needs to refill), so that the next
-// holder, whose limiter starts full, cannot exceed the host's rate. A worker
+// holder, whose limiter starts full, cannot exceed the host's rate, and
+// leaving when its requests of the last second were answered (recent), which
+// the next holder counts in the host's window (fetch). A worker
 // that dies stops renewing: its hosts are claimable once its leases expire,
 // and the URLs it was fetching are still queued (a URL leaves the queue only
 // in the transaction that records its visit).
@@ -25,9 +29,11 @@ import (
 // again on its next tick, and a lease it cannot renew lapses in its own
 // memory before it lapses in the database.
 
-// ClaimHosts claims up to n hosts for this worker and calls fn with each one
-// and how many URLs it has queued.
-func (db *DB) ClaimHosts(ctx context.Context, n int, fn func(host string, queued int)) error {
+// ClaimHosts claims up to n hosts for this worker and calls fn with each one,
+// how many URLs it has queued, and when the requests of the second before
+// its last holder gave it back were answered (oldest first; see
+// ReleaseHosts), in this process's clock.
+func (db *DB) ClaimHosts(ctx context.Context, n int, fn func(host string, queued int, recent []time.Time)) error {
 	rows, err := db.pool.Query(ctx, `WITH cand AS (
 	SELECT h.id FROM hosts h
 	WHERE EXISTS (SELECT 1 FROM queue q WHERE q.host_id = h.id)
@@ -40,15 +46,21 @@ claimed AS (
 	SELECT id, $1, now() + make_interval(secs => $3), now(), now() FROM cand
 	ON CONFLICT (host_id) DO UPDATE SET worker = excluded.worker, expires_at = excluded.expires_at, claimed_at = excluded.claimed_at
 		WHERE host_lease.expires_at <= now() AND host_lease.ready_at <= now()
-	RETURNING host_id)
-SELECT h.host, (SELECT count(*) FROM queue q WHERE q.host_id = c.host_id) FROM claimed c JOIN hosts h ON h.id = c.host_id`,
+	RETURNING host_id, recent)
+SELECT h.host, (SELECT count(*) FROM queue q WHERE q.host_id = c.host_id),
+	ARRAY(SELECT extract(epoch FROM now() - t)::float8 FROM unnest(c.recent) t WHERE t > now() - interval '1 second' ORDER BY t)
+FROM claimed c JOIN hosts h ON h.id = c.host_id`,
 		db.worker, n, db.ttl.Seconds(), now())
 	if err != nil {
 		return fmt.Errorf("claim hosts: %w", err)
 	}
 	var host string
 	var queued int64
-	_, err = pgx.ForEachRow(rows, []any{&host, &queued}, func() error { fn(host, int(queued)); return nil })
+	var ages []float64
+	_, err = pgx.ForEachRow(rows, []any{&host, &queued, &ages}, func() error {
+		fn(host, int(queued), fromAges(time.Now(), ages))
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("claim hosts: %w", err)
 	}
@@ -83,20 +95,54 @@ WHERE h.id = l.host_id AND h.host = ANY($2::text[]) AND l.worker = $1 RETURNING 
 	return lost, nil
 }
 
-// ReleaseHosts gives hosts back: their leases end now, and no worker may
-// claim hosts[i] before gaps[i] has passed.
-func (db *DB) ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration) error {
+// ReleaseHosts gives hosts back: their leases end now, no worker may claim
+// hosts[i] before gaps[i] has passed, and the next holder's ClaimHosts
+// returns recent[i] (when this worker's latest requests to it were
+// answered; nil when none). The times travel as ages on the database's
+// clock, so that the workers' clocks need not agree.
+func (db *DB) ReleaseHosts(ctx context.Context, hosts []string, gaps []time.Duration, recent [][]time.Time) error {
 	secs := make([]float64, len(hosts))
+	ages := make([]string, len(hosts))
+	now := time.Now()
 	for i := range hosts {
 		secs[i] = gaps[i].Seconds()
+		if i < len(recent) {
+			ages[i] = toAges(now, recent[i])
+		}
 	}
-	_, err := db.pool.Exec(ctx, `UPDATE host_lease l SET expires_at = now(), ready_at = now() + make_interval(secs => r.gap)
-FROM unnest($2::text[], $3::float8[]) AS r(host, gap) JOIN hosts h ON h.host = r.host
-WHERE h.id = l.host_id AND l.worker = $1 AND l.expires_at > now()`, db.worker, hosts, secs)
+	_, err := db.pool.Exec(ctx, `UPDATE host_lease l SET expires_at = now(), ready_at = now() + make_interval(secs => r.gap),
+	recent = ARRAY(SELECT now() - make_interval(secs => a) FROM unnest(string_to_array(r.ages, ',')::float8[]) a ORDER BY a DESC)
+FROM unnest($2::text[], $3::float8[], $4::text[]) AS r(host, gap, ages) JOIN hosts h ON h.host = r.host
+WHERE h.id = l.host_id AND l.worker = $1 AND l.expires_at > now()`, db.worker, hosts, secs, ages)
 	if err != nil {
 		return fmt.Errorf("release %d hosts: %w", len(hosts), err)
 	}
 	return nil
+}
+
+// toAges returns how long before now each of times was, in seconds, as a
+// comma-separated list ("" when none).
+func toAges(now time.Time, times []time.Time) string {
+	var b strings.Builder
+	for i, t := range times {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatFloat(max(now.Sub(t).Seconds(), 0), 'f', 6, 64))
+	}
+	return b.String()
+}
+
+// fromAges returns the times ages seconds before now (nil when none).
+func fromAges(now time.Time, ages []float64) []time.Time {
+	if len(ages) == 0 {
+		return nil
+	}
+	out := make([]time.Time, len(ages))
+	for i, a := range ages {
+		out[i] = now.Add(-time.Duration(a * float64(time.Second)))
+	}
+	return out
 }
 
 // QueuedOf calls fn with each of hosts and how many URLs it has queued.

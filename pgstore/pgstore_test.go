@@ -137,11 +137,49 @@ func TestWriteQueuesOnceAcrossWriters(t *testing.T) {
 func claimAll(t *testing.T, db *DB, n int) []string {
 	t.Helper()
 	var got []string
-	if err := db.ClaimHosts(t.Context(), n, func(h string, _ int) { got = append(got, h) }); err != nil {
+	if err := db.ClaimHosts(t.Context(), n, func(h string, _ int, _ []time.Time) { got = append(got, h) }); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(got)
 	return got
+}
+
+// TestLeaseCarriesRecent: a host given back carries when its holder's
+// requests of the last second were answered to its next holder (as ages on
+// the server's clock: the workers' clocks need not agree); older ones, and
+// a host never given back, carry none.
+func TestLeaseCarriesRecent(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	a, b := open(t, dsn, crawl, "a", 10*time.Second), open(t, dsn, crawl, "b", 10*time.Second)
+	write(t, a, storage.Visit{Discovered: []storage.URL{u("h1.test", "/", 0)}})
+	claim := func(db *DB) (hosts []string, recent [][]time.Time) {
+		t.Helper()
+		err := db.ClaimHosts(t.Context(), 10, func(h string, _ int, r []time.Time) { hosts, recent = append(hosts, h), append(recent, r) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hosts, recent
+	}
+	if hosts, recent := claim(a); len(hosts) != 1 || recent[0] != nil {
+		t.Fatalf("a claimed %v with recent %v; want h1 with none", hosts, recent)
+	}
+	now := time.Now()
+	sent := []time.Time{now.Add(-2 * time.Second), now.Add(-600 * time.Millisecond), now.Add(-200 * time.Millisecond)}
+	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{0}, [][]time.Time{sent}); err != nil {
+		t.Fatal(err)
+	}
+	hosts, recent := claim(b)
+	if len(hosts) != 1 || len(recent[0]) != 2 {
+		t.Fatalf("b claimed %v with recent %v; want h1 with the 2 times of the last second", hosts, recent)
+	}
+	// The round trips take a little time; the times come back as they were
+	// (to the microsecond), give or take how long the claim took.
+	took := time.Since(now)
+	for i, got := range recent[0] {
+		if d := got.Sub(sent[i+1]); d < -time.Millisecond || d > took+time.Millisecond {
+			t.Errorf("recent[%d] = %v, %v after the time given; want within %v", i, got, d, took)
+		}
+	}
 }
 
 // TestLeasesExclusive: a host is claimed by one worker at a time, not taken
@@ -154,6 +192,9 @@ func TestLeasesExclusive(t *testing.T) {
 	a, b := open(t, dsn, crawl, "a", ttl), open(t, dsn, crawl, "b", ttl)
 	write(t, a, storage.Visit{Discovered: []storage.URL{u("h1.test", "/", 0), u("h2.test", "/", 0), u("h3.test", "/", 0)}})
 
+	// Every lease below is claimed after this: valid until deadline at least
+	// (on a loaded machine the claims themselves may take a while).
+	deadline := time.Now().Add(ttl)
 	if got := claimAll(t, a, 2); !slices.Equal(got, []string{"h1.test", "h2.test"}) {
 		t.Fatalf("a claimed %v, want h1 and h2", got)
 	}
@@ -164,7 +205,6 @@ func TestLeasesExclusive(t *testing.T) {
 		t.Fatalf("a claimed %v more, want none", got)
 	}
 	// a renews h1 only; h2 expires and goes to b, never before.
-	deadline := time.Now().Add(ttl)
 	for time.Now().Before(deadline.Add(-200 * time.Millisecond)) {
 		if _, err := a.RenewHosts(t.Context(), []string{"h1.test"}, 0); err != nil {
 			t.Fatal(err)
@@ -194,13 +234,13 @@ func TestLeasesExclusive(t *testing.T) {
 	}
 
 	// Released with a gap: nobody claims it before the gap has passed.
-	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{time.Hour}); err != nil {
+	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{time.Hour}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := claimAll(t, b, 10); slices.Contains(got, "h1.test") {
 		t.Errorf("b claimed %v: h1 before its ready time", got)
 	}
-	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{0}); err != nil {
+	if err := a.ReleaseHosts(t.Context(), []string{"h1.test"}, []time.Duration{0}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Backed off: nobody claims it until the backoff ends.
@@ -407,5 +447,30 @@ func TestTextLangAndArchive(t *testing.T) {
 	if len(lines) != 3 || !strings.HasSuffix(lines[0], ",lang,warc_file,warc_offset,text") ||
 		!strings.Contains(out.String(), ",en,c-00001.warc.gz,512,second words") {
 		t.Errorf("ExportText csv =\n%s\nwant a header ending in lang,warc_file,warc_offset,text and the root's row with them", out.String())
+	}
+}
+
+// TestRequeueOncePerFleet: a recrawl's Requeue queues every URL again when
+// no other worker is at work, and only then: a worker requeueing while
+// another is alive (its heartbeat, recorded by its own Requeue) gets
+// ErrFleetAtWork and queues nothing; once that one stopped, it may.
+func TestRequeueOncePerFleet(t *testing.T) {
+	dsn, crawl := pgtest.Crawl(t)
+	a, b := open(t, dsn, crawl, "a", 10*time.Second), open(t, dsn, crawl, "b", 10*time.Second)
+	write(t, a, storage.Visit{Discovered: []storage.URL{u("h1.test", "/", 0), u("h1.test", "/x", 1)}})
+	if _, err := a.pool.Exec(t.Context(), `DELETE FROM queue`); err != nil { // as if both were fetched
+		t.Fatal(err)
+	}
+	if n, err := a.Requeue(t.Context()); err != nil || n != 2 {
+		t.Fatalf("a.Requeue = %d, %v; want 2, nil", n, err)
+	}
+	if n, err := b.Requeue(t.Context()); !errors.Is(err, ErrFleetAtWork) || n != 0 {
+		t.Errorf("b.Requeue while a is at work = %d, %v; want 0, ErrFleetAtWork", n, err)
+	}
+	if err := a.StopWorker(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Requeue(t.Context()); err != nil || n != 0 {
+		t.Errorf("b.Requeue after a stopped = %d, %v; want 0 (all queued already), nil", n, err)
 	}
 }

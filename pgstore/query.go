@@ -172,17 +172,54 @@ func (db *DB) Totals(ctx context.Context) (storage.Totals, error) {
 	return t, err
 }
 
-// Requeue queues every URL not queued again, for a recrawl, and returns how
-// many.
+// ErrFleetAtWork is returned by Requeue when other workers are at work on
+// the crawl: a recrawl starts only when none is, and a worker started for
+// one while others work joins them instead.
+var ErrFleetAtWork = errors.New("other workers are at work on this crawl")
+
+// Requeue starts a recrawl: it queues every URL not queued again and returns
+// how many, unless another worker is at work on the crawl (its heartbeat is
+// younger than the lease TTL and it did not stop, or it holds a valid
+// lease), when it queues nothing and returns ErrFleetAtWork: several
+// workers started with --recrawl make one recrawl, not one each. It decides
+// under the crawl's advisory lock and records this worker's heartbeat in the
+// same transaction, so that of workers starting together exactly one
+// requeues and the others see it at work.
 func (db *DB) Requeue(ctx context.Context) (int64, error) {
 	var n int64
+	var busy bool
 	err := db.do(ctx, "requeue for recrawl", func(ctx context.Context) error {
-		tag, err := db.pool.Exec(ctx, `INSERT INTO queue (host_id, seq, id) SELECT host_id, seq, id FROM url
+		n, busy = 0, false
+		return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('trawl:recrawl:' || $1))`, db.crawl); err != nil {
+				return err
+			}
+			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM workers WHERE id <> $1 AND stopped_at IS NULL
+		AND heartbeat > now() - make_interval(secs => $2))
+	OR EXISTS (SELECT 1 FROM host_lease WHERE worker <> $1 AND expires_at > now())`, db.worker, db.ttl.Seconds()).Scan(&busy)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO workers (id, started_at, heartbeat) VALUES ($1, now(), now())
+ON CONFLICT (id) DO UPDATE SET heartbeat = now(), stopped_at = NULL`, db.worker); err != nil {
+				return err
+			}
+			if busy {
+				return nil
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO queue (host_id, seq, id) SELECT host_id, seq, id FROM url
 ORDER BY host_id, seq ON CONFLICT DO NOTHING`)
-		n = tag.RowsAffected()
-		return err
+			n = tag.RowsAffected()
+			return err
+		})
 	})
-	return n, err
+	switch {
+	case err != nil:
+		return 0, err
+	case busy:
+		return 0, fmt.Errorf("requeue for recrawl: %w", ErrFleetAtWork)
+	}
+	return n, nil
 }
 
 // now is the current time as stored.

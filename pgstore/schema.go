@@ -32,6 +32,7 @@ import (
 //	expires_at  TIMESTAMPTZ         the lease is valid until then; renewed while the worker works on the host
 //	ready_at    TIMESTAMPTZ         no worker may claim the host before then (set when it is given back)
 //	claimed_at  TIMESTAMPTZ
+//	recent      TIMESTAMPTZ[]       when the holder's requests of the second before it gave the host back were answered
 //
 // workers — one row per crawler process that joined the crawl:
 //
@@ -175,7 +176,11 @@ CREATE TABLE page_text (
 	text  TEXT NOT NULL
 );
 DROP VIEW pages;
-` + storage.ViewsV4}
+` + storage.ViewsV4, `
+-- Version 3: a host given back keeps its window, when its latest requests
+-- were answered, for the next holder to count (lease.go).
+ALTER TABLE host_lease ADD COLUMN recent TIMESTAMPTZ[] NOT NULL DEFAULT '{}';
+`}
 
 // migrate brings the crawl's schema up to date, creating it when new. It
 // runs under an advisory lock keyed by the schema's name, so that workers

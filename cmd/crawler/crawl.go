@@ -284,11 +284,16 @@ func resume(ctx context.Context, a crawlArgs, db crawlDB, log *slog.Logger) (set
 			return set, nil, usagef("crawl: --recrawl: %s holds no crawl to recrawl", a.display())
 		}
 		n, err := db.Requeue(ctx)
-		if err != nil {
+		switch {
+		case errors.Is(err, pgstore.ErrFleetAtWork):
+			// Several workers started with --recrawl make one recrawl.
+			log.Info("recrawl: other workers are at work on this crawl: this one joins them, without queueing every URL again")
+		case err != nil:
 			return set, nil, err
+		default:
+			log.Info("recrawl: every fetched URL queued again, with its validators", "urls", n)
 		}
 		set.Recrawl = true
-		log.Info("recrawl: every fetched URL queued again, with its validators", "urls", n)
 	}
 	return set, seeds, nil
 }

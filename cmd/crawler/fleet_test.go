@@ -80,12 +80,7 @@ func checkFleet(t *testing.T, site *testserver.Site, dsn, crawl string, want, du
 			t.Errorf("host %s saw %d concurrent requests, want <= %d", h, got, perHost)
 		}
 		if rate > 0 {
-			// The limiter spaces the requests as sent; the server sees them
-			// arrive, and on a loaded machine (go test -race ./... runs
-			// packages side by side on 2 cores) one may arrive up to an
-			// interval late, next to the one after it (0.17 ms apart, seen
-			// once). So the window is one interval short of a second.
-			window := time.Second - time.Second/time.Duration(rate)
+			window := time.Second
 			if got := site.MaxInWindow(h, window); got > rate+1 {
 				t.Errorf("host %s saw %d requests in %v, want <= rate+burst = %d; they were:\n%s", h, got, window, rate+1, densest(site, h))
 			}
