@@ -56,6 +56,9 @@ type writer struct {
 	apply    *time.Timer
 	armed    bool // apply is running for pending
 	cacheKiB int  // the write connection's page cache, as last set
+	// textBytes is how many bytes of page text this writer has committed:
+	// the part of the file that sizeCache does not count.
+	textBytes int64
 
 	firstErr            error
 	visits, txs, failed int
@@ -199,7 +202,9 @@ func (w *writer) flush(final bool) {
 // size, between writerCacheMinKiB and writerCacheKiB. SQLite fills a cache
 // before it evicts, so a 32 MiB cache held all of a small crawl's file (4 MiB
 // more RSS for 1,000 pages of text), while a large crawl needs it for the
-// interior pages and hot leaves of its B-trees.
+// interior pages and hot leaves of its B-trees. The page text this writer
+// stored is not counted: its pages are written once and not read back by the
+// writer, so caching them buys nothing.
 func (w *writer) sizeCache() {
 	if w.cacheKiB >= writerCacheKiB {
 		return
@@ -208,7 +213,8 @@ func (w *writer) sizeCache() {
 	if err := w.db.rw.QueryRowContext(w.ctx, `SELECT page_count, page_size FROM pragma_page_count, pragma_page_size`).Scan(&pages, &size); err != nil {
 		return // the cache stays as it is
 	}
-	want := min(max(pages*size/2048, writerCacheMinKiB), writerCacheKiB)
+	hot := max(pages*size-w.textBytes, 0)
+	want := min(max(hot/2048, writerCacheMinKiB), writerCacheKiB)
 	if int(want) <= w.cacheKiB {
 		return
 	}
@@ -223,6 +229,17 @@ func (w *writer) sizeCache() {
 // 33 MiB with this bound, and with 256 KiB the crawlbench site cost 3-8 %
 // more CPU per page).
 const applyBytes = 1 << 20
+
+// textBytes is how many bytes of page text visits hold.
+func textBytes(visits []Visit) int64 {
+	var n int64
+	for i := range visits {
+		if p := visits[i].Page; p != nil {
+			n += int64(len(p.Text))
+		}
+	}
+	return n
+}
 
 // size is about how many bytes of strings v holds.
 func (v *Visit) size() int {
@@ -269,6 +286,9 @@ func (w *writer) applyPending(merge bool) {
 	w.run1(&c, merge)
 	c.Batch = nil // reported durable already
 	w.report(c, c.Err, len(w.pending))
+	if c.Err == nil {
+		w.textBytes += textBytes(w.pending)
+	}
 	w.sizeCache()
 	if c.Err == nil && w.j != nil {
 		if err := w.j.applied(w.last); err != nil {
