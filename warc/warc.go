@@ -35,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nlnwa/gowarc/v3"
 )
 
@@ -52,12 +51,15 @@ type Config struct {
 	MaxSize  int64             // compressed bytes after which a file is closed; 0 means DefaultMaxSize
 	Software string            // the warcinfo's software field ("Trawl/0.1.0")
 	Info     map[string]string // further warcinfo fields (e.g. "robots": "obey")
-	// Dedupe is how many payload digests are remembered for identical-payload revisits;
-	// 0 means 100_000 (about 34 MiB when full, BenchmarkOpenIndex). Open fills them from the
-	// digest index of earlier runs.
+	// Dedupe is how many payload digests are remembered for identical-payload revisits, the
+	// newest first: each keeps where its response record is (about 42 bytes a digest when
+	// full, BenchmarkOpenIndex), and a revisit reads the record's header back for what it
+	// names. 0 means 100_000; at most 1<<30. Open fills them from the digest index of
+	// earlier runs.
 	Dedupe int
-	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read); nil
-	// discards them.
+	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read) and,
+	// at debug level, a payload archived again because its earlier record cannot be read;
+	// nil discards them.
 	Log *slog.Logger
 }
 
@@ -93,18 +95,18 @@ type Location struct {
 type Writer struct {
 	cfg  Config
 	w    *gowarc.WarcFileWriter
-	seen *lru.Cache[string, gowarc.RevisitRef] // payload digest → the response that had it
 	opts []gowarc.WarcRecordOption
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 	log  *slog.Logger
 
-	// mu makes Write one at a time, and guards index. gowarc v3.1.0 sets a package variable
+	// mu makes Write one at a time, and guards index and seen. gowarc v3.1.0 sets a package variable
 	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
 	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
 	// Building a record costs little next to the gzip of writing it, which gowarc does one
 	// at a time anyway.
 	mu    sync.Mutex
-	index *os.File // Dir/NAME.warc.digests (see indexSuffix), open for appending
+	index *os.File   // Dir/NAME.warc.digests (see indexSuffix), open for appending
+	seen  *seenTable // payload digest → where the response that had it is
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -131,6 +133,9 @@ func Open(cfg Config) (*Writer, error) {
 	if cfg.Dedupe <= 0 {
 		cfg.Dedupe = 100_000
 	}
+	if cfg.Dedupe > maxDedupe {
+		return nil, fmt.Errorf("warc: Dedupe %d is more than %d digests", cfg.Dedupe, maxDedupe)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("warc: %w", err)
 	}
@@ -143,18 +148,11 @@ func Open(cfg Config) (*Writer, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	seen, err := lru.New[string, gowarc.RevisitRef](cfg.Dedupe)
-	if err != nil {
-		_ = lock.Close()
-		return nil, fmt.Errorf("warc: %w", err)
-	}
-	index, earlier, err := openIndex(cfg.Dir, cfg.Name, cfg.Dedupe)
+	seen := newSeenTable(cfg.Dedupe)
+	index, err := openIndex(cfg.Dir, cfg.Name, seen)
 	if err != nil {
 		_ = lock.Close()
 		return nil, err
-	}
-	for _, e := range earlier { // oldest first: the newest stay
-		seen.Add(e.digest, e.ref)
 	}
 	log := cfg.Log
 	if log == nil {
@@ -257,8 +255,8 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 	loc := Location{File: out[0].FileName, Offset: out[0].FileOffset}
 	if entry != nil {
 		entry.loc = loc
-		if entry.digest != "" {
-			w.seen.Add(entry.digest, entry.ref)
+		if entry.key.alg != 0 {
+			w.seen.add(entry.key, loc)
 		}
 		if line := entry.line(); line != "" {
 			if _, err := w.index.WriteString(line); err != nil { // the record stands: the index is a cache
@@ -292,15 +290,13 @@ func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (
 		return rev, nil, nil
 	}
 	digest := resp.WarcHeader().Get(gowarc.WarcPayloadDigest)
+	var key digestKey // alg 0: not to deduplicate, now or later
 	if digest != "" && ex.Truncated == "" && !emptyPayload(resp) {
-		if ref, ok := w.seen.Get(digest); ok {
-			ref.Profile = gowarc.ProfileIdenticalPayloadDigestV1_1
-			rev, err := resp.ToRevisitRecord(&ref)
-			_ = resp.Close()
-			if err != nil {
-				return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+		if d, ok := parseDigest([]byte(digest)); ok {
+			key = d.key()
+			if rev, err := w.identical(resp, ex, d); rev != nil || err != nil {
+				return rev, nil, err
 			}
-			return rev, nil, nil
 		}
 	} else {
 		digest = "" // nothing to deduplicate against later
@@ -310,7 +306,34 @@ func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (
 		return resp, nil, nil // nothing to refer to later; the record stands
 	}
 	ref.Profile = "" // the index keeps the record; a revisit sets its own profile
-	return resp, &indexEntry{digest: digest, ref: *ref}, nil
+	return resp, &indexEntry{digest: digest, key: key, ref: *ref}, nil
+}
+
+// identical returns resp as a revisit of the response record that had the payload digest
+// d before, when the table has one and its header reads back with that digest; it returns
+// nil (resp stays a response) when there is none.
+func (w *Writer) identical(resp gowarc.WarcRecord, ex Exchange, d digestValue) (gowarc.WarcRecord, error) {
+	loc, ok := w.seen.get(d.key())
+	if !ok {
+		return nil, nil
+	}
+	prior, err := refOf(w.cfg.Dir, loc, gowarc.ProfileIdenticalPayloadDigestV1_1)
+	if err == nil {
+		if pd, ok := parseDigest([]byte(prior.digest)); !ok || pd != d {
+			err = fmt.Errorf("its payload digest is %q", prior.digest)
+		}
+	}
+	if err != nil { // the file was removed, or replaced: this record is the payload's now
+		w.log.Debug("warc: the record of an identical payload cannot be read: archived again",
+			"url", ex.URI, "file", loc.File, "offset", loc.Offset, "err", err)
+		return nil, nil
+	}
+	rev, err := resp.ToRevisitRecord(&prior.RevisitRef)
+	_ = resp.Close()
+	if err != nil {
+		return nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+	}
+	return rev, nil
 }
 
 // emptyPayload reports whether a response record has no payload bytes after its HTTP
