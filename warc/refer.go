@@ -20,9 +20,23 @@ const maxHeader = 64 << 10
 // header is the WARC header of a record, read back from its file.
 type header map[string]string
 
+// headerReader reads records' WARC headers back (read), keeping its buffers and its
+// decompressor from one read to the next: a Writer reads one for each identical payload.
+// The zero value is ready for use; it is not safe for concurrent use.
+type headerReader struct {
+	fr *bufio.Reader // over the file
+	zr *gzip.Reader  // over fr
+	br *bufio.Reader // over zr, limited to maxHeader
+}
+
 // readHeader reads the WARC header of the record whose gzip member starts at offset in the
 // file at path: only the member's first bytes are decompressed.
 func readHeader(path string, offset int64) (header, error) {
+	return new(headerReader).read(path, offset)
+}
+
+// read is readHeader.
+func (r *headerReader) read(path string, offset int64) (header, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -31,19 +45,32 @@ func readHeader(path string, offset int64) (header, error) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return nil, err
 	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 4<<10))
+	if r.fr == nil {
+		r.fr = bufio.NewReaderSize(f, 4<<10)
+	} else {
+		r.fr.Reset(f)
+	}
+	if r.zr == nil {
+		r.zr, err = gzip.NewReader(r.fr) // nil on error: made again next time
+	} else {
+		err = r.zr.Reset(r.fr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no record at %d: %w", offset, err)
 	}
-	zr.Multistream(false)
-	br := bufio.NewReaderSize(io.LimitReader(zr, maxHeader), 4<<10)
-	version, err := br.ReadString('\n')
+	r.zr.Multistream(false)
+	if lr := io.LimitReader(r.zr, maxHeader); r.br == nil {
+		r.br = bufio.NewReaderSize(lr, 4<<10)
+	} else {
+		r.br.Reset(lr)
+	}
+	version, err := r.br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(version, "WARC/") {
 		return nil, fmt.Errorf("no WARC record at %d", offset)
 	}
 	h := header{}
 	for {
-		line, err := br.ReadString('\n')
+		line, err := r.br.ReadString('\n')
 		if err != nil {
 			return nil, fmt.Errorf("record at %d: header cut short: %w", offset, err)
 		}
@@ -88,8 +115,8 @@ type priorRef struct {
 // in dir: the record's id, target URI and date, and its payload digest. A revisit record
 // there is followed to the record it refers to, so that a revisit always names a record
 // holding the payload.
-func refOf(dir string, loc Location, profile string) (*priorRef, error) {
-	h, err := readHeader(openPath(dir, loc.File), loc.Offset)
+func (r *headerReader) refOf(dir string, loc Location, profile string) (*priorRef, error) {
+	h, err := r.read(openPath(dir, loc.File), loc.Offset)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // The digest table remembers, for the newest Config.Dedupe payload digests the crawl
 // archived, where the response record that holds the payload is: its file and offset, and
-// nothing else. A hit reads the record's header back from its file (refOf) for what the
+// nothing else. A hit reads the record's header back from its file (headerReader.refOf) for what the
 // revisit names (record id, target URI, date) and checks that the record's payload digest
 // is the one looked up. A digest costs about 42 bytes (BenchmarkOpenIndex), where keeping
 // the digest, record id, URI and date strings in an LRU cost about 350.
@@ -203,7 +203,9 @@ func (t *seenTable) add(k digestKey, loc Location) {
 // push appends e, not full and not in the table, whose free slot is i, to the ring.
 func (t *seenTable) push(e seenEntry, i int) {
 	if len(t.ring) == cap(t.ring) { // grow to max at most, not by append's rule past it
-		t.ring = slices.Grow(t.ring, min(max(2*len(t.ring), 256), t.max)-len(t.ring))
+		ring := make([]seenEntry, len(t.ring), min(max(2*len(t.ring), 256), t.max))
+		copy(ring, t.ring)
+		t.ring = ring
 	}
 	t.ring = append(t.ring, e)
 	t.slots[i] = uint32(len(t.ring))

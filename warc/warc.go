@@ -99,14 +99,15 @@ type Writer struct {
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 	log  *slog.Logger
 
-	// mu makes Write one at a time, and guards index and seen. gowarc v3.1.0 sets a package variable
+	// mu makes Write one at a time, and guards index, seen and headers. gowarc v3.1.0 sets a package variable
 	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
 	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
 	// Building a record costs little next to the gzip of writing it, which gowarc does one
 	// at a time anyway.
-	mu    sync.Mutex
-	index *os.File   // Dir/NAME.warc.digests (see indexSuffix), open for appending
-	seen  *seenTable // payload digest → where the response that had it is
+	mu      sync.Mutex
+	index   *os.File     // Dir/NAME.warc.digests (see indexSuffix), open for appending
+	seen    *seenTable   // payload digest → where the response that had it is
+	headers headerReader // reads back the record of a digest seen before
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -221,7 +222,7 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 	var prior *priorRef
 	if ex.NotModified && ex.Prior.File != "" { // read before the lock: it is file I/O
 		var err error
-		if prior, err = refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
+		if prior, err = new(headerReader).refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
 			w.log.Warn("warc: the revisit of a 304 names no earlier record", "url", ex.URI, "file", ex.Prior.File, "offset", ex.Prior.Offset, "err", err)
 			prior = nil
 		}
@@ -317,7 +318,7 @@ func (w *Writer) identical(resp gowarc.WarcRecord, ex Exchange, d digestValue) (
 	if !ok {
 		return nil, nil
 	}
-	prior, err := refOf(w.cfg.Dir, loc, gowarc.ProfileIdenticalPayloadDigestV1_1)
+	prior, err := w.headers.refOf(w.cfg.Dir, loc, gowarc.ProfileIdenticalPayloadDigestV1_1)
 	if err == nil {
 		if pd, ok := parseDigest([]byte(prior.digest)); !ok || pd != d {
 			err = fmt.Errorf("its payload digest is %q", prior.digest)
