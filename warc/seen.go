@@ -92,7 +92,13 @@ func parseDigest(s []byte) (digestValue, bool) {
 	case l == 2*n && !bytes.HasSuffix(value, []byte("=")): // an MD5's padded base32 has 32 too
 		got, err = hex.Decode(dst[:], value)
 	case l == base32.StdEncoding.EncodedLen(n) || l == (8*n+4)/5:
-		in := append(src[:0], bytes.ToUpper(value)...) // gowarc accepts either case
+		in := src[:0]
+		for _, c := range value { // gowarc accepts either case
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			in = append(in, c)
+		}
 		for len(in)%8 != 0 {
 			in = append(in, '=')
 		}

@@ -254,3 +254,31 @@ func TestDedupeOriginalRemoved(t *testing.T) {
 		t.Errorf("the payload once more: %s record naming %q, want a revisit of %v", rec.Type, rec.Headers["WARC-Refers-To"], again)
 	}
 }
+
+// FuzzParseDigest: a value that decodes decodes again to the same digest from its bytes
+// in base16 and base32 under the algorithm's name; its key is its first bytes.
+func FuzzParseDigest(f *testing.F) {
+	f.Add("sha1:" + base32.StdEncoding.EncodeToString(make([]byte, 20)))
+	f.Add("md5:" + base32.StdEncoding.EncodeToString(make([]byte, 16)))
+	f.Add("SHA-256:" + hex.EncodeToString(make([]byte, 32)))
+	f.Add("sha512:" + base64.RawStdEncoding.EncodeToString(make([]byte, 64)))
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := parseDigest([]byte(s))
+		if !ok {
+			return
+		}
+		name := map[uint8]string{algMD5: "md5", algSHA1: "sha1", algSHA256: "sha256", algSHA512: "sha512"}[d.alg]
+		sizes := map[uint8]uint8{algMD5: 16, algSHA1: 20, algSHA256: 32, algSHA512: 64}
+		if name == "" || d.n != sizes[d.alg] || !bytes.Equal(d.sum[d.n:], make([]byte, 64-int(d.n))) {
+			t.Fatalf("parseDigest(%q) = %+v: bad algorithm, length or tail", s, d)
+		}
+		for _, again := range []string{name + ":" + hex.EncodeToString(d.sum[:d.n]), name + ":" + base32.StdEncoding.EncodeToString(d.sum[:d.n])} {
+			if d2, ok := parseDigest([]byte(again)); !ok || d2 != d {
+				t.Fatalf("parseDigest(%q) = %+v, %v; want %+v as from %q", again, d2, ok, d, s)
+			}
+		}
+		if k := d.key(); !bytes.Equal(k.sum[:min(20, int(d.n))], d.sum[:min(20, int(d.n))]) || k.alg != d.alg {
+			t.Fatalf("key %+v of %+v", k, d)
+		}
+	})
+}
