@@ -20,11 +20,14 @@ const maxHeader = 64 << 10
 // header is the WARC header of a record, read back from its file.
 type header map[string]string
 
-// headerReader reads records' WARC headers back (read), keeping its buffers and its
-// decompressor from one read to the next: a Writer reads one for each identical payload.
-// The zero value is ready for use; it is not safe for concurrent use.
+// headerReader reads records' WARC headers back (read), keeping its buffers, its
+// decompressor and the file it last read from one read to the next: a Writer reads one for
+// each identical payload. The zero value is ready for use; Close closes the file kept. It
+// is not safe for concurrent use.
 type headerReader struct {
-	fr *bufio.Reader // over the file
+	f  *os.File      // the file last read, nil when none
+	fi os.FileInfo   // f's, to tell whether its path still names it
+	fr *bufio.Reader // over f
 	zr *gzip.Reader  // over fr
 	br *bufio.Reader // over zr, limited to maxHeader
 }
@@ -32,23 +35,55 @@ type headerReader struct {
 // readHeader reads the WARC header of the record whose gzip member starts at offset in the
 // file at path: only the member's first bytes are decompressed.
 func readHeader(path string, offset int64) (header, error) {
-	return new(headerReader).read(path, offset)
+	var r headerReader
+	defer r.Close()
+	return r.read(path, offset)
 }
 
-// read is readHeader.
-func (r *headerReader) read(path string, offset int64) (header, error) {
+// Close closes the file r keeps open.
+func (r *headerReader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f, r.fi = nil, nil
+	return err
+}
+
+// open returns the file at path: the one kept open when the path still names it (a file
+// removed since is not read), or the file opened again.
+func (r *headerReader) open(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if r.f != nil && os.SameFile(fi, r.fi) { // its inode cannot be reused while r.f holds it
+		return r.f, nil
+	}
+	_ = r.Close() // read-only: nothing to lose
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	if r.fi, err = f.Stat(); err != nil {
+		_ = f.Close()
 		return nil, err
 	}
+	r.f = f
+	return f, nil
+}
+
+// read is readHeader.
+func (r *headerReader) read(path string, offset int64) (header, error) {
+	f, err := r.open(path)
+	if err != nil {
+		return nil, err
+	}
+	sr := io.NewSectionReader(f, offset, 1<<62)
 	if r.fr == nil {
-		r.fr = bufio.NewReaderSize(f, 4<<10)
+		r.fr = bufio.NewReaderSize(sr, 4<<10)
 	} else {
-		r.fr.Reset(f)
+		r.fr.Reset(sr)
 	}
 	if r.zr == nil {
 		r.zr, err = gzip.NewReader(r.fr) // nil on error: made again next time

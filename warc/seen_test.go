@@ -228,21 +228,43 @@ func TestDedupeUndecodableNeverMatches(t *testing.T) {
 }
 
 // TestDedupeOriginalRemoved: a payload whose earlier record cannot be read back (its file
-// removed while the crawl runs) is archived again as a response, said at debug level, and
-// later copies refer to that new response.
+// removed while the crawl runs, after the Writer read it once) is archived again as a
+// response, said at debug level, and later copies refer to that new response.
 func TestDedupeOriginalRemoved(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w := mustOpen(t, Config{Dir: dir, Name: "g", MaxSize: 1, Log: log}) // a file per exchange
 	first := mustWrite(t, w, exchange("http://a.test/1", "the payload", 200))
-	mustWrite(t, w, exchange("http://a.test/other", "another payload", 200)) // first's file is closed
+	dup := mustWrite(t, w, exchange("http://a.test/dup", "the payload", 200)) // read first's file
+	mustWrite(t, w, exchange("http://a.test/other", "another payload", 200))  // first's file is closed
+	if rec := mustRead(t, dir, dup); !refersTo(rec, mustRead(t, dir, first)) {
+		t.Fatalf("the payload again, its record there: %s record naming %q, want a revisit of %v", rec.Type, rec.Headers["WARC-Refers-To"], first)
+	}
 	if err := os.Remove(filepath.Join(dir, first.File)); err != nil {
 		t.Fatal(err)
 	}
 	again := mustWrite(t, w, exchange("http://a.test/2", "the payload", 200))
 	third := mustWrite(t, w, exchange("http://a.test/3", "the payload", 200))
+	// A file replaced by another under its name: the one read before is not read again.
+	x := mustWrite(t, w, exchange("http://a.test/x", "payload X", 200))
+	mustWrite(t, w, exchange("http://a.test/x-dup", "payload X", 200))
+	mustWrite(t, w, exchange("http://a.test/other2", "yet another payload", 200))
+	other, err := os.ReadFile(filepath.Join(dir, again.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, x.File)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, x.File), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xAgain := mustWrite(t, w, exchange("http://a.test/x-again", "payload X", 200))
 	_ = w.Close()
+	if rec := mustRead(t, dir, xAgain); rec.Type != "response" {
+		t.Errorf("the payload whose file was replaced: %s record %v, want a response", rec.Type, rec.Headers)
+	}
 	if rec := mustRead(t, dir, again); rec.Type != "response" {
 		t.Errorf("the payload whose record was removed: %s record %v, want a response", rec.Type, rec.Headers)
 	}

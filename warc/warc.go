@@ -222,7 +222,10 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 	var prior *priorRef
 	if ex.NotModified && ex.Prior.File != "" { // read before the lock: it is file I/O
 		var err error
-		if prior, err = new(headerReader).refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
+		var r headerReader // not the Writer's: this is outside the lock
+		prior, err = r.refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1)
+		_ = r.Close()
+		if err != nil {
 			w.log.Warn("warc: the revisit of a 304 names no earlier record", "url", ex.URI, "file", ex.Prior.File, "offset", ex.Prior.Offset, "err", err)
 			prior = nil
 		}
@@ -375,7 +378,7 @@ func (w *Writer) record(t gowarc.RecordType, contentType string, ex Exchange, r 
 func (w *Writer) Close() error {
 	err := w.w.Close()
 	w.mu.Lock()
-	err = errors.Join(err, w.index.Close())
+	err = errors.Join(err, w.index.Close(), w.headers.Close())
 	w.mu.Unlock()
 	return errors.Join(err, w.lock.Close()) // closing the file releases the flock
 }
