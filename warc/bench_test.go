@@ -104,3 +104,36 @@ func BenchmarkOpenIndex(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB-kept")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/100_000, "B/digest")
 }
+
+// BenchmarkReadBack: what a hit in the digest table reads: the header of an earlier
+// response record (a 4 KiB or a 32 KiB page), through the Writer's headerReader.
+//
+//	go test -run - -bench ReadBack ./warc/
+func BenchmarkReadBack(b *testing.B) {
+	for _, size := range []int{4 << 10, 32 << 10} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			dir := b.TempDir()
+			w, err := Open(Config{Dir: dir, Name: "r"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := make([]byte, size)
+			for i := range body {
+				body[i] = "abcdefghij<>/ \n"[(i*7919)%15] // compresses as a page would, roughly
+			}
+			loc, err := w.Write(exchange("http://a.test/page", string(body), 200))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			var r headerReader
+			defer r.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.refOf(dir, loc, "p"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -79,7 +79,21 @@ func (r *headerReader) read(path string, offset int64) (header, error) {
 	if err != nil {
 		return nil, err
 	}
-	sr := io.NewSectionReader(f, offset, 1<<62)
+	// The decompressor decodes as much as its window holds (32 KiB) when its input has it:
+	// it is given first the member's first bytes only, enough for a header of a few KiB.
+	h, err := r.parse(io.NewSectionReader(f, offset, headerGuess), offset)
+	if err != nil {
+		h, err = r.parse(io.NewSectionReader(f, offset, 1<<62), offset)
+	}
+	return h, err
+}
+
+// headerGuess is how many compressed bytes of a record read tries first for its header.
+const headerGuess = 2 << 10
+
+// parse reads the header of the record whose gzip member sr starts with.
+func (r *headerReader) parse(sr io.Reader, offset int64) (header, error) {
+	var err error
 	if r.fr == nil {
 		r.fr = bufio.NewReaderSize(sr, 4<<10)
 	} else {
