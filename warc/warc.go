@@ -51,11 +51,11 @@ type Config struct {
 	MaxSize  int64             // compressed bytes after which a file is closed; 0 means DefaultMaxSize
 	Software string            // the warcinfo's software field ("Trawl/0.1.0")
 	Info     map[string]string // further warcinfo fields (e.g. "robots": "obey")
-	// Dedupe is how many payload digests are remembered for identical-payload revisits, the
-	// newest first: each keeps where its response record is (about 42 bytes a digest when
-	// full, BenchmarkOpenIndex), and a revisit reads the record's header back for what it
-	// names. 0 means 100_000; at most 1<<30. Open fills them from the digest index of
-	// earlier runs.
+	// Dedupe is how many payload digests are remembered for identical-payload revisits;
+	// past it the oldest is forgotten first. Each is kept as its bytes and where its
+	// response record is (about 42 bytes a digest when full, BenchmarkOpenIndex); a revisit
+	// reads that record's header back for what it names. 0 means 100_000; more than 1<<30
+	// is refused. Open fills them from the digest index of earlier runs.
 	Dedupe int
 	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read) and,
 	// at debug level, a payload archived again because its earlier record cannot be read;
@@ -99,11 +99,11 @@ type Writer struct {
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 	log  *slog.Logger
 
-	// mu makes Write one at a time, and guards index, seen and headers. gowarc v3.1.0 sets a package variable
-	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
-	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
-	// Building a record costs little next to the gzip of writing it, which gowarc does one
-	// at a time anyway.
+	// mu makes Write one at a time, and guards index, seen and headers. gowarc v3.1.0 sets
+	// a package variable (uuid's EnableRandPool) each time it makes record options, in
+	// NewRecordBuilder and in its own writer goroutine when it opens a file: concurrent
+	// Writes would race on it. Building a record costs little next to the gzip of writing
+	// it, which gowarc does one at a time anyway.
 	mu      sync.Mutex
 	index   *os.File     // Dir/NAME.warc.digests (see indexSuffix), open for appending
 	seen    *seenTable   // payload digest → where the response that had it is
