@@ -32,7 +32,8 @@ const maxIndexTail = 64 << 20
 
 // indexEntry is one line of the index.
 type indexEntry struct {
-	digest string // "" for a record not to deduplicate against
+	digest string    // "" for a record not to deduplicate against
+	key    digestKey // the digest as the table keeps it; alg 0 when not to deduplicate
 	ref    gowarc.RevisitRef
 	loc    Location
 }
@@ -84,64 +85,83 @@ func parseIndexLineString(rest string) (indexEntry, bool) {
 }
 
 // openIndex opens the crawl's index for appending, first cutting a line a kill left
-// incomplete, and returns the last (at most) n entries with a digest whose record is whole
-// in a closed file of the crawl, oldest first. It reads the index backwards from its end,
-// a chunk at a time, until it has n of them or has read maxIndexTail bytes.
-func openIndex(dir, name string, n int) (*os.File, []indexEntry, error) {
+// incomplete, and adds to seen the newest digests (as many as it holds) whose record is
+// whole in a closed file of the crawl. It reads the index backwards from its end, a chunk
+// at a time, until seen is full or it has read maxIndexTail bytes.
+func openIndex(dir, name string, seen *seenTable) (*os.File, error) {
 	f, err := os.OpenFile(indexPath(dir, name), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("warc: index: %w", err)
+		return nil, fmt.Errorf("warc: index: %w", err)
 	}
-	entries, err := readIndexTail(f, dir, name, n)
-	if err != nil {
+	if err := readIndexTail(f, dir, name, seen); err != nil {
 		_ = f.Close()
-		return nil, nil, fmt.Errorf("warc: index %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("warc: index %s: %w", f.Name(), err)
 	}
-	return f, entries, nil
+	return f, nil
 }
 
 // indexChunk is how much of the index is read at a time, from its end.
 const indexChunk = 256 << 10
 
-func readIndexTail(f *os.File, dir, name string, n int) ([]indexEntry, error) {
+func readIndexTail(f *os.File, dir, name string, seen *seenTable) error {
 	size, err := cutPartialLine(f)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := f.Seek(size, io.SeekStart); err != nil { // appends go after the last whole line
-		return nil, err
+		return err
 	}
 	sizes := map[string]int64{} // the crawl's files, all closed by recoverDir
 	files, err := Files(dir, name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, file := range files {
 		if fi, err := os.Stat(filepath.Join(dir, file)); err == nil {
 			sizes[file] = fi.Size()
 		}
 	}
-	var lines []string // newest first; an entry's strings share its line's
-	err = eachLineBackward(f, size, maxIndexTail, func(line []byte) bool {
-		if bytes.HasPrefix(line, []byte("-\t")) {
-			return true // not to deduplicate against: no need to parse it
+	defer seen.reverse() // loadNewest fills it newest first
+	return eachLineBackward(f, size, maxIndexTail, func(line []byte) bool {
+		d, file, off, ok := indexDigest(line)
+		if !ok {
+			return true // a line not to deduplicate against, or one we cannot use
 		}
-		l := string(line)
-		e, ok := parseIndexLineString(l)
-		if !ok || e.digest == "" {
-			return true
-		}
-		if size, ok := sizes[e.loc.File]; !ok || e.loc.Offset >= size {
+		if size, ok := sizes[string(file)]; !ok || off >= size {
 			return true // its file is gone, or the record was cut when a killed file was closed
 		}
-		lines = append(lines, l)
-		return len(lines) < n
+		var name string
+		if num, ok := seen.files[string(file)]; ok {
+			name = seen.names[num] // one copy of each file name
+		} else {
+			name = string(file)
+		}
+		return seen.loadNewest(d.key(), Location{File: name, Offset: off})
 	})
-	entries := make([]indexEntry, len(lines)) // oldest first
-	for i, l := range lines {
-		entries[len(lines)-1-i], _ = parseIndexLineString(l)
+}
+
+// indexDigest returns the digest, file and offset of a line of the index that
+// parseIndexLine accepts, without copying them; ok is false for a line without a digest or
+// whose digest parseDigest does not decode.
+func indexDigest(line []byte) (d digestValue, file []byte, off int64, ok bool) {
+	var f [6][]byte
+	rest := line
+	for i := range 5 {
+		if f[i], rest, ok = bytes.Cut(rest, []byte("\t")); !ok {
+			return digestValue{}, nil, 0, false
+		}
 	}
-	return entries, err
+	if bytes.IndexByte(rest, '\t') >= 0 || len(f[0]) == 0 || bytes.Equal(f[0], []byte("-")) {
+		return digestValue{}, nil, 0, false
+	}
+	off, err := strconv.ParseInt(string(f[4]), 10, 64)
+	if err != nil || off < 0 {
+		return digestValue{}, nil, 0, false
+	}
+	if d, ok = parseDigest(f[0]); !ok {
+		return digestValue{}, nil, 0, false
+	}
+	return d, f[3], off, true
 }
 
 // cutPartialLine cuts what follows the last newline of f (a line a kill left unfinished)

@@ -20,30 +20,106 @@ const maxHeader = 64 << 10
 // header is the WARC header of a record, read back from its file.
 type header map[string]string
 
+// headerReader reads records' WARC headers back (read), keeping its buffers, its
+// decompressor and the file it last read from one read to the next: a Writer reads one for
+// each identical payload. The zero value is ready for use; Close closes the file kept. It
+// is not safe for concurrent use.
+type headerReader struct {
+	f  *os.File      // the file last read, nil when none
+	fi os.FileInfo   // f's, to tell whether its path still names it
+	fr *bufio.Reader // over f
+	zr *gzip.Reader  // over fr
+	br *bufio.Reader // over zr, limited to maxHeader
+}
+
 // readHeader reads the WARC header of the record whose gzip member starts at offset in the
 // file at path: only the member's first bytes are decompressed.
 func readHeader(path string, offset int64) (header, error) {
+	var r headerReader
+	defer r.Close()
+	return r.read(path, offset)
+}
+
+// Close closes the file r keeps open.
+func (r *headerReader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f, r.fi = nil, nil
+	return err
+}
+
+// open returns the file at path: the one kept open when the path still names it (a file
+// removed since is not read), or the file opened again.
+func (r *headerReader) open(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if r.f != nil && os.SameFile(fi, r.fi) { // its inode cannot be reused while r.f holds it
+		return r.f, nil
+	}
+	_ = r.Close() // read-only: nothing to lose
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	if r.fi, err = f.Stat(); err != nil {
+		_ = f.Close()
 		return nil, err
 	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 4<<10))
+	r.f = f
+	return f, nil
+}
+
+// read is readHeader.
+func (r *headerReader) read(path string, offset int64) (header, error) {
+	f, err := r.open(path)
+	if err != nil {
+		return nil, err
+	}
+	// The decompressor decodes as much as its window holds (32 KiB) when its input has it:
+	// it is given first the member's first bytes only, enough for a header of a few KiB.
+	h, err := r.parse(io.NewSectionReader(f, offset, headerGuess), offset)
+	if err != nil {
+		h, err = r.parse(io.NewSectionReader(f, offset, 1<<62), offset)
+	}
+	return h, err
+}
+
+// headerGuess is how many compressed bytes of a record read tries first for its header.
+const headerGuess = 2 << 10
+
+// parse reads the header of the record whose gzip member sr starts with.
+func (r *headerReader) parse(sr io.Reader, offset int64) (header, error) {
+	var err error
+	if r.fr == nil {
+		r.fr = bufio.NewReaderSize(sr, 4<<10)
+	} else {
+		r.fr.Reset(sr)
+	}
+	if r.zr == nil {
+		r.zr, err = gzip.NewReader(r.fr) // nil on error: made again next time
+	} else {
+		err = r.zr.Reset(r.fr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no record at %d: %w", offset, err)
 	}
-	zr.Multistream(false)
-	br := bufio.NewReaderSize(io.LimitReader(zr, maxHeader), 4<<10)
-	version, err := br.ReadString('\n')
+	r.zr.Multistream(false)
+	if lr := io.LimitReader(r.zr, maxHeader); r.br == nil {
+		r.br = bufio.NewReaderSize(lr, 4<<10)
+	} else {
+		r.br.Reset(lr)
+	}
+	version, err := r.br.ReadString('\n')
 	if err != nil || !strings.HasPrefix(version, "WARC/") {
 		return nil, fmt.Errorf("no WARC record at %d", offset)
 	}
 	h := header{}
 	for {
-		line, err := br.ReadString('\n')
+		line, err := r.br.ReadString('\n')
 		if err != nil {
 			return nil, fmt.Errorf("record at %d: header cut short: %w", offset, err)
 		}
@@ -88,8 +164,8 @@ type priorRef struct {
 // in dir: the record's id, target URI and date, and its payload digest. A revisit record
 // there is followed to the record it refers to, so that a revisit always names a record
 // holding the payload.
-func refOf(dir string, loc Location, profile string) (*priorRef, error) {
-	h, err := readHeader(openPath(dir, loc.File), loc.Offset)
+func (r *headerReader) refOf(dir string, loc Location, profile string) (*priorRef, error) {
+	h, err := r.read(openPath(dir, loc.File), loc.Offset)
 	if err != nil {
 		return nil, err
 	}

@@ -198,3 +198,24 @@ func TestEachLineBackward(t *testing.T) {
 		t.Errorf("%d calls after fn said stop at 5", n)
 	}
 }
+
+// TestHeaderReaderReused: a headerReader reads a record after failing on an offset that is
+// no record, and reads a header line longer than its buffers.
+func TestHeaderReaderReused(t *testing.T) {
+	dir := t.TempDir()
+	w := mustOpen(t, Config{Dir: dir, Name: "h"})
+	short := mustWrite(t, w, exchange("http://a.test/1", "one", 200))
+	long := "http://a.test/" + strings.Repeat("x", 10<<10)
+	longLoc := mustWrite(t, w, exchange(long, "two", 200))
+	_ = w.Close()
+	var r headerReader
+	for i, c := range []struct {
+		loc  Location
+		want string // the target URI; "" for an error
+	}{{short, "http://a.test/1"}, {Location{File: short.File, Offset: short.Offset + 1}, ""}, {longLoc, long}, {short, "http://a.test/1"}} {
+		h, err := r.read(filepath.Join(dir, c.loc.File), c.loc.Offset)
+		if got := h.get("WARC-Target-URI"); (err != nil) != (c.want == "") || got != c.want {
+			t.Errorf("read %d at %v: URI %.40q, %v; want %.40q", i, c.loc, got, err, c.want)
+		}
+	}
+}

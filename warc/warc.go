@@ -35,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nlnwa/gowarc/v3"
 )
 
@@ -53,11 +52,14 @@ type Config struct {
 	Software string            // the warcinfo's software field ("Trawl/0.1.0")
 	Info     map[string]string // further warcinfo fields (e.g. "robots": "obey")
 	// Dedupe is how many payload digests are remembered for identical-payload revisits;
-	// 0 means 100_000 (about 34 MiB when full, BenchmarkOpenIndex). Open fills them from the
-	// digest index of earlier runs.
+	// past it the oldest is forgotten first. Each is kept as its bytes and where its
+	// response record is (about 42 bytes a digest when full, BenchmarkOpenIndex); a revisit
+	// reads that record's header back for what it names. 0 means 100_000; more than 1<<30
+	// is refused. Open fills them from the digest index of earlier runs.
 	Dedupe int
-	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read); nil
-	// discards them.
+	// Log receives the Writer's warnings (a 304 whose earlier capture cannot be read) and,
+	// at debug level, a payload archived again because its earlier record cannot be read;
+	// nil discards them.
 	Log *slog.Logger
 }
 
@@ -93,18 +95,19 @@ type Location struct {
 type Writer struct {
 	cfg  Config
 	w    *gowarc.WarcFileWriter
-	seen *lru.Cache[string, gowarc.RevisitRef] // payload digest → the response that had it
 	opts []gowarc.WarcRecordOption
 	lock *os.File // NAME.warc.lock in Dir, flocked while the Writer is open
 	log  *slog.Logger
 
-	// mu makes Write one at a time, and guards index. gowarc v3.1.0 sets a package variable
-	// (uuid's EnableRandPool) each time it makes record options, in NewRecordBuilder and in
-	// its own writer goroutine when it opens a file: concurrent Writes would race on it.
-	// Building a record costs little next to the gzip of writing it, which gowarc does one
-	// at a time anyway.
-	mu    sync.Mutex
-	index *os.File // Dir/NAME.warc.digests (see indexSuffix), open for appending
+	// mu makes Write one at a time, and guards index, seen and headers. gowarc v3.1.0 sets
+	// a package variable (uuid's EnableRandPool) each time it makes record options, in
+	// NewRecordBuilder and in its own writer goroutine when it opens a file: concurrent
+	// Writes would race on it. Building a record costs little next to the gzip of writing
+	// it, which gowarc does one at a time anyway.
+	mu      sync.Mutex
+	index   *os.File     // Dir/NAME.warc.digests (see indexSuffix), open for appending
+	seen    *seenTable   // payload digest → where the response that had it is
+	headers headerReader // reads back the record of a digest seen before
 }
 
 // fileName matches the files of a crawl: the name, a dash, the sequence number.
@@ -131,6 +134,9 @@ func Open(cfg Config) (*Writer, error) {
 	if cfg.Dedupe <= 0 {
 		cfg.Dedupe = 100_000
 	}
+	if cfg.Dedupe > maxDedupe {
+		return nil, fmt.Errorf("warc: Dedupe %d is more than %d digests", cfg.Dedupe, maxDedupe)
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("warc: %w", err)
 	}
@@ -143,18 +149,11 @@ func Open(cfg Config) (*Writer, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	seen, err := lru.New[string, gowarc.RevisitRef](cfg.Dedupe)
-	if err != nil {
-		_ = lock.Close()
-		return nil, fmt.Errorf("warc: %w", err)
-	}
-	index, earlier, err := openIndex(cfg.Dir, cfg.Name, cfg.Dedupe)
+	seen := newSeenTable(cfg.Dedupe)
+	index, err := openIndex(cfg.Dir, cfg.Name, seen)
 	if err != nil {
 		_ = lock.Close()
 		return nil, err
-	}
-	for _, e := range earlier { // oldest first: the newest stay
-		seen.Add(e.digest, e.ref)
 	}
 	log := cfg.Log
 	if log == nil {
@@ -223,7 +222,10 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 	var prior *priorRef
 	if ex.NotModified && ex.Prior.File != "" { // read before the lock: it is file I/O
 		var err error
-		if prior, err = refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1); err != nil {
+		var r headerReader // not the Writer's: this is outside the lock
+		prior, err = r.refOf(w.cfg.Dir, ex.Prior, gowarc.ProfileServerNotModifiedV1_1)
+		_ = r.Close()
+		if err != nil {
 			w.log.Warn("warc: the revisit of a 304 names no earlier record", "url", ex.URI, "file", ex.Prior.File, "offset", ex.Prior.Offset, "err", err)
 			prior = nil
 		}
@@ -257,8 +259,8 @@ func (w *Writer) Write(ex Exchange) (Location, error) {
 	loc := Location{File: out[0].FileName, Offset: out[0].FileOffset}
 	if entry != nil {
 		entry.loc = loc
-		if entry.digest != "" {
-			w.seen.Add(entry.digest, entry.ref)
+		if entry.key.alg != 0 {
+			w.seen.add(entry.key, loc)
 		}
 		if line := entry.line(); line != "" {
 			if _, err := w.index.WriteString(line); err != nil { // the record stands: the index is a cache
@@ -292,15 +294,13 @@ func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (
 		return rev, nil, nil
 	}
 	digest := resp.WarcHeader().Get(gowarc.WarcPayloadDigest)
+	var key digestKey // alg 0: not to deduplicate, now or later
 	if digest != "" && ex.Truncated == "" && !emptyPayload(resp) {
-		if ref, ok := w.seen.Get(digest); ok {
-			ref.Profile = gowarc.ProfileIdenticalPayloadDigestV1_1
-			rev, err := resp.ToRevisitRecord(&ref)
-			_ = resp.Close()
-			if err != nil {
-				return nil, nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+		if d, ok := parseDigest([]byte(digest)); ok {
+			key = d.key()
+			if rev, err := w.identical(resp, ex, d); rev != nil || err != nil {
+				return rev, nil, err
 			}
-			return rev, nil, nil
 		}
 	} else {
 		digest = "" // nothing to deduplicate against later
@@ -310,7 +310,34 @@ func (w *Writer) revisit(resp gowarc.WarcRecord, ex Exchange, prior *priorRef) (
 		return resp, nil, nil // nothing to refer to later; the record stands
 	}
 	ref.Profile = "" // the index keeps the record; a revisit sets its own profile
-	return resp, &indexEntry{digest: digest, ref: *ref}, nil
+	return resp, &indexEntry{digest: digest, key: key, ref: *ref}, nil
+}
+
+// identical returns resp as a revisit of the response record that had the payload digest
+// d before, when the table has one and its header reads back with that digest; it returns
+// nil (resp stays a response) when there is none.
+func (w *Writer) identical(resp gowarc.WarcRecord, ex Exchange, d digestValue) (gowarc.WarcRecord, error) {
+	loc, ok := w.seen.get(d.key())
+	if !ok {
+		return nil, nil
+	}
+	prior, err := w.headers.refOf(w.cfg.Dir, loc, gowarc.ProfileIdenticalPayloadDigestV1_1)
+	if err == nil {
+		if pd, ok := parseDigest([]byte(prior.digest)); !ok || pd != d {
+			err = fmt.Errorf("its payload digest is %q", prior.digest)
+		}
+	}
+	if err != nil { // the file was removed, or replaced: this record is the payload's now
+		w.log.Debug("warc: the record of an identical payload cannot be read: archived again",
+			"url", ex.URI, "file", loc.File, "offset", loc.Offset, "err", err)
+		return nil, nil
+	}
+	rev, err := resp.ToRevisitRecord(&prior.RevisitRef)
+	_ = resp.Close()
+	if err != nil {
+		return nil, fmt.Errorf("warc: revisit for %s: %w", ex.URI, err)
+	}
+	return rev, nil
 }
 
 // emptyPayload reports whether a response record has no payload bytes after its HTTP
@@ -351,7 +378,7 @@ func (w *Writer) record(t gowarc.RecordType, contentType string, ex Exchange, r 
 func (w *Writer) Close() error {
 	err := w.w.Close()
 	w.mu.Lock()
-	err = errors.Join(err, w.index.Close())
+	err = errors.Join(err, w.index.Close(), w.headers.Close())
 	w.mu.Unlock()
 	return errors.Join(err, w.lock.Close()) // closing the file releases the flock
 }
