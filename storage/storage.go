@@ -182,7 +182,7 @@ const walCheckpointPages = 10_000
 // writer.sizeCache).
 const (
 	writerCacheKiB    = 32 << 10
-	writerCacheMinKiB = 4 << 10
+	writerCacheMinKiB = 1 << 10
 )
 
 // writerPragmas sets the writer connection's pragmas that go-sqlite3's DSN

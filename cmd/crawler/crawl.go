@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -193,6 +194,11 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 		stopUI := serveDashboard(a.uiLn, a.uiToken, &dashSource{db: file, engine: engine, stop: stop, recrawl: set.Recrawl, before: before, path: a.dbPath}, log)
 		defer stopUI()
 	}
+	gcTick := time.NewTicker(time.Second)
+	defer gcTick.Stop()
+	stopGC := growGC(gcTick.C, func() int64 { return engine.Progress().Fetched }, before.Pages,
+		func(p int) { debug.SetGCPercent(p) })
+	defer stopGC()
 	start := time.Now()
 	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
 	runErr := engine.Run(ctx, seeds)

@@ -73,25 +73,6 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// tuneGC trades memory for CPU unless GOGC or GOMEMLIMIT say otherwise. A
-// crawl's live heap is small (bounded queues and caches) while every page
-// makes short-lived garbage (body, tokenizer buffer, URLs), so collecting at
-// 3x the live heap instead of 2x saves CPU per page; the soft limit makes
-// the collector work harder before the Go runtime passes 80 MiB, which with
-// SQLite's own memory (the writer's 32 MiB page cache, storage) keeps the
-// process near 110 MiB however large the crawl. Measured on 100,000 pages of
-// a 2,000,000-page site: GOGC=400 peaked at 125 MB RSS for 46.6 CPU-s,
-// GOGC=200 at 105 MB for 48.2 CPU-s; a 1,000-page crawl peaks at 35 MB with
-// 400, 27 MB with 200 and 23 MB with 100.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(80 << 20)
-	}
-}
-
 // run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
