@@ -77,3 +77,42 @@ func lowerASCII(c byte) byte {
 	}
 	return c
 }
+
+// isInline reports whether name (lower case) is an inline element, whose
+// tags do not separate words in Document.Text.
+func isInline(name []byte) bool {
+	switch string(name) {
+	case "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+		"mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "tt", "u", "var", "wbr":
+		return true
+	}
+	return false
+}
+
+// tagName lower-cases the current start or end tag's name into buf. It
+// reports false if the name is longer than buf, so not one we look for.
+//
+// It reads z.Raw, "<name ...>", instead of calling z.TagName, which copies the
+// name to replace NUL bytes: one allocation for every tag of the page (about
+// a sixth of Extract's allocations on testdata/article.html). The name ends
+// where the tokenizer's readTagName ends it; a name holding NUL matches none
+// of ours either way.
+func tagName(z *html.Tokenizer, buf []byte) ([]byte, bool) {
+	raw := z.Raw()
+	start := 1 // after '<'
+	if len(raw) > 1 && raw[1] == '/' {
+		start = 2 // after "</"
+	}
+	for i := start; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case ' ', '\n', '\r', '\t', '\f', '/', '>':
+			return buf[:i-start], true
+		default:
+			if i-start >= len(buf) {
+				return nil, false
+			}
+			buf[i-start] = lowerASCII(c)
+		}
+	}
+	return nil, false // a tag token ends in '>'; an end tag may end the body unclosed
+}

@@ -3,6 +3,8 @@ package extract
 import (
 	"bytes"
 	"unicode/utf8"
+
+	"golang.org/x/net/html"
 )
 
 // textBuilder normalises text as it arrives, doing in one pass what
@@ -117,4 +119,18 @@ func (t *textBuilder) keep(start, end int) {
 		return
 	}
 	t.buf = span
+}
+
+// tokenText is z.Text() for a text token, without its passes over the bytes
+// where they would change nothing: Text rewrites "\r\n" and "\r" to "\n"
+// (whitespace that textBuilder collapses anyway), replaces NUL in some
+// elements and decodes character references, in place. Only a token holding
+// '&', '\r' or NUL goes through Text, so the bytes left in z.Raw() (which the
+// SimHash reads) are the same either way.
+func tokenText(z *html.Tokenizer) []byte {
+	raw := z.Raw()
+	if bytes.IndexByte(raw, '&') >= 0 || bytes.IndexByte(raw, '\r') >= 0 || bytes.IndexByte(raw, 0) >= 0 {
+		return z.Text()
+	}
+	return raw
 }
