@@ -27,21 +27,29 @@ func TestWalbufCommitsReachTheFile(t *testing.T) {
 	}
 }
 
-func testWalbuf(t *testing.T, autocheckpoint int) {
+// openWalbuf opens a new database through walbufVFS, on one connection, with
+// table t (id, body) and the WAL checkpointed every autocheckpoint pages (0:
+// only when asked); it returns the file's path and the connection.
+func openWalbuf(t *testing.T, autocheckpoint int) (string, *sql.DB) {
+	t.Helper()
 	if err := registerWalbuf(); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "w.db")
+	path := filepath.Join(t.TempDir(), "w.db")
 	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&vfs="+walbufVFS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(func() { w.Close() })
 	w.SetMaxOpenConns(1)
 	if _, err := w.Exec(fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`, autocheckpoint)); err != nil {
 		t.Fatal(err)
 	}
+	return path, w
+}
+
+func testWalbuf(t *testing.T, autocheckpoint int) {
+	path, w := openWalbuf(t, autocheckpoint)
 	big := strings.Repeat("x", 3000)
 	rows := 0
 	for i, n := range []int{1, 700, 3, 2000, 1} { // 700 rows of 3 KB: about 2 MB, many buffers
@@ -111,19 +119,7 @@ func checkCopy(t *testing.T, path string, suffixes []string, rows, i int) {
 // then checkpoint: the database file, copied alone and read by SQLite's own
 // VFS, must hold each row's last value and pass integrity_check.
 func TestWalbufReadAheadSeesRewrittenFrames(t *testing.T) {
-	if err := registerWalbuf(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "r.db")
-	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&vfs="+walbufVFS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.SetMaxOpenConns(1)
-	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`); err != nil {
-		t.Fatal(err)
-	}
+	path, w := openWalbuf(t, 0)
 	const rows = 300
 	want := make(map[int]string, rows)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -158,19 +154,7 @@ func TestWalbufReadAheadSeesRewrittenFrames(t *testing.T) {
 // see every row's last committed value: the pages the checkpoint gathered
 // are in the file before SQLite records them as copied.
 func TestWalbufCheckpointWithReaders(t *testing.T) {
-	if err := registerWalbuf(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "c.db")
-	w, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL&vfs="+walbufVFS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.SetMaxOpenConns(1)
-	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)`); err != nil {
-		t.Fatal(err)
-	}
+	path, w := openWalbuf(t, 0)
 	r, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL")
 	if err != nil {
 		t.Fatal(err)

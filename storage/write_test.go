@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -551,33 +550,10 @@ func TestWriteRefetchReplacesPage(t *testing.T) {
 }
 
 // BenchmarkWrite measures the writer with realistic visits: a page, 20 links
-// and 10 newly discovered URLs each.
+// and 10 newly discovered URLs each, each committed before it is reported
+// durable (no journal).
 func BenchmarkWrite(b *testing.B) {
-	db, err := Open(b.Context(), b.TempDir()+"/bench.db", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	crawl, err := db.BeginCrawl(b.Context(), nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows := make(chan Visit, 256)
-	done := make(chan error, 1)
-	go func() {
-		done <- db.Write(context.Background(), WriterConfig{ApplyAt: 1}, rows, nil)
-	}()
-	visits := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		rows <- benchVisit(crawl, visits)
-		visits++
-	}
-	close(rows)
-	if err := <-done; err != nil { // the last flush counts
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(visits)/b.Elapsed().Seconds(), "visits/s")
+	benchWrite(b, WriterConfig{ApplyAt: 1}, benchVisit)
 }
 
 // BenchmarkWriteJournal measures the writer as the crawler runs it (visits
@@ -590,51 +566,52 @@ func BenchmarkWriteJournal(b *testing.B) {
 		"before a url is queued the seen set remembers what was fetched so that nothing is fetched twice")
 	for _, textBytes := range []int{0, 3400} {
 		b.Run(fmt.Sprintf("text=%d", textBytes), func(b *testing.B) {
-			db, err := Open(b.Context(), b.TempDir()+"/bench.db", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			crawl, err := db.BeginCrawl(b.Context(), nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rows := make(chan Visit, 256)
-			done := make(chan error, 1)
-			go func() { done <- db.Write(context.Background(), WriterConfig{}, rows, nil) }()
-			visits := 0
 			var text strings.Builder
-			cpu0 := processCPU(b)
-			b.ReportAllocs()
-			for b.Loop() {
-				v := benchVisit(crawl, visits)
+			benchWrite(b, WriterConfig{}, func(crawl int64, n int) Visit {
+				v := benchVisit(crawl, n)
 				if textBytes > 0 {
 					text.Reset()
-					for i := visits; text.Len() < textBytes; i += 7 {
+					for i := n; text.Len() < textBytes; i += 7 {
 						text.WriteString(words[i%len(words)])
 						text.WriteByte(' ')
 					}
 					v.Page.Text = text.String()
 				}
-				rows <- v
-				visits++
-			}
-			close(rows)
-			if err := <-done; err != nil { // the last apply counts
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(visits)/b.Elapsed().Seconds(), "visits/s")
-			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(visits), "cpu-µs/visit")
-			if io, err := os.ReadFile("/proc/self/io"); err == nil {
-				for _, l := range strings.Split(string(io), "\n") {
-					if f := strings.Fields(l); len(f) == 2 && (f[0] == "wchar:" || f[0] == "rchar:" || f[0] == "syscw:" || f[0] == "syscr:") {
-						n, _ := strconv.ParseFloat(f[1], 64)
-						b.ReportMetric(n/float64(visits), f[0][:5]+"/visit")
-					}
-				}
-			}
+				return v
+			})
 		})
 	}
+}
+
+// benchWrite runs Write on a new file with cfg, sending visit(crawl, n) for
+// each iteration, and reports visits per second and the process's CPU per
+// visit (the writer's goroutines are the process's work).
+func benchWrite(b *testing.B, cfg WriterConfig, visit func(crawl int64, n int) Visit) {
+	db, err := Open(b.Context(), b.TempDir()+"/bench.db", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	crawl, err := db.BeginCrawl(b.Context(), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := make(chan Visit, 256)
+	done := make(chan error, 1)
+	go func() { done <- db.Write(context.Background(), cfg, rows, nil) }()
+	visits := 0
+	cpu0 := processCPU(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rows <- visit(crawl, visits)
+		visits++
+	}
+	close(rows)
+	if err := <-done; err != nil { // the last commit counts
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(visits)/b.Elapsed().Seconds(), "visits/s")
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(visits), "cpu-µs/visit")
 }
 
 // processCPU is the CPU time (user and system) the process has used.
