@@ -6,8 +6,11 @@
 // from the HTTP response headers (Link, Refresh, Location, X-Robots-Tag).
 //
 // Every fetched page goes through Extract, so it makes one streaming pass over
-// the bytes with the golang.org/x/net/html Tokenizer (the tokenizer goquery's
-// parser is built on) instead of building a DOM. It looks only at the few tags
+// the tokens of the golang.org/x/net/html Tokenizer (the tokenizer goquery's
+// parser is built on) instead of building a DOM. The tokens come from a
+// scanner of this package that gives the same ones at a fraction of the cost
+// for the HTML most pages are made of, and from html.Tokenizer itself for a
+// page the scanner refuses (scan.go). It looks only at the few tags
 // it needs and copies text only into the title and Document.Text. The tests keep a goquery
 // implementation of the same rules as the reference and check that both agree.
 //
@@ -256,8 +259,27 @@ func (e *Extractor) Extract(body []byte, pageURL *url.URL) (*Document, error) {
 }
 
 // extract is Extract on a UTF-8 body and an absolute pageURL; charset names
-// the encoding the body was decoded from.
+// the encoding the body was decoded from. It reads the body with a scanner,
+// and again with html.Tokenizer if the scanner refused it.
 func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Document {
+	s := scanners.Get().(*scanner)
+	defer scanners.Put(s)
+	if s.reset(body) {
+		doc := e.read(s, len(body), pageURL, charset)
+		failed := s.failed
+		s.reset(nil)
+		if !failed {
+			return doc
+		}
+	}
+	return e.read(html.NewTokenizer(bytes.NewReader(body)), len(body), pageURL, charset)
+}
+
+// scanners holds the scanners of extract.
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+// read makes the pass over the tokens of z, those of a body of size bytes.
+func (e *Extractor) read(z tokens, size int, pageURL *url.URL, charset string) *Document {
 	page := *pageURL
 	p := pass{e: e, doc: &Document{Base: &page, Charset: charset}}
 	p.title.max = MaxTitleBytes
@@ -268,7 +290,7 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 		if buf == nil {
 			// Text is typically a third to a half of an article's
 			// bytes, and never more than MaxText.
-			b := make([]byte, 0, min(len(body)/2, e.maxText)+utf8.UTFMax)
+			b := make([]byte, 0, min(size/2, e.maxText)+utf8.UTFMax)
 			buf = &b
 		}
 		p.text.buf = (*buf)[:0]
@@ -286,7 +308,6 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 		hasher.Reset()
 		defer e.hashers.Put(hasher)
 	}
-	z := html.NewTokenizer(bytes.NewReader(body))
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
@@ -302,14 +323,15 @@ func (e *Extractor) extract(body []byte, pageURL *url.URL, charset string) *Docu
 				p.title.write(z.Text())
 			case p.hidden || p.template > 0:
 			default:
-				if !p.text.full && p.chrome == 0 {
-					p.text.write(tokenText(z))
-				}
+				// The hasher first: html.Tokenizer's Text decodes in place.
 				if hashLeft > 0 {
 					raw := z.Raw()
 					raw = raw[:min(len(raw), hashLeft)]
 					hashLeft -= len(raw)
 					hasher.Write(raw)
+				}
+				if !p.text.full && p.chrome == 0 {
+					p.text.write(tokenText(z))
 				}
 			}
 		case html.StartTagToken, html.SelfClosingTagToken:
@@ -371,7 +393,7 @@ type pass struct {
 
 // startTag handles a start or self-closing tag. The tokenizer lower-cases
 // attribute names and keeps only the first of several with the same name.
-func (p *pass) startTag(z *html.Tokenizer) {
+func (p *pass) startTag(z tokens) {
 	var buf [len("noscript")]byte // the longest name we look for
 	name, ok := tagName(z, buf[:])
 	if !ok {
@@ -427,7 +449,7 @@ func (p *pass) startTag(z *html.Tokenizer) {
 }
 
 // endTag handles an end tag: the end of a <template>, and word breaks.
-func (p *pass) endTag(z *html.Tokenizer) {
+func (p *pass) endTag(z tokens) {
 	var buf [len("template")]byte
 	name, ok := tagName(z, buf[:])
 	if !ok || !isInline(name) {
@@ -445,7 +467,7 @@ func (p *pass) endTag(z *html.Tokenizer) {
 }
 
 // link handles an element whose attribute attr holds a link.
-func (p *pass) link(z *html.Tokenizer, tag, attr string, hasRel bool) {
+func (p *pass) link(z tokens, tag, attr string, hasRel bool) {
 	if p.doc.LinksCapped && p.baseDone {
 		return // nothing left for a link to change
 	}
@@ -500,7 +522,7 @@ func (p *pass) addLink(val []byte, tag string, nofollow bool) {
 }
 
 // base handles the first <base>; only one with an href attribute counts.
-func (p *pass) base(z *html.Tokenizer) {
+func (p *pass) base(z tokens) {
 	href, ok := attrValue(z, "href")
 	if !ok {
 		return
@@ -514,7 +536,7 @@ func (p *pass) base(z *html.Tokenizer) {
 }
 
 // canonical handles a <link>, looking for the first rel=canonical with href.
-func (p *pass) canonical(z *html.Tokenizer) {
+func (p *pass) canonical(z tokens) {
 	var href []byte
 	var canon, found bool
 	for more := true; more; {
@@ -536,7 +558,7 @@ func (p *pass) canonical(z *html.Tokenizer) {
 // meta handles <meta name=robots|agent content=...>, whose directives are
 // separated by commas (and, leniently, whitespace) and add up over several
 // tags, and <meta http-equiv=refresh content=...>.
-func (p *pass) meta(z *html.Tokenizer) {
+func (p *pass) meta(z tokens) {
 	var name, content, equiv []byte
 	for more := true; more; {
 		var k, v []byte

@@ -2,15 +2,13 @@ package extract
 
 import (
 	"strings"
-
-	"golang.org/x/net/html"
 )
 
 // Byte-level helpers of the pass over the tokens: attribute values, tokens
 // in attribute lists, ASCII case.
 
 // attrValue returns the value of the current tag's attribute key.
-func attrValue(z *html.Tokenizer, key string) ([]byte, bool) {
+func attrValue(z tokens, key string) ([]byte, bool) {
 	for more := true; more; {
 		var k, v []byte
 		k, v, more = z.TagAttr()
@@ -97,7 +95,7 @@ func isInline(name []byte) bool {
 // a sixth of Extract's allocations on testdata/article.html). The name ends
 // where the tokenizer's readTagName ends it; a name holding NUL matches none
 // of ours either way.
-func tagName(z *html.Tokenizer, buf []byte) ([]byte, bool) {
+func tagName(z tokens, buf []byte) ([]byte, bool) {
 	raw := z.Raw()
 	start := 1 // after '<'
 	if len(raw) > 1 && raw[1] == '/' {

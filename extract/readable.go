@@ -2,15 +2,13 @@ package extract
 
 import (
 	"bytes"
-
-	"golang.org/x/net/html"
 )
 
 // The readable text (Config.Readable) and the declared language (Document.Lang), read in
 // the same tokenizer pass as the rest.
 
 // lang reads the lang attribute of <html>.
-func (p *pass) lang(z *html.Tokenizer) {
+func (p *pass) lang(z tokens) {
 	for more := true; more; {
 		var k, v []byte
 		k, v, more = z.TagAttr()

@@ -3,8 +3,6 @@ package extract
 import (
 	"bytes"
 	"unicode/utf8"
-
-	"golang.org/x/net/html"
 )
 
 // textBuilder normalises text as it arrives, doing in one pass what
@@ -124,10 +122,10 @@ func (t *textBuilder) keep(start, end int) {
 // tokenText is z.Text() for a text token, without its passes over the bytes
 // where they would change nothing: Text rewrites "\r\n" and "\r" to "\n"
 // (whitespace that textBuilder collapses anyway), replaces NUL in some
-// elements and decodes character references, in place. Only a token holding
-// '&', '\r' or NUL goes through Text, so the bytes left in z.Raw() (which the
-// SimHash reads) are the same either way.
-func tokenText(z *html.Tokenizer) []byte {
+// elements and decodes character references, in place (the pass reads Raw
+// for the SimHash before). Only a token holding '&', '\r' or NUL goes through
+// Text.
+func tokenText(z tokens) []byte {
 	raw := z.Raw()
 	if bytes.IndexByte(raw, '&') >= 0 || bytes.IndexByte(raw, '\r') >= 0 || bytes.IndexByte(raw, 0) >= 0 {
 		return z.Text()
