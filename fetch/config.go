@@ -236,6 +236,11 @@ func NewTransport(cfg Config) *http.Transport {
 		MaxConnsPerHost:        perHost,
 		MaxResponseHeaderBytes: 1 << 20,
 		DisableCompression:     true,
+		// A response of a typical page (4 KiB of body and its headers) in one
+		// read: with the default 4 KiB, every such page took a second read
+		// system call (strace of 5,000 pages: 15,323 reads, 10,316 with
+		// 16 KiB; about 1 % of the crawler's CPU).
+		ReadBufferSize: 16 << 10,
 	}
 	if cfg.Archive != nil {
 		archiving(tr, cfg)
