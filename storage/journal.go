@@ -25,16 +25,20 @@ import (
 //
 // Layout: an 8-byte magic, then records. A record is a 4-byte little-endian
 // length n, a 4-byte CRC-32C of the n bytes that follow, an 8-byte record
-// number, and n-8 bytes of a gob stream that runs from the file's first
-// record to its last (so the types are described once per file). The record
+// number, and n-8 bytes of visits (journal_codec.go; in a journal of format 1,
+// a gob stream that runs from the file's first record to its last). The record
 // number of the last record applied to SQLite is stored in the same
 // transaction as its visits (counters 'journal'), so that replaying after a
 // crash applies exactly the records that were not, and a torn last record
 // (a write cut short) ends the journal. The file is emptied once everything
 // in it is applied and it has grown past journalTruncateAt.
 
-// journalMagic starts every journal file.
-const journalMagic = "TRAWLJ1\n"
+// journalMagic starts every journal file; journalMagicGob started those of
+// format 1, which are still read.
+const (
+	journalMagic    = "TRAWLJ2\n"
+	journalMagicGob = "TRAWLJ1\n"
+)
 
 // journalTruncateAt is the size past which an applied journal is emptied.
 const journalTruncateAt = 8 << 20
@@ -46,13 +50,12 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // journal is the writer's open journal file.
 type journal struct {
-	f      *os.File
-	path   string
-	size   int64
-	last   uint64 // number of the last record written
-	stream bytes.Buffer
-	enc    *gob.Encoder // writes into stream; reset when the file is emptied
-	err    error        // a failed write: the stream on disk lacks what enc sent, so nothing more is appended
+	f    *os.File
+	path string
+	size int64
+	last uint64 // number of the last record written
+	rec  []byte // the record being written
+	err  error  // a failed write: nothing more is appended
 }
 
 // journalPath is the journal file of the crawl database at abs.
@@ -74,7 +77,7 @@ func openJournal(path string, last uint64) (*journal, error) {
 	return j, nil
 }
 
-// reset empties the file down to its magic and starts a new gob stream.
+// reset empties the file down to its magic.
 func (j *journal) reset() error {
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("empty visit journal: %w", err)
@@ -83,8 +86,6 @@ func (j *journal) reset() error {
 		return fmt.Errorf("write visit journal: %w", err)
 	}
 	j.size = int64(len(journalMagic))
-	j.stream.Reset()
-	j.enc = gob.NewEncoder(&j.stream)
 	return nil
 }
 
@@ -95,28 +96,21 @@ func (j *journal) append(visits []Visit) (uint64, error) {
 	if j.err != nil {
 		return 0, j.err
 	}
-	// The record is built in stream: its header's room, then what the
-	// encoder appends (a page's text is copied once on its way to the file).
-	j.stream.Reset()
-	j.stream.Write(make([]byte, journalHeader))
-	if err := j.enc.Encode(visits); err != nil {
-		j.err = fmt.Errorf("encode %d visits for the journal: %w", len(visits), err)
-		return 0, j.err
-	}
-	rec := j.stream.Bytes()
+	// The record is built in one buffer: its header's room, then the visits
+	// (a page's text is copied once on its way to the file).
+	rec := appendVisits(append(j.rec[:0], make([]byte, journalHeader)...), visits)
 	binary.LittleEndian.PutUint32(rec[0:], uint32(len(rec)-journalHeader+8))
 	binary.LittleEndian.PutUint64(rec[8:], j.last+1)
 	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crcTable))
 	if _, err := j.f.WriteAt(rec, j.size); err != nil {
-		// The encoder has described its types into a record that is not
-		// there: later records could not be decoded.
+		// A later record after a gap would not be read: stop appending.
 		j.err = fmt.Errorf("write visit journal: %w", err)
 		return 0, j.err
 	}
 	j.size += int64(len(rec))
 	j.last++
-	if j.stream.Cap() > 4<<20 {
-		j.stream = bytes.Buffer{} // one huge record does not pin its buffer (enc writes to &j.stream)
+	if cap(rec) <= 4<<20 {
+		j.rec = rec // reused; one huge record does not pin its buffer
 	}
 	return j.last, nil
 }
@@ -160,11 +154,22 @@ func readJournal(path string, fn func(n uint64, visits []Visit) error) error {
 		}
 		return fmt.Errorf("read visit journal %s: %w", path, errJournalForeign)
 	}
-	if string(magic) != journalMagic {
+	var decode func([]byte) ([]Visit, error)
+	switch string(magic) {
+	case journalMagic:
+		decode = decodeVisits
+	case journalMagicGob:
+		var stream bytes.Buffer
+		dec := gob.NewDecoder(&stream)
+		decode = func(b []byte) ([]Visit, error) {
+			stream.Write(b)
+			var visits []Visit
+			err := dec.Decode(&visits)
+			return visits, err
+		}
+	default:
 		return fmt.Errorf("read visit journal %s: %w", path, errJournalForeign)
 	}
-	var stream bytes.Buffer
-	dec := gob.NewDecoder(&stream)
 	hdr := make([]byte, journalHeader)
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
@@ -182,9 +187,8 @@ func readJournal(path string, fn func(n uint64, visits []Visit) error) error {
 		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
 			return nil // damaged: nothing after it was acknowledged as ordered
 		}
-		stream.Write(body[8:])
-		var visits []Visit
-		if err := dec.Decode(&visits); err != nil {
+		visits, err := decode(body[8:])
+		if err != nil {
 			return fmt.Errorf("decode visit journal record %d: %w", binary.LittleEndian.Uint64(body), err)
 		}
 		if err := fn(binary.LittleEndian.Uint64(body), visits); err != nil {
