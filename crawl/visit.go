@@ -97,6 +97,7 @@ func (r *crawlRun) attempt(it frontier.Item) outcome {
 	}
 	o.visit = &storage.Visit{Aliases: o.claimed, Page: &storage.Page{Seq: it.Seq, FetchedAt: start.UTC(), Duration: time.Since(start), Refetch: e.cfg.Recrawl}}
 	r.describe(it, o.visit, res, err, req.Header != nil)
+	res.Release() // the page is described: nothing holds its body
 	if err != nil {
 		o.failure = failureText(err)
 	}

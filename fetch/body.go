@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // drainLimit is how much of an unwanted body is read before closing it, so that a short
@@ -23,6 +24,37 @@ const maxCodings = 3
 
 // errRawLimit stops reading a compressed body whose encoded size passed its cap.
 var errRawLimit = errors.New("fetch: encoded body too long")
+
+// bodies holds body buffers given back by Result.Release, for the next fetches: the
+// allocation profile of a crawl had the bodies at 15 % of the bytes it allocated, each a
+// new buffer that the garbage collector then had to reclaim.
+var bodies sync.Pool // of *[]byte
+
+// maxPooledBody is the largest buffer kept in bodies: a rare huge page does not stay.
+const maxPooledBody = 256 << 10
+
+// newBody returns an empty buffer for a body of about hint bytes: a pooled one if it is
+// large enough.
+func newBody(hint int) []byte {
+	if p, _ := bodies.Get().(*[]byte); p != nil && cap(*p) >= hint {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, max(hint, 4<<10))
+}
+
+// Release gives r.Body's buffer back for later fetches and sets r.Body to nil. Call it
+// once nothing holds r.Body any more (nor any slice of it); a Result not released is
+// simply collected.
+func (r *Result) Release() {
+	if r == nil {
+		return
+	}
+	if c := cap(r.Body); c > 0 && c <= maxPooledBody {
+		b := r.Body[:0]
+		bodies.Put(&b)
+	}
+	r.Body = nil
+}
 
 // discard drains a little of body and closes it.
 func discard(body io.ReadCloser) {
@@ -63,7 +95,7 @@ func decodeBody(r io.Reader, codings []string, limit, size int64) (body []byte, 
 	if len(codings) == 0 && size >= 0 {
 		hint = min(size, limit) + 1
 	}
-	body, err = readAll(io.LimitReader(dec, limit+1), make([]byte, 0, hint), int(limit+1))
+	body, err = readAll(io.LimitReader(dec, limit+1), newBody(int(hint)), int(limit+1))
 	if errors.Is(err, errRawLimit) {
 		truncated, err = true, nil
 	}
