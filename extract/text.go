@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -36,6 +37,9 @@ func (t *textBuilder) write(s []byte) {
 			// table lookup a byte: this loop sees every byte of a page's
 			// text.
 			j, end := i+1, min(len(s), i+t.max-len(t.buf)+1)
+			for j+8 <= end && wordsAndSpaces(binary.LittleEndian.Uint64(s[j:])) {
+				j += 8
+			}
 			for j < end {
 				switch textClass[s[j]] {
 				case classWord:
@@ -65,6 +69,22 @@ func (t *textBuilder) write(s []byte) {
 		}
 		t.full = len(t.buf) > t.max
 	}
+}
+
+// wordsAndSpaces reports whether the eight bytes of x (in little-endian
+// order, as read after a byte of a word) are words and single spaces that
+// textBuilder copies as they are: ASCII from '!' up and ' ', no two spaces
+// together and no space last (it needs a word after it). A text's words are
+// a few bytes long, so most eight bytes hold a space; checking them at once
+// took a sixth off the time of write on the crawlbench page
+// (BenchmarkTextBuilder: 3.4-3.8 us -> 2.9-3.1 us, old and new interleaved).
+func wordsAndSpaces(x uint64) bool {
+	const high, below20, below21 = 0x8080808080808080, 0x2020202020202020, 0x2121212121212121
+	if x&high != 0 || ^((x|high)-below20)&high != 0 { // non-ASCII, or a byte under ' '
+		return false
+	}
+	spaces := ^((x | high) - below21) & high // the bytes that are ' '
+	return spaces&(spaces>>8) == 0 && spaces>>56 == 0
 }
 
 // Byte classes of textClass.

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,7 +29,9 @@ func collapseRef(s []byte, max int) string {
 // FuzzTextBuilder: textBuilder.write is the obvious normalisation, at any cap.
 func FuzzTextBuilder(f *testing.F) {
 	for _, s := range []string{"", " a  b ", "word\tword\r\nnext", "a \xffb", "\xff\xfe x", "café  crème\u00a0brûlée",
-		"a b c d e f", "x \x80", "  \n ", "abc def\x00ghi", "a\u2028b \uFFFD\xff"} {
+		"a b c d e f", "x \x80", "  \n ", "abc def\x00ghi", "a\u2028b \uFFFD\xff",
+		"the quick crawler  visits every page once", "abcdefg hijklmn opqrstu v", "abcdefghijklmnop\x01qrstuvwxyz",
+		"abcdefgh ijklmnop", "abcdefg\nhijklmnop", "ab cd ef gh ij kl mn\xc3\xa9op qr"} {
 		f.Add([]byte(s), 8)
 		f.Add([]byte(s), 1000)
 	}
@@ -75,4 +78,28 @@ func FuzzTokenText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkTextBuilder writes the text tokens of the crawlbench page.
+func BenchmarkTextBuilder(b *testing.B) {
+	body, err := os.ReadFile("testdata/crawlbench.html")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var texts [][]byte
+	z := html.NewTokenizer(bytes.NewReader(body))
+	for tt := z.Next(); tt != html.ErrorToken; tt = z.Next() {
+		if tt == html.TextToken {
+			texts = append(texts, bytes.Clone(z.Raw()))
+		}
+	}
+	buf := make([]byte, 0, len(body))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		t := textBuilder{max: 64 << 10, buf: buf[:0]}
+		for _, s := range texts {
+			t.write(s)
+			t.space = true
+		}
+	}
 }
