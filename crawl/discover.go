@@ -106,12 +106,11 @@ func (e *Engine) links(it frontier.Item, res *fetch.Result, page *storage.Page, 
 	links := make([]storage.Link, 0, len(doc.Links))
 	space := e.watchSpace(res.URL, isHTML(res.ContentType) && skip == "")
 	for _, l := range doc.Links {
-		cu, err := e.canon.CanonicalURL(l.URL)
+		cu, key, err := e.canon.CanonicalURLKey(l.URL)
 		if err != nil {
 			addDrop(drops, dropInvalid, l.URL.Redacted())
 			continue
 		}
-		key := cu.String()
 		link := storage.Link{Dst: key, DstID: dedupe.URLFingerprint(key), Nofollow: l.Nofollow}
 		switch {
 		case skip != "":

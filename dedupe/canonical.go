@@ -101,20 +101,21 @@ func CanonicalURL(u *url.URL) (*url.URL, error) {
 	return defaultCanonicalizer.CanonicalURL(u)
 }
 
-// canonicalURL is CanonicalURL with c's stripping rules.
-func (c *Canonicalizer) canonicalURL(u *url.URL) (*url.URL, error) {
+// canonicalURL is CanonicalURL with c's stripping rules; it returns the
+// canonical form as a string too.
+func (c *Canonicalizer) canonicalURL(u *url.URL) (*url.URL, string, error) {
 	s, err := urlString(u)
 	if err == nil {
 		s, err = c.canonical(s)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cu, err := url.Parse(s)
 	if err != nil { // cannot happen: Canonical's output always parses
-		return nil, fmt.Errorf("canonical %q: %w: %w", s, ErrInvalid, err)
+		return nil, "", fmt.Errorf("canonical %q: %w: %w", s, ErrInvalid, err)
 	}
-	return cu, nil
+	return cu, s, nil
 }
 
 // urlString returns u as a string for Canonical, written so that Canonical

@@ -432,9 +432,12 @@ func FuzzCanonical(f *testing.F) {
 		if perr != nil {
 			return
 		}
-		cu, err := CanonicalURL(u)
+		cu, key, err := defaultCanonicalizer.CanonicalURLKey(u)
 		if err != nil {
 			return // url.String may print a URL differently (say, an Opaque one)
+		}
+		if key != cu.String() {
+			t.Fatalf("CanonicalURLKey(%q): key %q, but the URL prints %q", u, key, cu)
 		}
 		if cu.String() != out && !parseForgotEscapes(defaultCanonicalizer, u, out) {
 			t.Fatalf("CanonicalURL(%q) = %q, but Canonical(%q) = %q", u, cu, in, out)

@@ -104,6 +104,14 @@ func (c *Canonicalizer) Canonical(raw string) (string, error) {
 // CanonicalURL is [CanonicalURL] with c's parameters stripped instead of
 // [DefaultStripParams]. It does not modify u.
 func (c *Canonicalizer) CanonicalURL(u *url.URL) (*url.URL, error) {
+	cu, _, err := c.canonicalURL(u)
+	return cu, err
+}
+
+// CanonicalURLKey is CanonicalURL that also returns the canonical URL as a
+// string: its String(), which a caller keying URLs by that string need not
+// print again (Canonical's result prints back unchanged).
+func (c *Canonicalizer) CanonicalURLKey(u *url.URL) (*url.URL, string, error) {
 	return c.canonicalURL(u)
 }
 
