@@ -56,7 +56,11 @@ func (a *Aggregator) release(s *slot) {
 		*s.mems = (*s.mems)[:0]
 		a.mems.Put(s.mems)
 	}
-	*s = slot{report: s.report}
+	// Field by field, the phase left alone: a hedge's loser may still be
+	// storing it (see hedged).
+	s.data, s.raw, s.members = nil, nil, nil
+	s.buf, s.out, s.mems = nil, nil, nil
+	s.arrived = false
 }
 
 // fanState is what a fan-out hands its calls: a slot each and the channel
