@@ -24,12 +24,14 @@ import (
 // A limit is only a target for the collector: were the live heap to grow near
 // it (more connections, a larger config), the collector would run back to
 // back. The guard (guardGC) raises the limit then, so that the heap may
-// always grow to at least gcFloorPercent past the live heap: the collector
-// never runs more often than at GOGC=100, Go's default.
+// always grow as far as GOGC=gcFloorPercent would let it: the collector
+// never runs more often than at GOGC=50, twice Go's default rate at most.
+// (A floor at GOGC=100 cost 1.5 MB of peak RSS under aggbench's load: with
+// a limit, the runtime keeps freed pages up to it.)
 const (
 	defaultGCPercent   = 400
 	defaultMemoryLimit = 22 << 20
-	gcFloorPercent     = 100
+	gcFloorPercent     = 50
 	gcGuardEvery       = 500 * time.Millisecond
 )
 
@@ -96,15 +98,18 @@ func parseMemoryLimit(s string) (int64, error) {
 // memSample is what the guard reads from the runtime.
 type memSample struct {
 	live    uint64 // the heap marked live by the last collection
-	nonHeap uint64 // memory the limit counts besides the heap: stacks, the collector's metadata, the runtime's other structures
+	roots   uint64 // the goroutine stacks and globals the last collection scanned
+	nonHeap uint64 // memory the limit counts besides the heap objects: stacks, the spans' unused space, the collector's metadata, the runtime's other structures
 }
 
 // floorLimit returns the limit to set: the configured one, or more when the
-// live heap leaves the heap less than gcFloorPercent of room under it (plus
-// the runtime's own headroom, a few percent of the limit).
+// heap would have less room under it than GOGC=gcFloorPercent gives (the
+// live heap plus that percentage of the live heap, stacks and globals: Go's
+// heap goal), with the headroom the runtime keeps under a limit (3 % of the
+// goal, at least 1 MiB).
 func floorLimit(configured int64, m memSample) int64 {
-	need := m.nonHeap + m.live + m.live*gcFloorPercent/100
-	need += need / 16
+	goal := m.live + (m.live+m.roots)*gcFloorPercent/100
+	need := m.nonHeap + goal + max(goal/32, 1<<20)
 	if need > math.MaxInt64 || int64(need) < configured {
 		return configured
 	}
@@ -119,10 +124,12 @@ var memMetrics = []string{
 	"/memory/classes/heap/free:bytes",
 	"/memory/classes/heap/objects:bytes",
 	"/memory/classes/heap/unused:bytes",
+	"/gc/scan/stack:bytes",
+	"/gc/scan/globals:bytes",
 }
 
-// readMem reads the live heap and the memory the limit counts besides the
-// heap, as the runtime sees them.
+// readMem reads the live heap, the roots and the memory the limit counts
+// besides the heap, as the runtime sees them.
 func readMem() memSample {
 	s := make([]rtmetrics.Sample, len(memMetrics))
 	for i, name := range memMetrics {
@@ -135,13 +142,15 @@ func readMem() memSample {
 		}
 		return s[i].Value.Uint64()
 	}
-	total, released, free, objects, unused := v(1), v(2), v(3), v(4), v(5)
-	heap := released + free + objects + unused
+	// As the runtime counts it for the limit: the spans' unused space is
+	// not the heap's.
+	total, released, free, objects := v(1), v(2), v(3), v(4)
+	heap := released + free + objects
 	var nonHeap uint64
 	if total > heap {
 		nonHeap = total - heap
 	}
-	return memSample{live: v(0), nonHeap: nonHeap}
+	return memSample{live: v(0), roots: v(6) + v(7), nonHeap: nonHeap}
 }
 
 // guardGC keeps the memory limit, set to configured by the caller, at

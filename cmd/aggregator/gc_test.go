@@ -57,23 +57,25 @@ func TestGCFlags(t *testing.T) {
 	}
 }
 
-// TestFloorLimit: the configured limit stands while the live heap leaves
-// the heap room to double under it; past that, the limit rises with the
-// live heap, so that the collector never runs more often than at GOGC=100.
+// TestFloorLimit: the configured limit stands while it leaves the heap the
+// room GOGC=50 would (half the live heap, stacks and globals over again);
+// past that, the limit rises with them, so that the collector never runs
+// more often than at GOGC=50.
 func TestFloorLimit(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
-		live, nonHeap uint64
-		want          int64
+		live, roots, nonHeap uint64
+		want                 int64
 	}{
-		{4 * mib, 8 * mib, 22 * mib},       // 16 MiB needed: under the limit
-		{6 * mib, 8 * mib, 22 * mib},       // 20 MiB and its headroom: just under
-		{8 * mib, 8 * mib, 25*mib + mib/2}, // 24 MiB plus a sixteenth
-		{100 * mib, 10 * mib, (210 * mib) + (210*mib)/16},
+		{4 * mib, 0, 8 * mib, 22 * mib},                  // 8 + 6 + 1 (the runtime's headroom): under the limit
+		{8 * mib, 0, 8 * mib, 22 * mib},                  // 8 + 12 + 1: just under
+		{12 * mib, 0, 8 * mib, 27 * mib},                 // 8 + 18 + 1
+		{10 * mib, 4 * mib, 8 * mib, 26 * mib},           // Go's goal counts stacks and globals: 8 + 17 + 1
+		{100 * mib, 0, 10 * mib, 160*mib + (150*mib)/32}, // 10 + 150 + 3 %
 	} {
-		if got := floorLimit(22*mib, memSample{live: tc.live, nonHeap: tc.nonHeap}); got != tc.want {
-			t.Errorf("floorLimit(22MiB, live %d MiB, non-heap %d MiB) = %.2f MiB, want %.2f MiB",
-				tc.live/mib, tc.nonHeap/mib, float64(got)/mib, float64(tc.want)/mib)
+		if got := floorLimit(22*mib, memSample{live: tc.live, roots: tc.roots, nonHeap: tc.nonHeap}); got != tc.want {
+			t.Errorf("floorLimit(22MiB, live %d MiB, roots %d MiB, non-heap %d MiB) = %.2f MiB, want %.2f MiB",
+				tc.live/mib, tc.roots/mib, tc.nonHeap/mib, float64(got)/mib, float64(tc.want)/mib)
 		}
 	}
 }
@@ -111,7 +113,7 @@ func TestGuardGC(t *testing.T) {
 		want int64
 	}{
 		{"a small live heap", 4 * mib, 0},
-		{"16 MiB live", 16 * mib, 42*mib + mib/2}, // (8 + 2x16) x 17/16
+		{"16 MiB live", 16 * mib, 33 * mib}, // 8 + 16 + 8 + 1
 		{"a quarter MiB more: under a sixteenth", 16*mib + mib/4, 0},
 		{"the live heap shrank", 4 * mib, 22 * mib}, // back to the configured limit
 		{"small again", 4 * mib, 0},
@@ -127,8 +129,8 @@ func TestGuardGC(t *testing.T) {
 
 // TestGCGuardsALargeLiveHeap: with the memory limit far below the live
 // heap, the collector would run back to back; at the guard's first tick the
-// limit rises, and allocating four times the live heap then costs a handful
-// of collections. The restore function puts the process's setting back.
+// limit rises, and allocating twice the live heap then costs a handful of
+// collections. The restore function puts the process's setting back.
 func TestGCGuardsALargeLiveHeap(t *testing.T) {
 	oldPercent := debug.SetGCPercent(100)
 	debug.SetGCPercent(oldPercent)
@@ -150,7 +152,7 @@ func TestGCGuardsALargeLiveHeap(t *testing.T) {
 		return s[0].Value.Uint64()
 	}
 	before := cycles()
-	for range 256 * 1024 { // 256 MiB of 1 KiB garbage
+	for range 128 * 1024 { // 128 MiB of 1 KiB garbage
 		sink = make([]byte, 1024)
 	}
 	n := cycles() - before
@@ -158,7 +160,7 @@ func TestGCGuardsALargeLiveHeap(t *testing.T) {
 	restore()
 	runtime.KeepAlive(live)
 	if n > 8 {
-		t.Errorf("allocating 4x a 64 MiB live heap under an 8 MiB limit took %d collections (the limit at %d MiB), want at most 8", n, limit>>20)
+		t.Errorf("allocating 2x a 64 MiB live heap under an 8 MiB limit took %d collections (the limit at %d MiB), want at most 8", n, limit>>20)
 	}
 	if p := debug.SetGCPercent(oldPercent); p != oldPercent {
 		t.Errorf("after restore GOGC is %d, want %d", p, oldPercent)
