@@ -77,8 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	checkPath := fs.String("check", "", "validate this YAML or JSON `file`, print every problem on stdout and exit (1 if any)")
 	addr := fs.String("addr", "", "listen on this `address` instead of server.addr (port 0 picks a free port)")
 	level := fs.String("log-level", "info", "log `level`: debug, info (one access log line per request), warn (partial and failed responses only) or error")
-	gcPercent := fs.String("gc-percent", "", "collect when the heap has grown this many `percent` past the live heap, at most, or off (default: GOGC, else "+strconv.Itoa(defaultGCPercent)+")")
-	memLimit := fs.String("memory-limit", "", "soft memory limit for the collector, such as 22MiB, or off; raised while the live heap needs more (default: GOMEMLIMIT, else "+strconv.Itoa(defaultMemoryLimit>>20)+"MiB)")
+	gcPercent := fs.String("gc-percent", "", "let the heap grow at most this many `percent` past the live heap before collecting, or off (default: GOGC, else "+strconv.Itoa(defaultGCPercent)+")")
+	memLimit := fs.String("memory-limit", "", "soft memory limit for the collector, a `size` such as 22MiB, or off; raised while the live heap needs more room (default: GOMEMLIMIT, else "+strconv.Itoa(defaultMemoryLimit>>20)+"MiB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
