@@ -57,8 +57,12 @@ type Aggregator struct {
 	mu      sync.Mutex // guards flights
 	flights map[string]*flight
 	bufs    sync.Pool // *[]byte: response bodies
-	mems    sync.Pool // *[]member: the members a backend contributes
-	tables  sync.Pool // *keyTable: the merge's set of names
+	bodies  sync.Pool // *[]byte: merged bodies, given back by Result.Release
+	runs    sync.Pool // *fanState: a fan-out's slots and channel, when no call outlived it
+
+	reuseRuns bool      // no backend hedges: a fan-out whose calls have all ended may give its state back
+	mems      sync.Pool // *[]member: the members a backend contributes
+	tables    sync.Pool // *keyTable: the merge's set of names
 }
 
 // New validates ep and compiles it. client makes the upstream calls; nil
@@ -93,7 +97,12 @@ func New(ep Endpoint, client *http.Client, log *slog.Logger, tracer trace.Tracer
 		}
 		b.newBreaker()
 	}
-	a := &Aggregator{ep: c, client: client, log: log, tracer: tracer}
+	a := &Aggregator{ep: c, client: client, log: log, tracer: tracer, reuseRuns: true}
+	for _, b := range c.backends {
+		if b.hedge != nil {
+			a.reuseRuns = false // the loser of a hedge writes its slot's phase after the call ended
+		}
+	}
 	if client.Jar == nil && client.Timeout == 0 && client.CheckRedirect == nil {
 		a.rt = client.Transport
 		if a.rt == nil {
@@ -184,6 +193,28 @@ type Result struct {
 	Backends []BackendReport // one per backend, in configuration order
 	Cached   bool            // served from the cache
 	Shared   bool            // served by another identical in-flight request
+
+	owner *Aggregator // whose pool buf goes back to
+	buf   *[]byte     // Body's storage, pooled; nil when Body may be shared (see Release)
+}
+
+// Release gives Body's storage back to the Aggregator, for a later
+// request's merge: call it once Body has been written out and nothing refers
+// to it, and use neither Body nor the Result afterwards. A body that is, or
+// may be, read by other callers (a cached answer, one shared by identical
+// requests) is kept: Release does nothing then, nor when called twice.
+// Calling it is optional; an unreleased body is left to the garbage
+// collector.
+func (r *Result) Release() {
+	if r.buf == nil {
+		return
+	}
+	p := r.buf
+	r.buf, r.Body = nil, nil
+	if cap(*p) <= maxPooledBody {
+		*p = (*p)[:0]
+		r.owner.bodies.Put(p)
+	}
 }
 
 // Status applies the status policy: when a Required backend is missing, 502,

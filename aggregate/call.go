@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -110,7 +111,9 @@ type answer struct {
 	hedged  bool    // a second call was sent
 }
 
-// attempt sends hreq and reads the answer.
+// attempt sends hreq and reads the answer. ctx is the call's: when it has
+// ended, the answer is its timeout or cancellation (hreq's own context may
+// be one that follows it).
 func (a *Aggregator) attempt(ctx context.Context, b *backend, hreq *http.Request, s *slot) answer {
 	s.phase.Store(phaseCall)
 	resp, err := a.roundTrip(hreq)
@@ -159,42 +162,52 @@ func (a *Aggregator) attempt(ctx context.Context, b *backend, hreq *http.Request
 }
 
 // hedged sends hreq and, if no answer has come after the hedge delay and
-// the budget allows, the same request again; the first good answer wins
-// and the other call is cancelled. A call that fails is answered by the
-// other, if one was sent. Each call runs in a goroutine of its own, tracked
-// by a.calls.
+// the budget allows, the same request again; the first good answer wins. A
+// call that fails is answered by the other, if one was sent. Each call runs
+// in a goroutine of its own, tracked by a.calls.
+//
+// The loser is not cancelled but left to finish into a discard (see
+// hedgeCall): over HTTP/1.1 a cancelled request closes its connection, and
+// the next call dials a new one, which cost more CPU than the extra calls
+// themselves. It is bounded by ctx's deadline and the backend's MaxBody.
+// With max_concurrent the loser is cancelled, as the slots are counted per
+// call in flight.
 func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request, s *slot) answer {
 	h := b.hedge
 	h.call()
 	wait := h.after()
-	type result struct {
-		ans answer
-		idx int
-	}
-	results := make(chan result, 2) // buffered for both calls: the loser never blocks
-	var cancels [2]context.CancelFunc
-	send := func(idx int, req *http.Request, cctx context.Context) {
-		t0 := time.Now()
+	results := make(chan hedgeResult, 2) // buffered for both calls: the loser never blocks
+	var (
+		decided atomic.Bool // the answer is chosen: a call still running is the loser
+		calls   [2]*hedgeCall
+	)
+	send := func(idx int, req func(context.Context) *http.Request) {
+		c := newHedgeCall(ctx, &decided)
+		calls[idx] = c
+		r, t0 := req(c.ctx), time.Now()
 		a.calls.Go(func() {
-			ans := a.attempt(cctx, b, req, s)
+			ans := a.attempt(ctx, b, r, s)
+			c.end()
 			if idx == 0 {
 				// Only the first call's latency is observed: a second call
 				// cut short because the first won ran for less than the
 				// backend takes, and would pull the percentile, and so the
-				// delay, down. A first call cut short ran past the delay,
-				// and is on the right side of the percentile either way.
+				// delay, down.
 				h.observe(time.Since(t0))
 			}
-			results <- result{ans, idx}
+			if decided.Load() {
+				a.discard(&ans) // lost: nobody reads it
+				return
+			}
+			results <- hedgeResult{ans, idx}
 		})
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancels[0] = cancel
-	send(0, hreq.WithContext(cctx), cctx)
+	send(0, hreq.WithContext)
 	defer func() {
-		for _, c := range cancels {
+		decided.Store(true)
+		for _, c := range calls {
 			if c != nil {
-				c() // the loser, if any, is cut short
+				c.lose(ctx, b.sem != nil)
 			}
 		}
 	}()
@@ -216,7 +229,7 @@ func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request,
 				if first != nil && ans.outcome != OK {
 					ans = *first // both failed: the first failure explains it
 				}
-				ans.hedged = cancels[1] != nil
+				ans.hedged = calls[1] != nil
 				return ans
 			}
 			first = &r.ans // the other call may still answer
@@ -234,12 +247,81 @@ func (a *Aggregator) hedged(ctx context.Context, b *backend, hreq *http.Request,
 					continue
 				}
 			}
-			cctx, cancel := context.WithCancel(ctx)
-			cancels[1] = cancel
 			pending++
-			send(1, hreq.Clone(cctx), cctx)
+			send(1, hreq.Clone)
 		}
 	}
+}
+
+// hedgeResult is one hedged call's answer, and which call it was.
+type hedgeResult struct {
+	ans answer
+	idx int
+}
+
+// hedgeCall is one call of a hedged pair. Its context ends with the
+// fan-out's (ctx), with the same cause, while the answer is open; once the
+// answer is chosen, the end of ctx (the fan-out returning) no longer cuts a
+// call still running, the loser: it reads its answer and drops it, so that
+// its connection goes back to the pool, until ctx's deadline at the latest.
+type hedgeCall struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   func() bool                // unregisters the cancellation by ctx
+	timer  atomic.Pointer[time.Timer] // the loser's deadline, once it has lost
+	ended  atomic.Bool
+}
+
+// newHedgeCall returns a call whose context follows ctx while decided is
+// false.
+func newHedgeCall(ctx context.Context, decided *atomic.Bool) *hedgeCall {
+	c := &hedgeCall{}
+	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	c.stop = context.AfterFunc(ctx, func() {
+		if !decided.Load() || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.cancel(context.Cause(ctx))
+		}
+	})
+	return c
+}
+
+// end releases what the call holds once it has ended.
+func (c *hedgeCall) end() {
+	c.ended.Store(true)
+	c.stop()
+	if t := c.timer.Load(); t != nil {
+		t.Stop()
+	}
+	c.cancel(nil)
+}
+
+// lose marks a call that did not give the answer: cut at once when cut is
+// set or ctx has ended, else left to run until ctx's deadline.
+func (c *hedgeCall) lose(ctx context.Context, cut bool) {
+	if c.ended.Load() {
+		return
+	}
+	dl, ok := ctx.Deadline()
+	if cut || !ok || ctx.Err() != nil {
+		c.cancel(errHedgeLost)
+		return
+	}
+	c.timer.Store(time.AfterFunc(time.Until(dl), func() { c.cancel(errHedgeLost) }))
+	if c.ended.Load() { // ended meanwhile: end may have missed the timer
+		c.timer.Load().Stop()
+	}
+}
+
+// errHedgeLost ends a hedged call whose pair has answered.
+var errHedgeLost = errors.New("the other hedged call answered")
+
+// discard drops a lost call's answer, its body buffer back to the pool.
+func (a *Aggregator) discard(ans *answer) {
+	if ans.buf != nil && cap(*ans.buf) <= maxPooledBody {
+		*ans.buf = (*ans.buf)[:0]
+		a.bufs.Put(ans.buf)
+	}
+	ans.buf = nil
 }
 
 // roundTrip sends hreq. Through a client with a policy of its own (see New)

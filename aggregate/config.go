@@ -184,9 +184,11 @@ type CircuitBreaker struct {
 }
 
 // Hedge configures hedged calls: when the first call has not answered after
-// a delay, a second, identical call is sent; the first good answer wins and
-// the other call is cancelled. A first call that fails before the delay is
-// not retried. A budget caps the second calls.
+// a delay, a second, identical call is sent; the first good answer wins.
+// The other call is left to read its answer (at most MaxBody) and drop it,
+// so that its connection is kept, until the endpoint's deadline at the
+// latest; with MaxConcurrent it is cancelled. A first call that fails
+// before the delay is not retried. A budget caps the second calls.
 type Hedge struct {
 	// Delay is how long the first call has before the second is sent, or,
 	// with Percentile, until enough latencies are known; 0 means no hedging

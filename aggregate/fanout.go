@@ -103,7 +103,7 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 		select {
 		case <-done:
 			shared := *f.res
-			shared.Shared = true
+			shared.Shared, shared.buf = true, nil
 			return &shared
 		case <-ctx.Done():
 			a.leave(key, f) // the flight goes on for the others, within its deadline
@@ -133,6 +133,9 @@ func (a *Aggregator) do(ctx context.Context, req *Request) *Result {
 	}
 	f.res = res
 	if f.done != nil {
+		// Followers read the body too: it is not the leader's to release.
+		// (None can join any more: the flight is off the map.)
+		res.buf = nil
 		close(f.done)
 	}
 	a.mu.Unlock()
@@ -211,8 +214,8 @@ func (a *Aggregator) leave(key string, f *flight) {
 func (a *Aggregator) fanOut(ctx context.Context, req *Request, key string, start time.Time, caller context.Context, f *flight, cancel context.CancelFunc) *Result {
 	c := a.ep
 	n := len(c.backends)
-	r := fanRun{a: a, ctx: ctx, began: start, slots: make([]slot, n),
-		done: make(chan int, n)} // buffered for every sender: a straggler never blocks
+	st := a.getRun(n)
+	r := fanRun{a: a, ctx: ctx, began: start, slots: st.slots, done: st.done}
 	if req.RequestID != "" {
 		r.rid = []string{req.RequestID} // shared by the requests, which only read it
 	}
@@ -268,7 +271,13 @@ wait:
 			a.release(&r.slots[i])
 		}
 	}
+	if r.got == n && a.reuseRuns {
+		// Every call has ended and sent its index: no goroutine refers to
+		// the slots or the channel any more.
+		a.putRun(st)
+	}
 	if res.Complete && a.cache != nil {
+		res.buf = nil // the cache keeps the body
 		a.cache.Add(key, cacheEntry{body: res.Body, reports: res.Backends, expires: time.Now().Add(c.cacheTTL)})
 	}
 	return res

@@ -44,8 +44,8 @@ func (a *Aggregator) assemble(ctx context.Context, slots []slot, start time.Time
 	if c.reportKey != nil {
 		size += len(c.reportKey) + 2 + 96*len(reports)
 	}
-	body := make([]byte, 1, size)
-	body[0] = '{'
+	buf := a.getBody(size)
+	body := append(*buf, '{')
 	t := a.getTable()
 	t.reset(c.seed, count)
 	// A name's ref is slot<<32 | member; the report key's is all ones.
@@ -86,5 +86,6 @@ func (a *Aggregator) assemble(ctx context.Context, slots []slot, start time.Time
 		body = appendReports(append(append(body, c.reportKey...), ':'), reports)
 	}
 	body = append(body, '}')
-	return &Result{Body: body, Complete: complete, Backends: reports}
+	*buf = body
+	return &Result{Body: body, Complete: complete, Backends: reports, owner: a, buf: buf}
 }

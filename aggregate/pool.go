@@ -20,6 +20,19 @@ func (a *Aggregator) getBuf() *[]byte {
 	return new([]byte)
 }
 
+// getBody returns a merged body's buffer of length 0 and capacity at least
+// size, from the pool when it has one.
+func (a *Aggregator) getBody(size int) *[]byte {
+	p, ok := a.bodies.Get().(*[]byte)
+	if !ok {
+		p = new([]byte)
+	}
+	if cap(*p) < size {
+		*p = make([]byte, 0, size)
+	}
+	return p
+}
+
 // getMems returns a member buffer of length 0 from the pool.
 func (a *Aggregator) getMems() *[]member {
 	if p, ok := a.mems.Get().(*[]member); ok {
@@ -43,7 +56,36 @@ func (a *Aggregator) release(s *slot) {
 		*s.mems = (*s.mems)[:0]
 		a.mems.Put(s.mems)
 	}
-	*s = slot{report: s.report}
+	// Field by field, the phase left alone: a hedge's loser may still be
+	// storing it (see hedged).
+	s.data, s.raw, s.members = nil, nil, nil
+	s.buf, s.out, s.mems = nil, nil, nil
+	s.arrived = false
+}
+
+// fanState is what a fan-out hands its calls: a slot each and the channel
+// on which they say they have ended (buffered for every call, so that a
+// straggler never blocks).
+type fanState struct {
+	slots []slot
+	done  chan int
+}
+
+// getRun returns a fan-out's state for n backends, from the pool when it
+// has one.
+func (a *Aggregator) getRun(n int) *fanState {
+	if st, ok := a.runs.Get().(*fanState); ok {
+		return st
+	}
+	return &fanState{slots: make([]slot, n), done: make(chan int, n)}
+}
+
+// putRun keeps st for a later fan-out of the same endpoint. Only a fan-out
+// whose every call has ended may give its state back, and only when no call
+// outlives its slot's use (a hedge's loser runs on after the winner).
+func (a *Aggregator) putRun(st *fanState) {
+	clear(st.slots)
+	a.runs.Put(st)
 }
 
 func (a *Aggregator) getTable() *keyTable {

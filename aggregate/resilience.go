@@ -142,8 +142,8 @@ func (h *hedger) allow() bool {
 	}
 }
 
-// observe records how long one call took (or ran before it was cancelled,
-// a lower bound), and now and then computes the percentile again.
+// observe records how long one call took (or ran before it was cut at the
+// deadline, a lower bound), and now and then computes the percentile again.
 func (h *hedger) observe(d time.Duration) {
 	if h.pct == 0 {
 		return

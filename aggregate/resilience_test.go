@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -136,8 +137,9 @@ func (h *hedgeClient) client() *http.Client {
 	})}
 }
 
-// TestHedge wants a second call after the delay, the first good answer to
-// win and the other call cancelled.
+// TestHedge wants a second call after the delay and the first good answer
+// to win; the slower call is left to finish (its connection back to the
+// pool), not cancelled.
 func TestHedge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &hedgeClient{delays: []time.Duration{100 * time.Millisecond, 5 * time.Millisecond}}
@@ -153,10 +155,92 @@ func TestHedge(t *testing.T) {
 			t.Errorf("Do = %s %+v, want the second call's answer, hedged", r.Body, r.Backends[0])
 		}
 		a.Wait()
-		if c, x := h.calls.Load(), h.cancelled.Load(); c != 2 || x != 1 {
-			t.Errorf("%d calls, %d cancelled; want 2 and the slow one cancelled", c, x)
+		if elapsed := time.Since(start); elapsed != 100*time.Millisecond {
+			t.Errorf("the loser ended after %v, want 100ms: its own answer, read and dropped", elapsed)
+		}
+		if c, x := h.calls.Load(), h.cancelled.Load(); c != 2 || x != 0 {
+			t.Errorf("%d calls, %d cancelled; want 2, none cancelled", c, x)
 		}
 	})
+}
+
+// TestHedgeLoserBounded wants a loser that does not answer cut at the
+// fan-out's deadline, and one cut at once with max_concurrent (whose slots
+// count the calls in flight).
+func TestHedgeLoserBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		maxConcurrent int
+		want          time.Duration
+	}{{"drained until the deadline", 0, 295 * time.Millisecond}, {"max_concurrent: cut", 4, 25 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := &hedgeClient{delays: []time.Duration{time.Hour, 5 * time.Millisecond}}
+				a := mustNew(t, Endpoint{Path: "/p", NoCoalesce: true, Timeout: Duration(300 * time.Millisecond), Backends: []Backend{
+					{Name: "a", URL: "http://h/a", MaxConcurrent: tc.maxConcurrent, Hedge: Hedge{Delay: Duration(20 * time.Millisecond)}},
+				}}, h.client())
+				start := time.Now()
+				if r := a.Do(t.Context(), Request{}); string(r.Body) != `{"n":2}` {
+					t.Errorf("Do = %s %s, want the second call's answer", r.Body, outcomes(r))
+				}
+				a.Wait()
+				if elapsed := time.Since(start); elapsed != tc.want {
+					t.Errorf("the loser ended after %v, want %v", elapsed, tc.want)
+				}
+				if x := h.cancelled.Load(); x != 1 {
+					t.Errorf("%d calls cancelled, want the loser", x)
+				}
+			})
+		})
+	}
+}
+
+// TestHedgeLoserKeepsItsConnection: over loopback, a loser left to finish
+// gives its connection back, so hedged calls in a row reuse a few
+// connections; were each loser cancelled, each would close its connection
+// and the next call dial another (one per request).
+func TestHedgeLoserKeepsItsConnection(t *testing.T) {
+	var (
+		dialed atomic.Int32
+		mu     sync.Mutex // guards seen
+		seen   = map[string]bool{}
+	)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			time.Sleep(15 * time.Millisecond) // the scenario: a slow first call
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialed.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	a := mustNew(t, Endpoint{Path: "/u/:id", NoCoalesce: true, Timeout: Duration(5 * time.Second), Backends: []Backend{
+		{Name: "u", URL: srv.URL + "/u/{id}", Hedge: Hedge{Delay: Duration(2 * time.Millisecond), Budget: 100}},
+	}}, &http.Client{Transport: NewTransport()})
+	const n = 40
+	a.ep.backends[0].hedge.tokens.Store(n * hedgeCost)
+	hedged := 0
+	for i := range n {
+		if r := a.Do(t.Context(), Request{Params: map[string]string{"id": strconv.Itoa(i)}}); r.Backends[0].Hedged {
+			hedged++
+		}
+	}
+	a.Wait()
+	if hedged < n/2 {
+		t.Fatalf("%d of %d requests hedged: the scenario needs most of them", hedged, n)
+	}
+	if d := dialed.Load(); d > 12 {
+		t.Errorf("%d connections for %d requests, %d of them hedged; want a few, reused", d, n, hedged)
+	}
 }
 
 // TestHedgeNotAfterAFailure wants a first call that fails before the delay
@@ -247,17 +331,15 @@ func TestHedgeDelayFromFirstCalls(t *testing.T) {
 			r := a.Do(t.Context(), Request{})
 			elapsed := time.Since(start)
 			a.Wait() // the loser has ended: the next request's calls are the next two
-			if !r.Backends[0].Hedged || string(r.Body) != `{"n":`+string(rune('0'+(2*i+2)%10))+`}` {
-				t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
-			}
-			// The first calls, cancelled at delay+1ms, are lower bounds of
-			// 50ms: the delay may only grow from 20ms.
-			if elapsed < 21*time.Millisecond || elapsed > 51*time.Millisecond {
-				t.Fatalf("request %d answered after %v, want the hedge sent after 20ms or more", i, elapsed)
+			// The second call answers at the delay plus 1ms, unless the
+			// first (50ms) comes first: the delay may only grow from 20ms.
+			if !r.Complete || elapsed < 21*time.Millisecond || elapsed > 50*time.Millisecond {
+				t.Fatalf("request %d answered after %v (%s), want the hedge sent after 20ms or more", i, elapsed, outcomes(r))
 			}
 		}
-		if c := h.calls.Load(); c != 2*n {
-			t.Errorf("%d upstream calls, want %d", c, 2*n)
+		// The losers, left to finish, gave their own latency.
+		if got := a.ep.backends[0].hedge.after(); got != 50*time.Millisecond {
+			t.Errorf("hedge delay after %d requests: %v, want 50ms (the first calls' latency)", n, got)
 		}
 	})
 }
@@ -266,14 +348,15 @@ func TestHedgeDelayFromFirstCalls(t *testing.T) {
 // call sent while its first call is still held by the upstream, with more
 // calls in flight than the pool keeps idle connections: no per-host
 // connection limit queues a hedge behind the calls it is there to overtake.
-// Each first call is held until the gateway cancels it, and is cancelled
-// once its second call has answered.
+// Each first call is held until every request has its answer (a loser is
+// left to finish, not cancelled).
 func TestHedgesNotQueued(t *testing.T) {
 	const n = 300 // above MaxIdleConnsPerHost
 	var (
 		mu        sync.Mutex // guards seen
 		seen      = map[string]bool{}
 		cancelled atomic.Int32
+		release   = make(chan struct{})
 	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -281,9 +364,12 @@ func TestHedgesNotQueued(t *testing.T) {
 		seen[r.URL.Path] = true
 		mu.Unlock()
 		if first {
-			<-r.Context().Done() // held until the gateway gives up on it
-			cancelled.Add(1)
-			return
+			select { // held until every request has its answer
+			case <-r.Context().Done():
+				cancelled.Add(1)
+				return
+			case <-release:
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"second":true}`))
@@ -301,15 +387,16 @@ func TestHedgesNotQueued(t *testing.T) {
 		wg.Go(func() { results[i] = a.Do(t.Context(), Request{Params: map[string]string{"id": strconv.Itoa(i)}}) })
 	}
 	wg.Wait()
+	close(release) // the losers may finish now
 	a.Wait()
 	for i, r := range results {
 		if !r.Complete || !r.Backends[0].Hedged || string(r.Body) != `{"second":true}` {
 			t.Fatalf("request %d: %s %+v, want the second call's answer", i, r.Body, r.Backends[0])
 		}
 	}
-	srv.Close() // waits for the handlers: each first call has seen its cancellation
-	if c := cancelled.Load(); c != n {
-		t.Errorf("%d first calls cancelled, want %d", c, n)
+	srv.Close() // waits for the handlers
+	if c := cancelled.Load(); c != 0 {
+		t.Errorf("%d first calls cancelled, want none: a loser is left to finish", c)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode) // as main does
+	// run would tune the test process's collector; gc_test.go tests that.
+	applyGC = func(gcSettings) func() { return func() {} }
 	code := m.Run()
 	if buildBin != "" { // built once for every test and run (-count), removed at the end
 		os.RemoveAll(filepath.Dir(buildBin))

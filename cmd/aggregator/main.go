@@ -26,7 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -51,7 +51,6 @@ flags:
 `
 
 func main() {
-	tuneGC()
 	gin.SetMode(gin.ReleaseMode) // global: once, here
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// After the first signal, restore the default handling: a second Ctrl-C
@@ -63,18 +62,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "aggregator:", err)
 	}
 	os.Exit(exitCode(err))
-}
-
-// tuneGC sets a soft memory limit of 256 MiB unless GOMEMLIMIT says
-// otherwise, so that the collector works harder before the heap passes it.
-// GOGC keeps Go's default of 100: collecting at 5x the live heap (GOGC=400)
-// instead cost no CPU per request we could tell from the noise in
-// bench/aggbench, but raised the peak RSS under 64 clients from 33 MB to
-// 51 MB (39 MB at GOGC=200).
-func tuneGC() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(256 << 20)
-	}
 }
 
 // run is main without the process: tests call it. It serves until ctx ends
@@ -90,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	checkPath := fs.String("check", "", "validate this YAML or JSON `file`, print every problem on stdout and exit (1 if any)")
 	addr := fs.String("addr", "", "listen on this `address` instead of server.addr (port 0 picks a free port)")
 	level := fs.String("log-level", "info", "log `level`: debug, info (one access log line per request), warn (partial and failed responses only) or error")
+	gcPercent := fs.String("gc-percent", "", "let the heap grow at most this many `percent` past the live heap before collecting, or off (default: GOGC, else "+strconv.Itoa(defaultGCPercent)+")")
+	memLimit := fs.String("memory-limit", "", "soft memory limit for the collector, a `size` such as 22MiB, or off; raised while the live heap needs more room (default: GOMEMLIMIT, else "+strconv.Itoa(defaultMemoryLimit>>20)+"MiB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -113,6 +102,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("-log-level %q: want debug, info, warn or error", *level)
 	}
+	var gc gcSettings
+	var err error
+	if gc.percent, err = parseGCPercent(*gcPercent); err != nil {
+		return usagef("-gc-percent %v", err)
+	}
+	if gc.limit, err = parseMemoryLimit(*memLimit); err != nil {
+		return usagef("-memory-limit %v", err)
+	}
 	cfg, data, err := loadConfig(*configPath)
 	if err != nil {
 		return err
@@ -120,6 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *addr != "" {
 		cfg.Server.Addr = *addr
 	}
+	defer applyGC(gc)()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -128,6 +128,7 @@ type service struct {
 	tracer  trace.Tracer // nil: no tracing
 	ids     idSource
 	gen     atomic.Pointer[generation] // the endpoints being served
+	params  sync.Pool                  // map[string]string: path parameters, emptied
 
 	// Header values shared by every response; net/http never modifies them.
 	trueValue, falseValue, jsonValue []string
@@ -277,7 +278,8 @@ func (s *service) endpointHandler(rt *route) gin.HandlerFunc {
 		ctx := r.Context()
 		req := aggregate.Request{Header: r.Header, RequestID: r.Header[hdrRequestID][0]} // set by requestID
 		if len(c.Params) > 0 {
-			req.Params = make(map[string]string, len(c.Params))
+			req.Params = s.getParams()
+			defer s.putParams(req.Params) // Do does not keep it
 			for _, p := range c.Params {
 				req.Params[p.Key] = p.Value
 			}
@@ -309,7 +311,26 @@ func (s *service) endpointHandler(rt *route) gin.HandlerFunc {
 		h[hdrContentLength] = []string{strconv.Itoa(len(body))}
 		c.Status(status)
 		c.Writer.Write(body) //nolint:errcheck // the client left; nothing to do
+		res.Release()        // written: its storage serves a later merge
 	}
+}
+
+// getParams returns an empty map for a request's path parameters.
+func (s *service) getParams() map[string]string {
+	if m, ok := s.params.Get().(map[string]string); ok {
+		return m
+	}
+	return make(map[string]string, 4)
+}
+
+// putParams empties m and keeps it for a later request; a map grown large
+// (a route with many parameters) is left to the collector.
+func (s *service) putParams(m map[string]string) {
+	if len(m) > 16 {
+		return
+	}
+	clear(m)
+	s.params.Put(m) //nolint:staticcheck // a map is a pointer already
 }
 
 // backendsHeader renders the per-backend report compactly, in config order:
