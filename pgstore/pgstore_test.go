@@ -204,11 +204,20 @@ func TestLeasesExclusive(t *testing.T) {
 	if got := claimAll(t, a, 10); len(got) != 0 {
 		t.Fatalf("a claimed %v more, want none", got)
 	}
-	// a renews h1 only; h2 expires and goes to b, never before.
-	for time.Now().Before(deadline.Add(-200 * time.Millisecond)) {
+	// a renews h1 only; h2 expires and goes to b, never before. b renews
+	// h3 (claimed a little after h2, so it would expire just after it, and
+	// a poll that came after both would see b claim both again).
+	renew := func() {
+		t.Helper()
 		if _, err := a.RenewHosts(t.Context(), []string{"h1.test"}, 0); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := b.RenewHosts(t.Context(), []string{"h3.test"}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for time.Now().Before(deadline.Add(-200 * time.Millisecond)) {
+		renew()
 		if got := claimAll(t, b, 10); len(got) != 0 {
 			t.Fatalf("b took %v while a's leases were valid", got)
 		}
@@ -216,9 +225,7 @@ func TestLeasesExclusive(t *testing.T) {
 	}
 	var got []string
 	for len(got) == 0 && time.Now().Before(deadline.Add(5*time.Second)) {
-		if _, err := a.RenewHosts(t.Context(), []string{"h1.test"}, 0); err != nil {
-			t.Fatal(err)
-		}
+		renew()
 		got = claimAll(t, b, 10)
 		time.Sleep(20 * time.Millisecond) // deliberate: waits for the server's clock to pass h2's expiry
 	}
