@@ -363,12 +363,3 @@ func refreshURL(s []byte) (u []byte, ok bool) {
 	}
 	return urlString, true
 }
-
-// skipSpace returns the index of the first byte of s at or after i that is
-// not ASCII whitespace.
-func skipSpace(s []byte, i int) int {
-	for i < len(s) && isASCIISpace(s[i]) {
-		i++
-	}
-	return i
-}

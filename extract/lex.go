@@ -2,10 +2,21 @@ package extract
 
 import (
 	"strings"
+
+	"golang.org/x/net/html"
 )
 
 // Byte-level helpers of the pass over the tokens: attribute values, tokens
 // in attribute lists, ASCII case.
+
+// tokens is what a pass reads from a tokenizer: the methods of html.Tokenizer
+// it calls, which scanner has too.
+type tokens interface {
+	Next() html.TokenType
+	Raw() []byte
+	Text() []byte
+	TagAttr() (key, val []byte, moreAttr bool)
+}
 
 // attrValue returns the value of the current tag's attribute key.
 func attrValue(z tokens, key string) ([]byte, bool) {
@@ -113,4 +124,16 @@ func tagName(z tokens, buf []byte) ([]byte, bool) {
 		}
 	}
 	return nil, false // a tag token ends in '>'; an end tag may end the body unclosed
+}
+
+// isLetter reports whether c is an ASCII letter.
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// skipSpace returns the index of the first byte of s at or after i that is
+// not ASCII whitespace.
+func skipSpace(s []byte, i int) int {
+	for i < len(s) && isASCIISpace(s[i]) {
+		i++
+	}
+	return i
 }

@@ -6,15 +6,6 @@ import (
 	"golang.org/x/net/html"
 )
 
-// tokens is what a pass reads from a tokenizer: the methods of html.Tokenizer
-// it calls, which scanner has too.
-type tokens interface {
-	Next() html.TokenType
-	Raw() []byte
-	Text() []byte
-	TagAttr() (key, val []byte, moreAttr bool)
-}
-
 // scanner tokenizes the HTML that most pages are made of, giving exactly the
 // tokens html.Tokenizer gives (the same types, Raw, Text and TagAttr), at a
 // fraction of its cost: it searches for '<' a word at a time instead of
@@ -426,9 +417,6 @@ func rawTagOf(name []byte) string {
 	}
 	return ""
 }
-
-// isLetter reports whether c is an ASCII letter.
-func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
 
 // isTagNameEnd reports whether c ends a tag name or an attribute key.
 func isTagNameEnd(c byte) bool { return isASCIISpace(c) || c == '/' || c == '>' }
