@@ -234,7 +234,9 @@ func (ws *writeStmts) hostID(ctx context.Context, tx *sql.Tx, host string) (int6
 // writePages upserts each visit's page row (or touches it on a 304) and
 // clears a refetched page's old links.
 func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit, now string) error {
-	var page, touch, drop *sql.Stmt
+	// The transaction's statements, made once a batch (each StmtContext
+	// allocates): the text's two were made again for every page.
+	var page, touch, drop, text, pendText *sql.Stmt
 	for i := range batch {
 		p := batch[i].Page
 		if p == nil {
@@ -242,6 +244,7 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 		}
 		if page == nil {
 			page, touch, drop = tx.StmtContext(ctx, ws.page), tx.StmtContext(ctx, ws.touch), tx.StmtContext(ctx, ws.dropLinks)
+			text, pendText = tx.StmtContext(ctx, ws.text), tx.StmtContext(ctx, ws.pendText)
 		}
 		seq, ok := ws.seqs[p.ID]
 		if !ok {
@@ -298,10 +301,10 @@ func (ws *writeStmts) writePages(ctx context.Context, tx *sql.Tx, batch []Visit,
 			}
 		}
 		if p.Text != "" {
-			if _, err := tx.StmtContext(ctx, ws.text).ExecContext(ctx, seq, nullString(p.Title), p.Text); err != nil {
+			if _, err := text.ExecContext(ctx, seq, nullString(p.Title), p.Text); err != nil {
 				return fmt.Errorf("page %s: text: %w", p.URL, err)
 			}
-			if _, err := tx.StmtContext(ctx, ws.pendText).ExecContext(ctx, seq); err != nil {
+			if _, err := pendText.ExecContext(ctx, seq); err != nil {
 				return fmt.Errorf("page %s: text: %w", p.URL, err)
 			}
 		}
