@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -173,5 +174,89 @@ func TestJournalRefusesInvalidVisit(t *testing.T) {
 	}
 	if got := count(t, db, `SELECT count(*) FROM page`); got != 1 {
 		t.Errorf("%d pages, want 1", got)
+	}
+}
+
+// TestJournalRewind: a journal written again from its start once applied
+// (past journalRewindAt) keeps its old records after the new ones; a crash
+// then replays the new records that SQLite lacks, each once, and never an
+// old one.
+func TestJournalRewind(t *testing.T) {
+	old := journalRewindAt
+	t.Cleanup(func() { journalRewindAt = old })
+	// run sends 14 visits, long records first, then short ones (after a
+	// rewind, the short new records end inside the old long ones), and
+	// returns the database and its journal's size.
+	run := func() (*DB, *journalWriter, int64) {
+		db := openTest(t)
+		w := startJournal(t, db, 4)
+		for n := 1; n <= 8; n++ {
+			w.send(t, pageVisit(0, 1, n, 6))
+		}
+		for n := 9; n <= 14; n++ {
+			w.send(t, pageVisit(0, 1, n, 1))
+		}
+		// Applied: 12 pages in three transactions; 13 and 14 wait.
+		if got := count(t, db, `SELECT count(*) FROM page`); got != 12 {
+			t.Fatalf("%d pages applied before the crash, want 12", got)
+		}
+		st, err := os.Stat(db.abs + ".visits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db, w, st.Size()
+	}
+	journalRewindAt = 1 << 40
+	db, w, whole := run()
+	w.stop(t)
+	journalRewindAt = 1 // a rewind after every apply that leaves nothing pending
+	db, w, rewound := run()
+	if rewound >= whole {
+		t.Errorf("journal of %d bytes with rewinds, %d without: no rewind", rewound, whole)
+	}
+	path := crashed(t, db)
+	w.stop(t)
+
+	again := openAt(t, path)
+	if err := again.LockCrawl(); err != nil {
+		t.Fatalf("LockCrawl: %v", err)
+	}
+	if got := count(t, again, `SELECT count(*) FROM page`); got != 14 {
+		t.Errorf("%d pages after the replay, want 14", got)
+	}
+	if got := count(t, again, `SELECT count(*) FROM url`); got != 14 {
+		t.Errorf("%d url rows after the replay, want 14 (each page once)", got)
+	}
+}
+
+// TestJournalStopsAtOldRecords: after a rewind, a new record as long as the
+// old one it overwrote is followed by old records that are whole; the reader
+// stops at the first whose number does not follow.
+func TestJournalStopsAtOldRecords(t *testing.T) {
+	path := t.TempDir() + "/c.db.visits"
+	j, err := openJournal(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	v := []Visit{pageVisit(0, 1, 1, 2)}
+	for range 3 {
+		if _, err := j.append(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.applied(3); err != nil { // journalRewindAt is 8 MiB: no rewind yet
+		t.Fatal(err)
+	}
+	j.size = int64(len(journalMagic)) // the rewind applied does past journalRewindAt
+	if _, err := j.append(v); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	if err := readJournal(path, func(n uint64, _ []Visit) error { got = append(got, n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []uint64{4}) {
+		t.Errorf("read records %v, want [4] (2 and 3 are old)", got)
 	}
 }
