@@ -16,7 +16,8 @@ import (
 //
 // What it does not repeat, it refuses: Next then returns an ErrorToken and
 // failed is set, and the page is read again with html.Tokenizer. It refuses
-// a body holding NUL or CR (which Text and TagAttr rewrite), a tag, comment,
+// a body holding NUL (which Text and TagAttr rewrite in some places and not
+// in others), a tag, comment,
 // doctype or "<" left open at the end of the body, and <plaintext>. FuzzScanner checks it against html.Tokenizer
 // token by token.
 //
@@ -42,11 +43,11 @@ type scanner struct {
 type attrSpan struct{ ks, ke, vs, ve int }
 
 // reset makes s read body from its start, and reports whether it can: false
-// for a body holding NUL or CR.
+// for a body holding NUL.
 func (s *scanner) reset(body []byte) bool {
 	*s = scanner{buf: body, scratch: s.scratch[:0], key: s.key[:0]}
 	s.attrs = s.attrBuf[:0]
-	return bytes.IndexByte(body, 0) < 0 && bytes.IndexByte(body, '\r') < 0
+	return bytes.IndexByte(body, 0) < 0
 }
 
 // fail refuses the rest of the body.
@@ -351,12 +352,33 @@ func (s *scanner) Text() []byte {
 		return s.buf[s.pos:s.pos]
 	}
 	s.textDone = true
-	raw := s.buf[s.start:s.pos:s.pos]
-	if s.textIsRaw || bytes.IndexByte(raw, '&') < 0 {
-		return raw
+	text := s.buf[s.start:s.pos:s.pos]
+	if bytes.IndexByte(text, '\r') >= 0 {
+		s.scratch = convertNewlines(append(s.scratch[:0], text...))
+		text = s.scratch
 	}
-	s.scratch = append(s.scratch[:0], html.UnescapeString(string(raw))...)
+	if s.textIsRaw || bytes.IndexByte(text, '&') < 0 {
+		return text
+	}
+	s.scratch = append(s.scratch[:0], html.UnescapeString(string(text))...)
 	return s.scratch
+}
+
+// convertNewlines rewrites "\r\n" and "\r" in b to "\n", in place, as
+// html.Tokenizer does in Text and TagAttr, and returns what is left of b.
+func convertNewlines(b []byte) []byte {
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\r' {
+			c = '\n'
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // TagAttr returns the next attribute of the current start tag, its key in
@@ -377,6 +399,9 @@ func (s *scanner) TagAttr() (key, val []byte, moreAttr bool) {
 		key = s.key
 	}
 	val = s.buf[a.vs:a.ve:a.ve]
+	if bytes.IndexByte(val, '\r') >= 0 {
+		val = convertNewlines(bytes.Clone(val))
+	}
 	if bytes.IndexByte(val, '&') >= 0 {
 		val = attrUnescape(val)
 	}

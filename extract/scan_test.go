@@ -29,7 +29,8 @@ var scanSeeds = []string{
 	`<a href="&notit;&notin;&noti&not &eacute;&eacutx;&semi;&semix;&;&nGt;&acE;&AMP&ampx&amp=&#&#x;&#65&#x41;x">`,
 	`<a title='&Aopf;&ThickSpace;&NewLine;&Tab;&lt&gtx&quot=&QUOT;'>`,
 	`<p>&amp;&lt;&notin;&notit;&#128;&#0;&#x1F600;&nGt;</p>`,
-	"<p>\r\n</p>", "<p>\x00</p>", "<a\fhref=x\tb=y\n>",
+	"<p>\r\n</p>", "<p>\x00</p>", "<a\fhref=x\tb=y\n>", "<p>a\r\n\r\rb &amp;\r\n c</p>\r\n<title>t\r\nu &lt;\r</title>",
+	"<a\rhref='x\r\ny\rz&amp;\r'\r\n>t</a\r>", "<script>x\r\n</script\r>", "<textarea>a\r\n&amp;</textarea\r\n>", "<a href=\"\r\">",
 }
 
 // TestScannerMatchesTokenizer: the scanner gives html.Tokenizer's tokens on
@@ -56,14 +57,14 @@ func TestScannerMatchesTokenizer(t *testing.T) {
 // TestScannerRefuses: what the scanner does not repeat, it refuses.
 func TestScannerRefuses(t *testing.T) {
 	for _, s := range []string{
-		"<p>\r\n</p>", "<p>\x00</p>", `<plaintext>x`,
+		"<p>\x00</p>", `<plaintext>x`,
 		`text <`, `<a href="x`, `<!-- open`, `<!DOCTYPE html`,
 	} {
 		if scans([]byte(s)) {
 			t.Errorf("scanner accepted %q", s)
 		}
 	}
-	for _, s := range []string{`<a href="?a=1&b=2&amp;c&#38;&copy&notit;">`, `<title>t</title>`, `<title>t`, `<!-- a -- b -->`,
+	for _, s := range []string{`<a href="?a=1&b=2&amp;c&#38;&copy&notit;">`, "<p>a\r\nb</p>\r\n", `<title>t</title>`, `<title>t`, `<!-- a -- b -->`,
 		`<script><!-- <script> </script> --></script>`} {
 		if !scans([]byte(s)) {
 			t.Errorf("scanner refused %q", s)
