@@ -121,13 +121,13 @@ func (j *journal) append(visits []Visit) (uint64, error) {
 	return j.last, nil
 }
 
-// applied is called after the records up to last are in SQLite: the file is
-// emptied when it has grown large and holds nothing else.
-func (j *journal) applied(last uint64) error {
+// applied is called after the records up to last are in SQLite: the next
+// record goes at the file's start when it has grown large and holds nothing
+// else to apply.
+func (j *journal) applied(last uint64) {
 	if last == j.last && j.size > journalRewindAt {
 		j.size = int64(len(journalMagic))
 	}
-	return nil
 }
 
 // close closes the file (its records are applied or stay for the replay).

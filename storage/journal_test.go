@@ -245,9 +245,7 @@ func TestJournalStopsAtOldRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := j.applied(3); err != nil { // journalRewindAt is 8 MiB: no rewind yet
-		t.Fatal(err)
-	}
+	j.applied(3)                      // journalRewindAt is 8 MiB: no rewind yet
 	j.size = int64(len(journalMagic)) // the rewind applied does past journalRewindAt
 	if _, err := j.append(v); err != nil {
 		t.Fatal(err)

@@ -291,9 +291,7 @@ func (w *writer) applyPending(merge bool) {
 	}
 	w.sizeCache()
 	if c.Err == nil && w.j != nil {
-		if err := w.j.applied(w.last); err != nil {
-			w.db.log.Warn("visit journal not emptied", "err", err)
-		}
+		w.j.applied(w.last)
 	}
 	clear(w.pending)
 	w.pending = w.pending[:0]
