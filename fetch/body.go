@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // drainLimit is how much of an unwanted body is read before closing it, so that a short
@@ -227,6 +229,11 @@ func charsetParam(contentType string) string {
 	if v, ok := simpleCharset(contentType); ok {
 		return v
 	}
+	return parseCharset(contentType)
+}
+
+// parseCharset is charsetParam for any value, with mime.ParseMediaType.
+func parseCharset(contentType string) string {
 	if !strings.Contains(strings.ToLower(contentType), "charset") {
 		return ""
 	}
@@ -250,7 +257,7 @@ func charsetParam(contentType string) string {
 
 // simpleCharset reads the Content-Type values most servers send, "type/subtype" and
 // "type/subtype; charset=name", without mime.ParseMediaType's map; ok is false for any
-// other value. FuzzMediaType checks it against charsetParam's general path.
+// other value. FuzzMediaType checks it against parseCharset.
 func simpleCharset(contentType string) (charset string, ok bool) {
 	base, rest, found := strings.Cut(contentType, ";")
 	if !isToken(base, true) {
@@ -281,16 +288,11 @@ func isToken(s string, slash bool) bool {
 		switch c := s[i]; {
 		case c == '/' && slash && i > 0 && i < len(s)-1:
 			slashes++
-		case c >= 0x80 || !isTokenByte(c):
+		case !httpguts.IsTokenRune(rune(c)):
 			return false
 		}
 	}
 	return slashes == 1 || !slash
-}
-
-// isTokenByte reports whether c is an RFC 7230 tchar.
-func isTokenByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // sniffLen is how much of a body sniffBinary reads: WHATWG MIME Sniffing's resource header
