@@ -153,24 +153,15 @@ type decoder struct {
 
 var errJournalShort = errors.New("record ends inside a visit")
 
-func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errJournalShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *decoder) uint() uint64 { return readVarint(d, binary.Uvarint) }
+func (d *decoder) int() int64   { return readVarint(d, binary.Varint) }
 
-func (d *decoder) int() int64 {
+// readVarint reads one varint with read (binary.Uvarint or binary.Varint).
+func readVarint[T int64 | uint64](d *decoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
 		d.err = errJournalShort
 		return 0
