@@ -418,15 +418,26 @@ func rawEnd(b []byte, p int, tag string) int {
 			return len(b)
 		}
 		k := p + j
-		e := k + 2 + len(tag)
-		if e < len(b) && equalFoldASCII(b[k+2:e], tag) {
-			switch b[e] {
-			case ' ', '\n', '\r', '\t', '\f', '/', '>':
-				return k
-			}
+		if closesRaw(b, k, tag) {
+			return k
 		}
 		p = k + 2
 	}
+}
+
+// closesRaw reports whether b holds at k the end tag of the raw text element
+// tag, as html.Tokenizer's readRawEndTag finds it: "</tag" in any case and
+// white space, '/' or '>'.
+func closesRaw(b []byte, k int, tag string) bool {
+	e := k + 2 + len(tag)
+	if e >= len(b) || b[k] != '<' || b[k+1] != '/' || !equalFoldASCII(b[k+2:e], tag) {
+		return false
+	}
+	switch b[e] {
+	case ' ', '\n', '\r', '\t', '\f', '/', '>':
+		return true
+	}
+	return false
 }
 
 // rawTagOf returns the lower-case name of the raw text or RCDATA element

@@ -9,50 +9,26 @@ package extract
 func scriptEnd(b []byte, p int) int {
 	n := len(b)
 	var c byte
-	// endTag is readRawEndTag with "</" read: whether "script" and a
-	// delimiter follow, at p, and where to read on (the '<' when they do).
-	endTag := func(p int) (bool, int) {
-		for i := range len("script") {
-			if p == n {
-				return false, n
-			}
-			if c := b[p]; c != "script"[i] && c != "SCRIPT"[i] {
-				return false, p
-			}
-			p++
-		}
-		if p == n {
-			return false, n
-		}
-		switch b[p] {
-		case ' ', '\n', '\r', '\t', '\f', '/', '>':
-			return true, p - len("</script")
-		}
-		return false, p
-	}
-	var found bool
 
 scriptData:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	if c == '<' {
 		goto scriptDataLessThanSign
 	}
 	goto scriptData
 
 scriptDataLessThanSign:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '/':
-		if found, p = endTag(p); found || p == n {
-			return p
+		if closesRaw(b, p-2, "script") {
+			return p - 2
 		}
-		goto scriptData
+		goto scriptData // a failed "</scr..." has only letters, which script data passes over
 	case '!':
 		goto scriptDataEscapeStart
 	}
@@ -60,10 +36,9 @@ scriptDataLessThanSign:
 	goto scriptData
 
 scriptDataEscapeStart:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	if c == '-' {
 		goto scriptDataEscapeStartDash
 	}
@@ -71,10 +46,9 @@ scriptDataEscapeStart:
 	goto scriptData
 
 scriptDataEscapeStartDash:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	if c == '-' {
 		goto scriptDataEscapedDashDash
 	}
@@ -82,10 +56,9 @@ scriptDataEscapeStartDash:
 	goto scriptData
 
 scriptDataEscaped:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataEscapedDash
@@ -95,10 +68,9 @@ scriptDataEscaped:
 	goto scriptDataEscaped
 
 scriptDataEscapedDash:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataEscapedDashDash
@@ -108,10 +80,9 @@ scriptDataEscapedDash:
 	goto scriptDataEscaped
 
 scriptDataEscapedDashDash:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataEscapedDashDash
@@ -123,13 +94,12 @@ scriptDataEscapedDashDash:
 	goto scriptDataEscaped
 
 scriptDataEscapedLessThanSign:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	if c == '/' {
-		if found, p = endTag(p); found || p == n {
-			return p
+		if closesRaw(b, p-2, "script") {
+			return p - 2
 		}
 		goto scriptDataEscaped
 	}
@@ -142,19 +112,17 @@ scriptDataEscapedLessThanSign:
 scriptDataDoubleEscapeStart:
 	p--
 	for i := range len("script") {
-		if p == n {
+		if c, p = next(b, p); p > n {
 			return n
 		}
-		c, p = b[p], p+1
 		if c != "script"[i] && c != "SCRIPT"[i] {
 			p--
 			goto scriptDataEscaped
 		}
 	}
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case ' ', '\n', '\r', '\t', '\f', '/', '>':
 		goto scriptDataDoubleEscaped
@@ -163,10 +131,9 @@ scriptDataDoubleEscapeStart:
 	goto scriptDataEscaped
 
 scriptDataDoubleEscaped:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataDoubleEscapedDash
@@ -176,10 +143,9 @@ scriptDataDoubleEscaped:
 	goto scriptDataDoubleEscaped
 
 scriptDataDoubleEscapedDash:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataDoubleEscapedDashDash
@@ -189,10 +155,9 @@ scriptDataDoubleEscapedDash:
 	goto scriptDataDoubleEscaped
 
 scriptDataDoubleEscapedDashDash:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	switch c {
 	case '-':
 		goto scriptDataDoubleEscapedDashDash
@@ -204,20 +169,25 @@ scriptDataDoubleEscapedDashDash:
 	goto scriptDataDoubleEscaped
 
 scriptDataDoubleEscapedLessThanSign:
-	if p == n {
+	if c, p = next(b, p); p > n {
 		return n
 	}
-	c, p = b[p], p+1
 	if c == '/' {
-		if found, p = endTag(p); found {
-			p += len("</script>")
+		if closesRaw(b, p-2, "script") {
+			p += len("script>")
 			goto scriptDataEscaped
-		}
-		if p == n {
-			return n
 		}
 		goto scriptDataDoubleEscaped
 	}
 	p--
 	goto scriptDataDoubleEscaped
+}
+
+// next reads the byte at p, as html.Tokenizer.readByte: it returns it and
+// p+1, or len(b)+1 past the end of b (the tokenizer's error).
+func next(b []byte, p int) (byte, int) {
+	if p == len(b) {
+		return 0, p + 1
+	}
+	return b[p], p + 1
 }
