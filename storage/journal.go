@@ -104,7 +104,8 @@ func (j *journal) append(visits []Visit) (uint64, error) {
 	}
 	// The record is built in one buffer: its header's room, then the visits
 	// (a page's text is copied once on its way to the file).
-	rec := appendVisits(append(j.rec[:0], make([]byte, journalHeader)...), visits)
+	var room [journalHeader]byte
+	rec := appendVisits(append(j.rec[:0], room[:]...), visits)
 	binary.LittleEndian.PutUint32(rec[0:], uint32(len(rec)-journalHeader+8))
 	binary.LittleEndian.PutUint64(rec[8:], j.last+1)
 	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crcTable))
