@@ -19,6 +19,7 @@ import (
 	"github.com/trawl/trawl/extract"
 	"github.com/trawl/trawl/fetch"
 	"github.com/trawl/trawl/frontier"
+	"github.com/trawl/trawl/internal/urlx"
 	"github.com/trawl/trawl/storage"
 )
 
@@ -154,8 +155,14 @@ type Progress struct {
 // fetcher knows it now, disallows the URL.
 func robotsDenied(fetcher *fetch.Client) func(frontier.Item) bool {
 	return func(it frontier.Item) bool {
-		u, err := url.Parse(it.URL)
-		return err == nil && fetcher.Denied(u)
+		u, ok := urlx.ParseSimple(it.URL)
+		if !ok {
+			var err error
+			if u, err = url.Parse(it.URL); err != nil {
+				return false
+			}
+		}
+		return fetcher.Denied(u)
 	}
 }
 

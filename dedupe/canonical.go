@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/trawl/trawl/internal/urlx"
 )
 
 // ErrInvalid is wrapped by every error from [Canonical] and [CanonicalURL]:
@@ -106,6 +108,9 @@ func (c *Canonicalizer) canonicalURL(u *url.URL) (*url.URL, string, error) {
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	if cu, ok := urlx.ParseSimple(s); ok { // most keys: no url.Parse
+		return cu, s, nil
 	}
 	cu, err := url.Parse(s)
 	if err != nil { // cannot happen: Canonical's output always parses

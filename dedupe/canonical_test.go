@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -438,6 +439,9 @@ func FuzzCanonical(f *testing.F) {
 		}
 		if key != cu.String() {
 			t.Fatalf("CanonicalURLKey(%q): key %q, but the URL prints %q", u, key, cu)
+		}
+		if want, err := url.Parse(key); err != nil || !reflect.DeepEqual(cu, want) {
+			t.Fatalf("CanonicalURLKey(%q) = %#v, but url.Parse(%q) = %#v, %v", u, cu, key, want, err)
 		}
 		if cu.String() != out && !parseForgotEscapes(defaultCanonicalizer, u, out) {
 			t.Fatalf("CanonicalURL(%q) = %q, but Canonical(%q) = %q", u, cu, in, out)

@@ -494,24 +494,23 @@ func (p *pass) addLink(val []byte, tag string, nofollow bool) {
 	if p.doc.LinksCapped && p.baseDone {
 		return
 	}
-	ref := parseRef(val)
-	if ref == nil {
-		return
-	}
-	if ref.Scheme != "" {
-		if !isHTTP(ref.Scheme) {
+	u, relative, ok := resolveSimple(p.doc.Base, val)
+	if !ok {
+		ref := parseRef(val)
+		if ref == nil || ref.Scheme != "" && !isHTTP(ref.Scheme) {
 			return // javascript:, mailto:, data: ... need no resolving
 		}
-	} else {
+		relative = ref.Scheme == ""
+		if !p.doc.LinksCapped {
+			u = resolve(p.doc.Base, ref)
+		}
+	}
+	if relative {
 		// This link uses the base, so no later <base> may change it, even
 		// once links are capped: Base must not depend on MaxLinks.
 		p.baseDone = true
 	}
-	if p.doc.LinksCapped {
-		return
-	}
-	u := resolve(p.doc.Base, ref)
-	if u == nil {
+	if p.doc.LinksCapped || u == nil {
 		return
 	}
 	if len(p.doc.Links) >= p.e.maxLinks {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/url"
 	"strings"
+
+	"github.com/trawl/trawl/internal/urlx"
 )
 
 // Link values made into URLs, as the URL standard and browsers do.
@@ -73,4 +75,126 @@ func resolve(base, ref *url.URL) *url.URL {
 // https.
 func isHTTP(scheme string) bool {
 	return scheme == "http" || scheme == "https"
+}
+
+// resolveSimple is resolve(base, parseRef(v)) for the plain references most
+// links are: an absolute http(s) URL of urlx.ParseSimple's form, or a path,
+// query or fragment of plain bytes (urlx.PathByte, urlx.QueryByte) against a
+// base of plain bytes, with no dot segment on the way. It builds the URL
+// without url.Parse and ResolveReference, which allocate four times as much
+// (the profile of a 100,000-page crawl: 2.7 % of the CPU and 20 % of the
+// bytes allocated). A reference with a scheme other than http(s) gives nil.
+// relative reports that the reference used the base. ok is false for anything
+// else; the caller then calls parseRef and resolve.
+func resolveSimple(base *url.URL, v []byte) (u *url.URL, relative, ok bool) {
+	i, j := 0, len(v)
+	for i < j && v[i] <= ' ' {
+		i++
+	}
+	for j > i && v[j-1] <= ' ' {
+		j--
+	}
+	v = v[i:j]
+	if scheme := schemeOf(v); scheme != nil {
+		if !bytes.EqualFold(scheme, []byte("http")) && !bytes.EqualFold(scheme, []byte("https")) {
+			return nil, false, true // javascript:, mailto:, data: ... dropped
+		}
+	}
+	hash := bytes.IndexByte(v, '#')
+	if hash >= 0 {
+		for _, c := range v[hash+1:] {
+			if c < '!' || c > '~' || c == '%' {
+				return nil, false, false
+			}
+		}
+		v = v[:hash]
+	}
+	if bytes.HasPrefix(v, []byte("http://")) || bytes.HasPrefix(v, []byte("https://")) {
+		u, ok := urlx.ParseSimple(string(v))
+		if !ok || hasDotSegment(u.Path) {
+			return nil, false, false
+		}
+		return u, false, true
+	}
+	if hash < 0 && len(v) == 0 || bytes.HasPrefix(v, []byte("//")) ||
+		base == nil || base.Opaque != "" || base.User != nil || base.RawPath != "" || !isHTTP(base.Scheme) || base.Hostname() == "" {
+		return nil, false, false
+	}
+	path, query, hasQuery := v, []byte(nil), false
+	if q := bytes.IndexByte(v, '?'); q >= 0 {
+		path, query, hasQuery = v[:q], v[q+1:], true
+		for _, c := range query {
+			if !urlx.QueryByte(c) {
+				return nil, false, false
+			}
+		}
+	}
+	for k, c := range path {
+		if !urlx.PathByte(c) || c == ':' && path[0] != '/' && bytes.IndexByte(path[:k], '/') < 0 {
+			return nil, false, false // a colon in the first segment: a scheme, or an error
+		}
+	}
+	for k := 0; k < len(base.Path); k++ {
+		if !urlx.PathByte(base.Path[k]) {
+			return nil, false, false
+		}
+	}
+	var full string
+	switch {
+	case len(path) == 0:
+		full = base.Path
+	case path[0] == '/':
+		full = string(path)
+	default:
+		full = base.Path[:strings.LastIndexByte(base.Path, '/')+1] + string(path)
+	}
+	if hasDotSegment(full) {
+		return nil, false, false
+	}
+	if full != "" && full[0] != '/' {
+		full = "/" + full
+	}
+	u = &url.URL{Scheme: base.Scheme, Host: base.Host, Path: full}
+	switch {
+	case hasQuery:
+		u.RawQuery, u.ForceQuery = string(query), len(query) == 0
+	case len(path) == 0:
+		u.RawQuery = base.RawQuery
+	}
+	return u, true, true
+}
+
+// schemeOf returns the scheme that url.Parse finds at the start of v (a
+// letter, then letters, digits, '+', '-' or '.', then ':'), or nil.
+func schemeOf(v []byte) []byte {
+	for i, c := range v {
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.':
+			if i == 0 {
+				return nil
+			}
+		case c == ':' && i > 0:
+			return v[:i]
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// hasDotSegment reports whether path has a segment "." or "..", which
+// resolving removes.
+func hasDotSegment(path string) bool {
+	for len(path) > 0 {
+		seg, rest, found := strings.Cut(path, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+		if !found {
+			break
+		}
+		path = rest
+	}
+	return false
 }
