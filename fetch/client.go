@@ -9,6 +9,7 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,12 @@ type Client struct {
 	agent string       // robots.txt product token of cfg.UserAgent
 	limit rate.Limit   // per-host rate from cfg.Rate
 	hc    *http.Client // never follows redirects: Fetch does, hop by hop
-	log   *slog.Logger
+	// rt is hc's transport when hc has nothing of its own to do (no cookie
+	// jar, no timeout): requests go to it directly, without http.Client's
+	// redirect bookkeeping, which copied every request's header (0.6 % of the
+	// crawler's CPU, 2 % of the bytes it allocated). nil: through hc.
+	rt  http.RoundTripper
+	log *slog.Logger
 
 	hosts   *lru.Cache[string, *hostState]   // keyed by lower-case url.URL.Host
 	robots  *lru.Cache[string, *robotsEntry] // keyed by robotsKey
@@ -118,6 +124,10 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 	}
 	own := *hc
 	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	var rt http.RoundTripper
+	if own.Jar == nil && own.Timeout == 0 {
+		rt = cmp.Or[http.RoundTripper](own.Transport, http.DefaultTransport)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -138,6 +148,7 @@ func New(cfg Config, hc *http.Client, log *slog.Logger) (*Client, error) {
 		agent:      productToken(cfg.UserAgent),
 		limit:      limit,
 		hc:         &own,
+		rt:         rt,
 		log:        log,
 		hosts:      hosts,
 		robots:     robots,
@@ -405,7 +416,7 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 		ctx = w.capturing(ctx)
 		w.date = time.Now()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := newRequest(ctx, u)
 	if err != nil {
 		answered(false)
 		release()
@@ -418,7 +429,7 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 	}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
 	req.Header.Set("Accept-Encoding", "gzip, deflate")
-	resp, err := c.hc.Do(req) // a *url.Error names the URL
+	resp, err := c.do(req)
 	// The server has counted it by now, if it ever will (but for a request
 	// given up before the server read it: a timeout, a lease that lapsed).
 	answered(true)
@@ -427,6 +438,41 @@ func (c *Client) send(ctx context.Context, u *url.URL, header http.Header, takeT
 		return nil, nil, err
 	}
 	return resp, release, nil
+}
+
+// newRequest is http.NewRequestWithContext for a GET of u, which it clones,
+// without printing u and parsing it back.
+func newRequest(ctx context.Context, u *url.URL) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	cu := *u
+	if u.User != nil {
+		user := *u.User
+		cu.User = &user
+	}
+	req.URL, req.Host = &cu, strings.TrimSuffix(u.Host, ":")
+	return req, nil
+}
+
+// do sends req as http.Client.Do would with CheckRedirect returning
+// http.ErrUseLastResponse: an error is a *url.Error that names the URL.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if c.rt == nil {
+		return c.hc.Do(req)
+	}
+	resp, err := c.rt.RoundTrip(req)
+	if err == nil && resp == nil {
+		err = errors.New("http: RoundTripper returned a nil *Response with a nil error")
+	}
+	if err != nil {
+		return nil, &url.Error{Op: "Get", URL: req.URL.Redacted(), Err: err}
+	}
+	if resp.Body == nil { // as http.Client does for a RoundTripper that leaves it nil
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // noteBackoff backs u's host off after a 429, or a 5xx carrying Retry-After, saving the
