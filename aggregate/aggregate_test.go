@@ -708,6 +708,44 @@ func TestUpstreamRequest(t *testing.T) {
 	}
 }
 
+// TestUpstreamHeadersPerBackend checks that the header the requests with
+// none of their own share (X-Request-Id alone) never carries another
+// backend's forwarded or set headers, with or without a request ID.
+func TestUpstreamHeadersPerBackend(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]http.Header{} // by upstream path
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		got[r.URL.Path] = r.Header.Clone()
+		mu.Unlock()
+		return jsonResponse(r, `{}`), nil
+	})}
+	a := mustNew(t, Endpoint{Path: "/p", Backends: []Backend{
+		{Name: "a", URL: "http://h/a"},
+		{Name: "b", URL: "http://h/b", Headers: []string{"Authorization"}},
+		{Name: "c", URL: "http://h/c"},
+		{Name: "d", URL: "http://h/d", SetHeaders: map[string]string{"X-Tenant": "t1"}},
+	}}, client)
+	for _, rid := range []string{"req-7", ""} {
+		clear(got)
+		res := a.Do(t.Context(), Request{RequestID: rid, Header: http.Header{"Authorization": {"Bearer t"}}})
+		if !res.Complete {
+			t.Fatalf("request ID %q: %s", rid, outcomes(res))
+		}
+		want := map[string]http.Header{
+			"/a": {}, "/b": {"Authorization": {"Bearer t"}}, "/c": {}, "/d": {"X-Tenant": {"t1"}},
+		}
+		for path, h := range want {
+			if rid != "" {
+				h["X-Request-Id"] = []string{rid}
+			}
+			if fmt.Sprint(got[path]) != fmt.Sprint(h) {
+				t.Errorf("request ID %q: upstream %s header = %v, want %v", rid, path, got[path], h)
+			}
+		}
+	}
+}
+
 func TestReportKey(t *testing.T) {
 	client := staticClient(map[string]string{"/a": `{"_backends":"mine","x":1}`})
 	a := mustNew(t, Endpoint{Path: "/p", ReportKey: "_backends", Backends: []Backend{

@@ -3,6 +3,7 @@ package aggregate
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -288,6 +289,7 @@ type fanRun struct {
 	a       *Aggregator
 	ctx     context.Context // the fan-out's deadline
 	rid     []string        // X-Request-Id's value; nil without
+	shared  http.Header     // the header of the requests with none of their own (X-Request-Id alone); nil with tracing
 	began   time.Time       // Do's start
 	slots   []slot          // one per backend: each written by its call's goroutine, read after its index arrives on done
 	done    chan int        // buffered for every backend
@@ -305,7 +307,15 @@ func (r *fanRun) start(i int, req *Request) {
 		bctx, bcancel = context.WithTimeoutCause(r.ctx, b.timeout, b.cause)
 	}
 	// Build the request here, so that no goroutine reads req after Do.
-	hreq, err := b.newRequest(bctx, req, r.rid, r.slots)
+	if r.shared == nil && a.tracer == nil && !b.ownHeader() {
+		// One header for every request that carries only X-Request-Id
+		// (a span's context makes each request's header its own).
+		r.shared = make(http.Header, 1)
+		if r.rid != nil {
+			r.shared["X-Request-Id"] = r.rid
+		}
+	}
+	hreq, err := b.newRequest(bctx, req, r.rid, r.slots, r.shared)
 	if err != nil {
 		s.report = BackendReport{Name: b.name, Outcome: Failed, Error: err.Error(), Required: b.required, Latency: time.Since(r.began)}
 		if errors.Is(err, errNeeded) {

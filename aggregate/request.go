@@ -16,8 +16,10 @@ import (
 var errNeeded = errors.New("a field it needs is missing")
 
 // newRequest builds the GET request for b from the client's request and,
-// for a chained backend, the answers in slots.
-func (b *backend) newRequest(ctx context.Context, req *Request, rid []string, slots []slot) (*http.Request, error) {
+// for a chained backend, the answers in slots. shared, when not nil, is the
+// header of the fan-out's requests that carry no header of their own (see
+// ownHeader): the request takes it as is, since the transport only reads it.
+func (b *backend) newRequest(ctx context.Context, req *Request, rid []string, slots []slot, shared http.Header) (*http.Request, error) {
 	u, err := b.url(req, slots)
 	if err != nil {
 		return nil, err
@@ -25,6 +27,10 @@ func (b *backend) newRequest(ctx context.Context, req *Request, rid []string, sl
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
+	}
+	if shared != nil && !b.ownHeader() {
+		hreq.Header = shared
+		return hreq, nil
 	}
 	if rid != nil {
 		hreq.Header["X-Request-Id"] = rid
@@ -58,6 +64,10 @@ func (b *backend) newRequest(ctx context.Context, req *Request, rid []string, sl
 	}
 	return hreq, nil
 }
+
+// ownHeader reports whether b's requests carry headers of their own
+// (forwarded or set), besides X-Request-Id.
+func (b *backend) ownHeader() bool { return len(b.headers) > 0 || len(b.setHeaders) > 0 }
 
 // validHeaderValue reports whether v can be sent as a header value: no
 // control characters but tab.
