@@ -41,6 +41,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	seenMemory := byteSize(32 << 20)
 	fs.Var(&seenMemory, "seen-memory", "memory for the fingerprints of URLs the crawl knows (e.g. 32MiB); past it old ones are forgotten and cost a lookup in the file")
+	cpus := fs.Int("cpus", 0, "processors the crawl may use (GOMAXPROCS); 0: one, and more while the crawl is bound by its own CPU, up to the machine's")
 	recrawl := fs.Bool("recrawl", false, "fetch every URL of an existing --db again, with If-None-Match/If-Modified-Since: unchanged pages (304) keep their record")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -64,6 +65,8 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--seen-memory must be positive")
 	case *grace <= 0:
 		return usagef("--grace must be positive")
+	case *cpus < 0:
+		return usagef("--cpus must not be negative")
 	}
 	isPG := pgstore.IsURL(*dbPath)
 	if err := fleet.validate(fs, isPG, *uiAddr != ""); err != nil {
@@ -101,7 +104,7 @@ func runCrawl(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}))
 	return crawlInto(ctx, crawlArgs{
 		set: set, given: fs, seeds: seeds, dbPath: *dbPath, quiet: *quiet, grace: *grace, seenMemory: seenMemory,
-		recrawl: *recrawl, fleet: fleet, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
+		recrawl: *recrawl, cpus: *cpus, fleet: fleet, metricsLn: metricsLn, uiLn: uiLn, uiToken: token, term: term, stderr: out,
 	}, log)
 }
 
@@ -125,6 +128,7 @@ type crawlArgs struct {
 	grace      time.Duration
 	seenMemory byteSize
 	recrawl    bool
+	cpus       int          // --cpus: 0 lets the governor decide (procs.go)
 	fleet      fleetFlags   // with a PostgreSQL --db
 	metricsLn  net.Listener // nil: no metrics
 	uiLn       net.Listener // nil: no dashboard
@@ -199,6 +203,10 @@ func crawlInto(ctx context.Context, a crawlArgs, log *slog.Logger) error {
 	stopGC := growGC(gcTick.C, func() int64 { return engine.Progress().Fetched }, before.Pages,
 		func(p int) { debug.SetGCPercent(p) })
 	defer stopGC()
+	procsTick := time.NewTicker(procsInterval)
+	defer procsTick.Stop()
+	stopProcs := startProcs(a.cpus, procsTick.C, log)
+	defer stopProcs()
 	start := time.Now()
 	stopProgress := startProgress(a.term, a.term != nil, engine, before, set.Recrawl)
 	runErr := engine.Run(ctx, seeds)
