@@ -15,14 +15,7 @@ import (
 // newline) and parses it. It returns nil if the value is then empty, does not
 // parse, or starts with "//" but has no host.
 func parseRef(v []byte) *url.URL {
-	i, j := 0, len(v)
-	for i < j && v[i] <= ' ' {
-		i++
-	}
-	for j > i && v[j-1] <= ' ' {
-		j--
-	}
-	v = v[i:j]
+	v = trimRef(v)
 	if len(v) == 0 {
 		return nil
 	}
@@ -60,6 +53,19 @@ func parseRef(v []byte) *url.URL {
 	return u
 }
 
+// trimRef trims leading and trailing C0 controls and spaces from an
+// attribute value, as the URL standard does before parsing.
+func trimRef(v []byte) []byte {
+	i, j := 0, len(v)
+	for i < j && v[i] <= ' ' {
+		i++
+	}
+	for j > i && v[j-1] <= ' ' {
+		j--
+	}
+	return v[i:j]
+}
+
 // resolve resolves ref against base and returns the result without its
 // fragment, or nil if it is not an http(s) URL with a host.
 func resolve(base, ref *url.URL) *url.URL {
@@ -87,14 +93,7 @@ func isHTTP(scheme string) bool {
 // relative reports that the reference used the base. ok is false for anything
 // else; the caller then calls parseRef and resolve.
 func resolveSimple(base *url.URL, v []byte) (u *url.URL, relative, ok bool) {
-	i, j := 0, len(v)
-	for i < j && v[i] <= ' ' {
-		i++
-	}
-	for j > i && v[j-1] <= ' ' {
-		j--
-	}
-	v = v[i:j]
+	v = trimRef(v)
 	if scheme := schemeOf(v); scheme != nil {
 		if !bytes.EqualFold(scheme, []byte("http")) && !bytes.EqualFold(scheme, []byte("https")) {
 			return nil, false, true // javascript:, mailto:, data: ... dropped

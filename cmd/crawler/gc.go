@@ -51,6 +51,19 @@ func growGC(tick <-chan time.Time, fetched func() int64, start int64, set func(i
 		set(gcLarge)
 		return func() {}
 	}
+	return onTicks(tick, func() bool {
+		if start+fetched() >= gcGrowAt {
+			set(gcLarge)
+			return true
+		}
+		return false
+	})
+}
+
+// onTicks calls f at each tick, in a goroutine of its own, until f reports
+// that it is done or stop is called; stop returns once the goroutine has
+// ended.
+func onTicks(tick <-chan time.Time, f func() (done bool)) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -59,8 +72,7 @@ func growGC(tick <-chan time.Time, fetched func() int64, start int64, set func(i
 			case <-done:
 				return
 			case <-tick:
-				if start+fetched() >= gcGrowAt {
-					set(gcLarge)
+				if f() {
 					return
 				}
 			}

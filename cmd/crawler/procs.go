@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"sync"
 	"time"
 )
 
@@ -105,27 +104,13 @@ func startProcs(cpus int, tick <-chan time.Time, log *slog.Logger) (stop func())
 	}
 	runtime.GOMAXPROCS(1)
 	busy := procsBusy()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick:
-				b, ok := busy()
-				if !ok {
-					continue
-				}
-				if n := g.n; g.next(b) != n {
-					runtime.GOMAXPROCS(g.n)
-					log.Debug("processors", "from", n, "to", g.n, "busy", b)
-				}
+	return onTicks(tick, func() bool {
+		if b, ok := busy(); ok {
+			if n := g.n; g.next(b) != n {
+				runtime.GOMAXPROCS(g.n)
+				log.Debug("processors", "from", n, "to", g.n, "busy", b)
 			}
 		}
+		return false
 	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }
