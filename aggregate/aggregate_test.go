@@ -798,7 +798,7 @@ func TestBackendReportJSON(t *testing.T) {
 }
 
 func TestNewTransport(t *testing.T) {
-	tr := NewTransport()
+	tr := NewTransport().Fallback()
 	if tr.MaxIdleConnsPerHost < 100 || tr.Proxy != nil || tr.DialContext == nil {
 		t.Errorf("transport %+v: want a large idle pool per host and no proxy", tr)
 	}
