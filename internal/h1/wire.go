@@ -1,0 +1,71 @@
+package h1
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// appendRequest appends req's request line and header to dst, as net/http
+// writes them, and checks the header as http.Transport does.
+func appendRequest(dst []byte, req *http.Request) ([]byte, error) {
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !httpguts.ValidHostHeader(host) || !isASCII(host) {
+		return dst, fmt.Errorf("h1: invalid Host header %q", host)
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	ruri := req.URL.RequestURI()
+	for i := range len(ruri) {
+		if b := ruri[i]; b < ' ' || b == 0x7f {
+			return dst, errors.New("net/http: can't write control character in Request.URL")
+		}
+	}
+	dst = append(dst, method...)
+	dst = append(dst, ' ')
+	dst = append(dst, ruri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, host...)
+	dst = append(dst, "\r\n"...)
+	if _, ok := req.Header["User-Agent"]; !ok {
+		dst = append(dst, "User-Agent: Go-http-client/1.1\r\n"...)
+	}
+	for k, vs := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return dst, fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		if k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" {
+			continue // written from the request, or not at all, as net/http does
+		}
+		if k == "User-Agent" && len(vs) > 0 && vs[0] == "" {
+			continue // an empty User-Agent means none
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return dst, fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = append(dst, strings.Trim(v, " \t")...)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return append(dst, "\r\n"...), nil
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
