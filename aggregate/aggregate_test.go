@@ -429,10 +429,31 @@ func TestCoalescing(t *testing.T) {
 		v, _ := calls.LoadOrStore(p, new(atomic.Int32))
 		return v.(*atomic.Int32).Load()
 	}
+	// arrived(p) is closed once a request for path p has reached the upstream.
+	var arrivedMu sync.Mutex
+	arrivals := map[string]chan struct{}{}
+	arrived := func(p string, mark bool) chan struct{} {
+		arrivedMu.Lock()
+		defer arrivedMu.Unlock()
+		ch, ok := arrivals[p]
+		if !ok {
+			ch = make(chan struct{})
+			arrivals[p] = ch
+		}
+		if mark {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+		return ch
+	}
 	srv := upstream(t, map[string]http.HandlerFunc{
 		"/": func(w http.ResponseWriter, r *http.Request) {
 			v, _ := calls.LoadOrStore(r.URL.Path, new(atomic.Int32))
 			v.(*atomic.Int32).Add(1)
+			arrived(r.URL.Path, true)
 			select {
 			case <-time.After(150 * time.Millisecond):
 			case <-r.Context().Done():
@@ -498,22 +519,37 @@ func TestCoalescing(t *testing.T) {
 		}
 	})
 	// Callers with a 20ms deadline, among others with the endpoint's 2s.
+	// The short one starts first, and the others once its fan-out has
+	// reached the upstream (shortLeads), or the others first, and the short
+	// one once their shared fan-out has reached the upstream, its flight
+	// being registered before it starts.
 	shortFirst := func(t *testing.T, prefix string, shortLeads bool) (short *Result, others []*Result) {
 		a := mustNew(t, ep(prefix, false), nil)
-		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-		defer cancel()
 		var wg sync.WaitGroup
+		shortDone := make(chan struct{}) // closed by the short caller's goroutine
+		startShort := func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			wg.Go(func() {
+				defer close(shortDone)
+				defer cancel()
+				short = a.Do(ctx, same(0))
+			})
+		}
+		first := arrived("/"+prefix+"a/7", false)
 		others = make([]*Result, 5)
 		if shortLeads {
-			wg.Go(func() { short = a.Do(ctx, same(0)) })
-			time.Sleep(5 * time.Millisecond)
+			startShort()
+			select {
+			case <-first:
+			case <-shortDone: // a machine stalled past its deadline: the call count says so
+			}
 		}
 		for i := range others {
 			wg.Go(func() { others[i] = a.Do(t.Context(), same(0)) })
 		}
 		if !shortLeads {
-			time.Sleep(5 * time.Millisecond)
-			wg.Go(func() { short = a.Do(ctx, same(0)) })
+			<-first
+			startShort()
 		}
 		wg.Wait()
 		return short, others
