@@ -61,7 +61,7 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, wire []byte) (*h
 	c.limit = c.t.maxHeaderBytes
 	var resp *http.Response
 	var err error
-	for range 5 { // skips 1xx answers, as net/http does, a few at most
+	for n1xx := 0; ; n1xx++ { // skips up to 5 informational (1xx) answers, as net/http does
 		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
 			stop()
@@ -74,14 +74,14 @@ func (c *conn) exchange(ctx context.Context, req *http.Request, wire []byte) (*h
 			}
 			return nil, err
 		}
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+		if code := resp.StatusCode; code < 100 || code >= 200 || code == http.StatusSwitchingProtocols {
 			break
 		}
+		if n1xx == 5 {
+			stop()
+			return nil, errors.New("read response: too many 1xx answers")
+		}
 		c.limit = c.t.maxHeaderBytes
-	}
-	if resp.StatusCode < 200 {
-		stop()
-		return nil, errors.New("read response: too many 1xx answers")
 	}
 	c.limit = 1<<63 - 1
 	b := &body{ctx: ctx, c: c, rc: resp.Body, stop: stop, keep: !resp.Close && resp.StatusCode != http.StatusSwitchingProtocols}

@@ -103,6 +103,20 @@ func TestFallback(t *testing.T) {
 				return r
 			},
 			wantSeen: seen{method: "GET"}},
+		{name: "chunked transfer encoding asked for",
+			req: func(t *testing.T) *http.Request {
+				r := newReq(t, "GET", plain.URL+"/", nil)
+				r.TransferEncoding = []string{"chunked"}
+				return r
+			},
+			wantSeen: seen{method: "GET"}},
+		{name: "trailer set",
+			req: func(t *testing.T) *http.Request {
+				r := newReq(t, "GET", plain.URL+"/", nil)
+				r.Trailer = http.Header{}
+				return r
+			},
+			wantSeen: seen{method: "GET"}},
 		{name: "fallback with a proxy function",
 			fb:       func(fb *http.Transport) { fb.Proxy = func(*http.Request) (*url.URL, error) { return nil, nil } },
 			req:      func(t *testing.T) *http.Request { return newReq(t, "GET", plain.URL+"/", nil) },

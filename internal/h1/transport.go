@@ -13,8 +13,9 @@
 // the standard library's.
 //
 // Only plain-http GET and HEAD requests without a body are sent this way.
-// Anything else (https, a request body, credentials in the URL, a
-// Connection or Upgrade header, req.Close) goes to the fallback
+// Anything else (https, a request body, a ContentLength, TransferEncoding
+// or Trailer, credentials in the URL, a Connection or Upgrade header,
+// req.Close) goes to the fallback
 // *http.Transport, which also serves as the source of the settings used
 // here: its dialer, its idle connection limits and timeout, and its
 // MaxResponseHeaderBytes. A fallback with settings this transport does not
@@ -149,7 +150,7 @@ func direct(req *http.Request) (string, bool) {
 	u := req.URL
 	if u == nil || u.Scheme != "http" || u.User != nil || u.Host == "" || req.Close ||
 		(req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != "") ||
-		(req.Body != nil && req.Body != http.NoBody) || req.Header["Connection"] != nil || req.Header["Upgrade"] != nil ||
+		(req.Body != nil && req.Body != http.NoBody) || req.ContentLength != 0 || len(req.TransferEncoding) > 0 || req.Trailer != nil || req.Header["Connection"] != nil || req.Header["Upgrade"] != nil ||
 		strings.IndexByte(u.Host, '%') >= 0 { // an IPv6 zone: net/http's rules for it are not copied here
 		return "", false
 	}

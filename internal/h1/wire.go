@@ -42,23 +42,34 @@ func appendRequest(dst []byte, req *http.Request) ([]byte, error) {
 		if !httpguts.ValidHeaderFieldName(k) {
 			return dst, fmt.Errorf("net/http: invalid header field name %q", k)
 		}
-		if k == "Host" || k == "Content-Length" || k == "Transfer-Encoding" || k == "Trailer" {
-			continue // written from the request, or not at all, as net/http does
-		}
-		if k == "User-Agent" && len(vs) > 0 && vs[0] == "" {
-			continue // an empty User-Agent means none
-		}
 		for _, v := range vs {
 			if !httpguts.ValidHeaderFieldValue(v) {
 				return dst, fmt.Errorf("net/http: invalid header field value for %q", k)
 			}
-			dst = append(dst, k...)
-			dst = append(dst, ": "...)
-			dst = append(dst, strings.Trim(v, " \t")...)
-			dst = append(dst, "\r\n"...)
+		}
+		switch k {
+		case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+			continue // written from the request, or not at all, as net/http does
+		case "User-Agent":
+			if len(vs) > 0 && vs[0] != "" { // an empty one means none
+				dst = appendField(dst, k, vs[0]) // the first only, as net/http sends it
+			}
+			continue
+		}
+		for _, v := range vs {
+			dst = appendField(dst, k, v)
 		}
 	}
 	return append(dst, "\r\n"...), nil
+}
+
+// appendField appends one header line, its value trimmed as net/http
+// trims it.
+func appendField(dst []byte, k, v string) []byte {
+	dst = append(dst, k...)
+	dst = append(dst, ": "...)
+	dst = append(dst, strings.Trim(v, " \t")...)
+	return append(dst, "\r\n"...)
 }
 
 func isASCII(s string) bool {

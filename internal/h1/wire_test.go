@@ -46,6 +46,10 @@ func TestRequestOnWire(t *testing.T) {
 			header:     http.Header{"User-Agent": {"probe/2"}},
 			wantMethod: "GET", wantURI: "/",
 			want: http.Header{"User-Agent": {"probe/2"}}},
+		{name: "two UAs send the first", method: "GET", path: "/",
+			header:     http.Header{"User-Agent": {"probe/3", "other/1"}},
+			wantMethod: "GET", wantURI: "/",
+			want: http.Header{"User-Agent": {"probe/3"}}},
 		{name: "empty UA sends none", method: "GET", path: "/x",
 			header:     http.Header{"User-Agent": {""}, "X-A": {"v"}},
 			wantMethod: "GET", wantURI: "/x",
@@ -143,6 +147,8 @@ func TestInvalidRequestNotSent(t *testing.T) {
 		"Host with slash":     func(r *http.Request) { r.Host = "a/b" },
 		"Host with NUL":       func(r *http.Request) { r.Host = "a\x00b" },
 		"Host with a newline": func(r *http.Request) { r.Host = "a\nb" },
+		"Host header key bad": func(r *http.Request) { r.Header["Host"] = []string{"a\r\nX-Injected: 1"} },
+		"Content-Length bad":  func(r *http.Request) { r.Header["Content-Length"] = []string{"1\r\n"} },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -493,6 +499,12 @@ func TestInformationalResponsesSkipped(t *testing.T) {
 				"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Final: yes\r\n\r\nfinal", false
 		case "/flood":
 			return strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 20) + okResp, false
+		case "/five":
+			return strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 5) + okResp, false
+		case "/six":
+			return strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 6) + okResp, false
+		case "/99":
+			return "HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok", false
 		}
 		return okResp, false
 	}))
@@ -510,9 +522,17 @@ func TestInformationalResponsesSkipped(t *testing.T) {
 	if n := srv.accepts.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
 	}
-	resp, err := c.Get(srv.url + "/flood")
-	if err == nil {
-		resp.Body.Close()
-		t.Fatalf("20 informational answers: no error")
+	if resp, b := do(t, c, "GET", srv.url+"/five"); resp.StatusCode != 200 || b != "ok" {
+		t.Errorf("5 informational answers: got %d %q, want the final answer (net/http skips 5)", resp.StatusCode, b)
+	}
+	if resp, b := do(t, c, "GET", srv.url+"/99"); resp.StatusCode != 99 || b != "ok" {
+		t.Errorf("status 099: got %d %q, want it as the final answer, as net/http takes it", resp.StatusCode, b)
+	}
+	for _, p := range []string{"/six", "/flood"} {
+		resp, err := c.Get(srv.url + p)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s: more than 5 informational answers: no error", p)
+		}
 	}
 }
