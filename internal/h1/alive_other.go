@@ -10,9 +10,6 @@ import (
 // rawOf gives nothing to peek with here.
 func rawOf(net.Conn) syscall.RawConn { return nil }
 
-// alive cannot peek here: a closed connection is found when it is used,
-// and the request is sent again on a new one.
-func alive(net.Conn) bool { return true }
-
-// aliveRaw cannot peek here either.
+// aliveRaw cannot peek here: a closed connection is found when it is
+// used, and the request is sent again on a new one.
 func aliveRaw(syscall.RawConn) bool { return true }

@@ -21,20 +21,10 @@ func rawOf(nc net.Conn) syscall.RawConn {
 	return rc
 }
 
-// alive reports whether an idle connection is still open and has nothing
-// to read.
-func alive(nc net.Conn) bool {
-	rc := rawOf(nc)
-	if rc == nil {
-		_, isSys := nc.(syscall.Conn)
-		return !isSys // a closed socket has no descriptor; a pipe cannot be peeked
-	}
-	return aliveRaw(rc)
-}
-
-// aliveRaw is alive on a descriptor: a peek that does not wait finds
-// neither the server's close nor bytes nobody asked for. nil is taken as
-// alive: a connection that cannot be peeked is checked by its use.
+// aliveRaw reports whether an idle connection is still open and has
+// nothing to read: a peek that does not wait finds neither the server's
+// close nor bytes nobody asked for. nil is taken as alive: a connection that
+// cannot be peeked is checked by its use.
 func aliveRaw(rc syscall.RawConn) bool {
 	if rc == nil {
 		return true

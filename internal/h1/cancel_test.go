@@ -66,12 +66,7 @@ func TestCancelWhileWaitingForAnswer(t *testing.T) {
 			}()
 			<-received
 			ctx.end()
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("the request did not end after its context did")
-			}
+			err := recvErr(t, done, "the request did not end after its context did")
 			if !errors.Is(err, want) {
 				t.Fatalf("error %v, want %v", err, want)
 			}
@@ -151,12 +146,7 @@ func TestCancelWhileReadingBody(t *testing.T) {
 				done <- err
 			}()
 			ctx.end()
-			var rerr error
-			select {
-			case rerr = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("Read did not end after the context did")
-			}
+			rerr := recvErr(t, done, "Read did not end after the context did")
 			if !errors.Is(rerr, want) {
 				t.Fatalf("Read error %v, want %v", rerr, want)
 			}

@@ -84,13 +84,8 @@ func TestBodyCloseRacesRead(t *testing.T) {
 		if err := resp.Body.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		select {
-		case err := <-done:
-			if err == nil || err == io.EOF {
-				t.Errorf("Read after Close returned %v, want an error", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("Close did not end a blocked Read")
+		if err := recvErr(t, done, "Close did not end a blocked Read"); err == nil || err == io.EOF {
+			t.Errorf("Read after Close returned %v, want an error", err)
 		}
 		if _, err := resp.Body.Read(buf); err == nil || err == io.EOF {
 			t.Errorf("Read after Close: %v, want an error", err)

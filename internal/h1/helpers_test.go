@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,6 +138,35 @@ func (s *countedServer) waitClosed(t *testing.T, n int) {
 	}
 }
 
+// newGatedServer is a counted server answering "ok", whose requests for
+// /wait each send on arrived and then wait for a receive from release
+// (both buffered for n).
+func newGatedServer(t *testing.T, n int) (srv *countedServer, arrived, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan struct{}, n), make(chan struct{}, n)
+	srv = newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			arrived <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	}))
+	return srv, arrived, release
+}
+
+// recvErr waits for the error from done, failing the test after 10s with
+// what did not happen.
+func recvErr(t *testing.T, done <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal(what)
+		return nil
+	}
+}
+
 func newTransport(t *testing.T, maxIdlePerHost int) *Transport {
 	t.Helper()
 	tr := New(&http.Transport{DisableCompression: true, MaxIdleConnsPerHost: maxIdlePerHost, IdleConnTimeout: time.Hour})
@@ -218,6 +248,17 @@ func newFakeClock() *fakeClock {
 }
 func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// alive is aliveRaw on nc, false for a socket already closed here (it has
+// no descriptor left); a net.Pipe, which cannot be peeked, is taken as alive.
+func alive(nc net.Conn) bool {
+	rc := rawOf(nc)
+	if rc == nil {
+		_, isSys := nc.(syscall.Conn)
+		return !isSys
+	}
+	return aliveRaw(rc)
+}
 
 func canPeek(t *testing.T) {
 	switch runtime.GOOS {

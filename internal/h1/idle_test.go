@@ -12,15 +12,7 @@ import (
 // ---- 11. idle limits, CloseIdleConnections ----
 
 func TestMaxIdleConnsPerHost(t *testing.T) {
-	arrived := make(chan struct{}, 8)
-	release := make(chan struct{}, 8)
-	srv := newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/wait" {
-			arrived <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	}))
+	srv, arrived, release := newGatedServer(t, 8)
 	tr := newTransport(t, 2)
 	c := &http.Client{Transport: tr}
 	round := func() {
@@ -104,15 +96,7 @@ func TestMaxIdleConnsTotal(t *testing.T) {
 // The package says: "Connections in use are closed when their exchange
 // ends" after CloseIdleConnections. net/http does the same (closeIdle).
 func TestCloseIdleConnectionsClosesConnsInUseWhenDone(t *testing.T) {
-	arrived := make(chan struct{}, 1)
-	release := make(chan struct{})
-	srv := newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/wait" {
-			arrived <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	}))
+	srv, arrived, release := newGatedServer(t, 1)
 	tr := newTransport(t, 2)
 	c := &http.Client{Transport: tr}
 	done := make(chan string, 1)
@@ -140,7 +124,7 @@ func TestCloseIdleConnectionsClosesConnsInUseWhenDone(t *testing.T) {
 // ---- 12. idle timeout ----
 
 func TestIdleTimeout(t *testing.T) {
-	canPeek(t) // connections idle over a second are peeked at
+	canPeek(t) // idle connections are peeked at before reuse
 	srv := newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	tr := newTransport(t, 4) // IdleConnTimeout: an hour
 	clock := newFakeClock()
@@ -161,15 +145,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestSweepIdle(t *testing.T) {
-	arrived := make(chan struct{}, 2)
-	release := make(chan struct{}, 2)
-	srv := newCountedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/wait" {
-			arrived <- struct{}{}
-			<-release
-		}
-		io.WriteString(w, "ok")
-	}))
+	srv, arrived, release := newGatedServer(t, 2)
 	tr := newTransport(t, 4) // IdleConnTimeout: an hour, so the real timer does not fire here
 	clock := newFakeClock()
 	tr.now = clock.now
