@@ -73,16 +73,7 @@ const claimSQLHostsWalk = `WITH cand AS (
 		AND NOT EXISTS (SELECT 1 FROM host_lease l WHERE l.host_id = h.id AND (l.expires_at > now() OR l.ready_at > now()))
 		AND NOT EXISTS (SELECT 1 FROM backoff b WHERE b.host = h.host AND b.until > $4)
 	ORDER BY h.id LIMIT $2
-	FOR UPDATE OF h SKIP LOCKED),
-claimed AS (
-	INSERT INTO host_lease (host_id, worker, expires_at, ready_at, claimed_at)
-	SELECT id, $1, now() + make_interval(secs => $3), now(), now() FROM cand
-	ON CONFLICT (host_id) DO UPDATE SET worker = excluded.worker, expires_at = excluded.expires_at, claimed_at = excluded.claimed_at
-		WHERE host_lease.expires_at <= now() AND host_lease.ready_at <= now()
-	RETURNING host_id, recent)
-SELECT h.host, (SELECT count(*) FROM queue q WHERE q.host_id = c.host_id),
-	ARRAY(SELECT extract(epoch FROM now() - t)::float8 FROM unnest(c.recent) t WHERE t > now() - interval '1 second' ORDER BY t)
-FROM claimed c JOIN hosts h ON h.id = c.host_id`
+	FOR UPDATE OF h SKIP LOCKED),` + claimFromCand
 
 // BenchmarkClaimHosts claims 64 hosts of a crawl of 500,000 hosts whose
 // last 2,000 have URLs queued, 1,500 of those leased by another worker (a

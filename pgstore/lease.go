@@ -67,7 +67,12 @@ cand AS (
 	WHERE NOT EXISTS (SELECT 1 FROM host_lease l WHERE l.host_id = h.id AND (l.expires_at > now() OR l.ready_at > now()))
 		AND NOT EXISTS (SELECT 1 FROM backoff b WHERE b.host = h.host AND b.until > $4)
 	LIMIT $2
-	FOR UPDATE OF h SKIP LOCKED),
+	FOR UPDATE OF h SKIP LOCKED),` + claimFromCand
+
+// claimFromCand is the claim after the candidates (cand): leases taken
+// over only once expired, and each claimed host with its queued count and
+// its last holder's recent times, as ages.
+const claimFromCand = `
 claimed AS (
 	INSERT INTO host_lease (host_id, worker, expires_at, ready_at, claimed_at)
 	SELECT id, $1, now() + make_interval(secs => $3), now(), now() FROM cand
