@@ -98,8 +98,11 @@ func (t *Transport) Fallback() *http.Transport { return t.fallback }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.off {
+		return t.fallback.RoundTrip(req)
+	}
 	addr, ok := direct(req)
-	if !ok || t.off {
+	if !ok {
 		return t.fallback.RoundTrip(req)
 	}
 	ctx := req.Context()
@@ -148,11 +151,16 @@ const maxPooledRequest = 16 << 10
 // to dial.
 func direct(req *http.Request) (string, bool) {
 	u := req.URL
-	if u == nil || u.Scheme != "http" || u.User != nil || u.Host == "" || req.Close ||
-		(req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != "") ||
-		(req.Body != nil && req.Body != http.NoBody) || req.ContentLength != 0 || len(req.TransferEncoding) > 0 || req.Trailer != nil || req.Header["Connection"] != nil || req.Header["Upgrade"] != nil ||
-		strings.IndexByte(u.Host, '%') >= 0 { // an IPv6 zone: net/http's rules for it are not copied here
+	switch {
+	case u == nil || u.Scheme != "http" || u.User != nil || u.Host == "",
+		strings.IndexByte(u.Host, '%') >= 0: // an IPv6 zone: net/http's rules for it are not copied here
 		return "", false
+	case req.Method != http.MethodGet && req.Method != http.MethodHead && req.Method != "",
+		req.Body != nil && req.Body != http.NoBody, req.ContentLength != 0,
+		len(req.TransferEncoding) > 0, req.Trailer != nil:
+		return "", false // a body, or the framing of one
+	case req.Close, req.Header["Connection"] != nil, req.Header["Upgrade"] != nil:
+		return "", false // the connection's own fate
 	}
 	if u.Port() != "" {
 		return u.Host, true
